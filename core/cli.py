@@ -1,0 +1,60 @@
+"""`python -m core ...`: the engine without Blender."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from .emotions import EMOTION_NAMES, parse_emotions
+from .engines import ENGINES, animate
+from .errors import InputError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="python -m core", description="Speech-driven facial animation engine.")
+    sub = ap.add_subparsers(dest="command", required=True)
+    a = sub.add_parser("animate", help="audio → ARKit weights and landmarks (.npz)")
+    a.add_argument("--audio", required=True, help="wav/flac/ogg/mp3 file")
+    a.add_argument("--text", help="transcript (text or a path to a .txt file) for forced alignment")
+    a.add_argument("--engine", default="phonetic", choices=ENGINES)
+    a.add_argument("--emotion", action="append", metavar="NAME=V",
+                   help=f"emotion layer, repeatable; names: {', '.join(EMOTION_NAMES)}")
+    a.add_argument("--fps", type=float, default=30.0)
+    a.add_argument("--vertices", action="store_true", help="also store T×V×3 vertices of the head")
+    a.add_argument("--out", required=True, help="output .npz")
+    s = sub.add_parser("synth", help="synthesise speech with espeak-ng (demo and test input)")
+    s.add_argument("--text", required=True)
+    s.add_argument("--voice", default="en-us")
+    s.add_argument("--out", required=True, help="output .wav")
+    return ap
+
+
+def read_text(text: str | None) -> str | None:
+    """--text takes the transcript itself or a path to a .txt file."""
+    import os
+
+    if text and text.endswith(".txt") and os.path.isfile(text):
+        with open(text, encoding="utf-8") as fh:
+            return fh.read()
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "animate":
+            t = time.perf_counter()
+            anim = animate(args.audio, read_text(args.text), args.engine, args.fps, parse_emotions(args.emotion))
+            anim.save_npz(args.out, vertices=args.vertices)
+            print(f"{args.out}: {anim.n_frames} frames at {args.fps:g} fps from {anim.duration:.2f} s of audio "
+                  f"({anim.metadata['timing']}) in {time.perf_counter() - t:.2f} s")
+        elif args.command == "synth":
+            from .synth import synthesise, write_wav
+
+            speech = synthesise(args.text, voice=args.voice)
+            write_wav(args.out, speech.samples, speech.sample_rate)
+            print(f"{args.out}: {len(speech.samples) / speech.sample_rate:.2f} s, {len(speech.phonemes)} phonemes")
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,58 @@
+"""Speech → `Animation`. One entry point, `animate`, whatever the engine.
+
+Engines:
+- "phonetic": pocketsphinx phone timing (forced alignment when a transcript is
+  given, else word recognition + alignment) → coarticulated visemes.
+- "phonetic-fast": the same model on pocketsphinx's phone loop (no words, faster).
+"""
+from __future__ import annotations
+
+import math
+import time
+
+from .animation import Animation
+from .articulation import articulate, blinks
+from .arkit import INDEX
+from .audio import Audio, load_audio
+from .errors import InputError
+from . import recognise
+
+ENGINES = ("phonetic", "phonetic-fast")
+
+
+def phones_for(audio: Audio, text: str | None, engine: str) -> tuple[list, dict]:
+    """The timed phones for `audio` and a note of how they were found."""
+    if text and text.strip():
+        phones, unknown = recognise.align(audio, text)
+        return phones, {"timing": "forced alignment", "unknown_words": unknown}
+    if engine == "phonetic-fast":
+        return recognise.recognise_phones(audio), {"timing": "phone loop"}
+    phones, words = recognise.recognise_words(audio)
+    return phones, {"timing": "word recognition", "recognised_text": words}
+
+
+def animate(audio: Audio | str, text: str | None = None, engine: str = "phonetic", fps: float = 30.0,
+            emotions: dict[str, float] | None = None, start_frame: int = 1, seed: int = 0,
+            blink: bool = True) -> Animation:
+    """Animate the built-in head's ARKit rig from speech."""
+    if engine not in ENGINES:
+        raise InputError(f"Unknown engine '{engine}': choose from {', '.join(ENGINES)}.")
+    if not (fps > 0 and math.isfinite(fps)):
+        raise InputError(f"Frame rate must be positive, got {fps}.")
+    t0 = time.perf_counter()
+    if isinstance(audio, str):
+        audio = load_audio(audio)
+    t1 = time.perf_counter()
+    phones, note = phones_for(audio, text, engine)
+    t2 = time.perf_counter()
+    n = max(1, int(round(audio.duration * fps)))
+    w = articulate(phones, fps, n)
+    if blink:
+        b = blinks(n, fps, seed)
+        w[:, INDEX["eyeBlinkLeft"]] = b[:, 0]
+        w[:, INDEX["eyeBlinkRight"]] = b[:, 1]
+    t3 = time.perf_counter()
+    meta = {"engine": engine, **note, "phones": [(p.name, round(p.start, 3), round(p.end, 3)) for p in phones],
+            "seconds": {"load": t1 - t0, "phones": t2 - t1, "articulate": t3 - t2}}
+    return Animation(weights=w, fps=fps, start_frame=start_frame, emotions=dict(emotions or {}),
+                     audio_path=audio.path, duration=audio.duration, metadata=meta)

