@@ -62,7 +62,8 @@ _DOMINANCE = {**{p: 0.6 for p in _VISEMES}, "SIL": 0.35, "AA": 0.85, "AE": 0.85,
 _LIPS_APART = ("mouthFunnel", "mouthPucker", "mouthLowerDownLeft", "mouthLowerDownRight",
                "mouthUpperUpLeft", "mouthUpperUpRight", "mouthRollLower", "tongueOut")
 SPREAD = 0.045  # s: Gaussian reach of a phone's dominance beyond its edges
-RAMP = 0.03  # s: how long lips take to meet before a bilabial and part after it
+HOLD = 0.025  # s: lips stay shut this long beyond a bilabial's edges (aligners cut them short)
+RAMP = 0.04  # s: then take this long to part (and to meet, before it)
 
 
 def _expand(pose: dict[str, float]) -> np.ndarray:
@@ -101,12 +102,12 @@ def articulate(phones: list[Phone], fps: float, n_frames: int) -> np.ndarray:
 
 
 def closure_curve(phones: list[Phone], t: np.ndarray, fps: float) -> np.ndarray:
-    """1 where the lips must be shut (p, b, m), ramping to 0 over RAMP outside."""
+    """1 where the lips must be shut (p, b, m, plus HOLD), ramping to 0 over RAMP outside."""
     c = np.zeros(len(t))
     for p in phones:
         if p.name not in BILABIALS:
             continue
-        dist = np.maximum(0.0, np.maximum(p.start - t, t - p.end))
+        dist = np.maximum(0.0, np.maximum(p.start - t, t - p.end) - HOLD)
         c = np.maximum(c, np.clip(1.0 - dist / RAMP, 0.0, 1.0))
         # a phone shorter than a frame still gets its closed frame
         k = min(len(t) - 1, int((p.start + p.end) / 2 * fps))
@@ -124,7 +125,7 @@ def _close_lips(w: np.ndarray, phones: list[Phone], t: np.ndarray, fps: float) -
     for name in _LIPS_APART:
         w[:, INDEX[name]] *= 1.0 - c
     # mouthClose lifts the lower lip by what jawOpen lowered it, plus a little so they touch
-    w[:, mc] = np.maximum(w[:, mc], c * (w[:, j] + 0.08))
+    w[:, mc] = np.maximum(w[:, mc], c * (w[:, j] + 0.03))
 
 
 def blinks(n_frames: int, fps: float, seed: int = 0) -> np.ndarray:

@@ -6,7 +6,7 @@ import sys
 import time
 
 from .emotions import EMOTION_NAMES, parse_emotions
-from .engines import ENGINES, animate
+from .engines import ENGINES, animate, read_text
 from .errors import InputError
 
 
@@ -27,16 +27,6 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--voice", default="en-us")
     s.add_argument("--out", required=True, help="output .wav")
     return ap
-
-
-def read_text(text: str | None) -> str | None:
-    """--text takes the transcript itself or a path to a .txt file."""
-    import os
-
-    if text and text.endswith(".txt") and os.path.isfile(text):
-        with open(text, encoding="utf-8") as fh:
-            return fh.read()
-    return text
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,6 +8,7 @@ Engines:
 from __future__ import annotations
 
 import math
+import os
 import time
 
 from .animation import Animation
@@ -18,6 +19,17 @@ from .errors import InputError
 from . import recognise
 
 ENGINES = ("phonetic", "phonetic-fast")
+
+
+def read_text(text: str | None) -> str | None:
+    """A transcript given as the text itself or as the path of a .txt file."""
+    if text and text.strip().lower().endswith(".txt"):
+        path = os.path.expanduser(text.strip())
+        if not os.path.isfile(path):
+            raise InputError(f"Transcript file not found: {path}")
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return fh.read()
+    return text
 
 
 def phones_for(audio: Audio, text: str | None, engine: str) -> tuple[list, dict]:

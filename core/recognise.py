@@ -37,7 +37,7 @@ def _decoder(kind: str) -> Decoder:
     if kind == "phones":
         return Decoder(**_quiet(allphone=PHONE_LM, lm=None, lw=2.0, pip=0.5, beam=1e-20, pbeam=1e-20))
     if kind == "words":
-        return Decoder(**_quiet(fwdflat=False, bestpath=False, maxhmmpf=3000, pl_window=5))
+        return Decoder(**_quiet())  # full accuracy: faster settings lose bilabials on real speech
     if kind == "align":
         return Decoder(**_quiet(bestpath=False))
     raise ValueError(kind)

@@ -132,10 +132,12 @@ def find_landmarks(V: np.ndarray, skin: np.ndarray, D: dict[str, np.ndarray],
         lm[idx] = col[np.argmax(V[col, 1])]
     for idx, f in zip((55, 56, 57, 58, 59), (0.6, 0.3, 0.0, -0.3, -0.6)):
         lm[idx] = pick(lower_tissue, f * half, lambda p: -p[:, 1])  # outer lower: bottom of lower lip
-    for idx, f in zip((61, 62, 63), (-0.45, 0.0, 0.45)):
-        lm[idx] = pick(upper, f * half, lambda p: -p[:, 1])         # inner upper: lowest of upper lip
-    for idx, f in zip((65, 66, 67), (0.45, 0.0, -0.45)):
-        lm[idx] = pick(lower, f * half, lambda p: p[:, 1])          # inner lower: highest of lower lip
+    # inner lips: per column, the upper/lower pair that touch (closest), i.e. where the lips meet
+    for up_idx, low_idx, f in ((61, 67, -0.45), (62, 66, 0.0), (63, 65, 0.45)):
+        cu, cl = _column(upper, V, f * half), _column(lower, V, f * half)
+        d = np.linalg.norm(V[cu][:, None] - V[cl][None], axis=-1)
+        i, j = np.unravel_index(np.argmin(d), d.shape)
+        lm[up_idx], lm[low_idx] = cu[i], cl[j]
 
     # --- eyes: the lid margin rests on the eyeball; corners are its x extremes
     blink_l = np.linalg.norm(D["eyeBlinkLeft"], axis=1)

@@ -1,0 +1,84 @@
+"""Command line: `blender -b file.blend --command talkinghead animate ...`.
+
+Registered with `bpy.utils.register_cli_command`; `scripts/talkinghead_cli.py` gives the
+same commands through `blender -b file.blend --python scripts/talkinghead_cli.py -- animate ...`
+for Blender builds where the extension is not installed.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import bpy
+
+from ..core.emotions import EMOTION_NAMES, parse_emotions
+from ..core.engines import ENGINES
+from ..core.errors import InputError
+from ..core.head import load_head
+from ..operators.add_head import new_head_object
+from ..operators.animate import run
+from .render import render_preview
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="blender -b FILE --command talkinghead",
+                                 description="Speech-driven facial animation.")
+    sub = ap.add_subparsers(dest="command", required=True)
+    a = sub.add_parser("animate", help="animate a face mesh from an audio clip")
+    a.add_argument("--object", help="name of the face mesh to animate")
+    a.add_argument("--add-head", action="store_true", help="add the built-in head and animate it")
+    a.add_argument("--audio", required=True, help="wav/flac/ogg/mp3 clip")
+    a.add_argument("--text", help="transcript, or a .txt file holding it")
+    a.add_argument("--engine", default="phonetic", choices=ENGINES)
+    a.add_argument("--emotion", action="append", metavar="NAME=V", help=f"repeatable; {', '.join(EMOTION_NAMES)}")
+    a.add_argument("--start-frame", type=int, default=1)
+    a.add_argument("--out", help="save the animated file here (default: overwrite the opened .blend)")
+    a.add_argument("--render", metavar="PATH", help="also render a preview: .mp4 (with sound) or .png strip")
+    return ap
+
+
+def _target(args) -> bpy.types.Object:
+    scene = bpy.context.scene
+    if args.add_head:
+        return new_head_object(bpy.context, load_head())
+    if not args.object:
+        raise InputError("Name the face mesh with --object NAME (or use --add-head).")
+    obj = bpy.data.objects.get(args.object)
+    if obj is None:
+        names = ", ".join(o.name for o in scene.objects) or "none"
+        raise InputError(f"No object named '{args.object}' in this file (objects: {names}).")
+    return obj
+
+
+def animate_command(args) -> int:
+    scene = bpy.context.scene
+    obj = _target(args)
+    secs, timing = run(scene, obj, args.audio, args.text, args.engine, args.start_frame,
+                       parse_emotions(args.emotion))
+    out = args.out or bpy.data.filepath
+    if not out:
+        raise InputError("This session has no .blend file: give --out FILE.blend.")
+    out = os.path.abspath(out)
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    bpy.ops.wm.save_as_mainfile(filepath=out)
+    print(f"talkinghead: animated '{obj.name}' ({timing}) in {secs:.2f} s, "
+          f"frames {scene.frame_start}-{scene.frame_end}; saved {out}")
+    if args.render:
+        files = render_preview(scene, obj, args.render)
+        bpy.ops.wm.save_as_mainfile(filepath=out)
+        print(f"talkinghead: rendered {files[0]}" + (f" (+{len(files) - 1} more)" if len(files) > 1 else ""))
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    """CLI handler: returns the process exit code; bad input → message on stderr and 2."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # argparse already printed the usage error
+        return int(exc.code or 0)
+    try:
+        return animate_command(args)
+    except InputError as exc:
+        print(f"talkinghead: error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,36 @@
+"""The N-panel tab in the 3D View."""
+from __future__ import annotations
+
+import bpy
+
+from ..core.emotions import EMOTION_NAMES
+
+
+class VIEW3D_PT_talkinghead(bpy.types.Panel):
+    bl_label = "Talking Head"
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "Talking Head"
+
+    def draw(self, context):
+        layout = self.layout
+        s = context.scene.talkinghead
+        layout.operator("talkinghead.add_head", icon="MONKEY")
+        col = layout.column(align=True)
+        col.prop(s, "audio_path")
+        col.prop(s, "transcript")
+        col.prop(s, "start_frame")
+        col.prop(s, "engine")
+        obj = context.active_object
+        row = layout.row()
+        row.scale_y = 1.5
+        row.enabled = obj is not None and obj.type == "MESH"
+        row.operator("talkinghead.animate", icon="PLAY_SOUND")
+        if obj is not None and obj.type == "MESH":
+            box = layout.box()
+            box.label(text="Emotion", icon="SHADERFX")
+            for name in EMOTION_NAMES:
+                box.prop(obj.talkinghead, name, slider=True)
+
+
+CLASSES = (VIEW3D_PT_talkinghead,)

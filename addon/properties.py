@@ -1,0 +1,47 @@
+"""Panel settings (per scene) and emotion sliders (per object, animatable)."""
+from __future__ import annotations
+
+import bpy
+
+from ..core.emotions import EMOTION_NAMES
+from ..core.engines import ENGINES
+
+_ENGINE_ITEMS = [
+    ("phonetic", "Phonetic", "Recognise words with pocketsphinx, then align their phones (best lip sync)"),
+    ("phonetic-fast", "Phonetic (fast)", "pocketsphinx phone loop: about 4x faster, weaker lip closure"),
+]
+assert tuple(i[0] for i in _ENGINE_ITEMS) == ENGINES
+
+
+class TalkingHeadSettings(bpy.types.PropertyGroup):
+    audio_path: bpy.props.StringProperty(name="Audio", subtype="FILE_PATH",
+                                         description="Speech clip (wav, flac, ogg, mp3)")
+    transcript: bpy.props.StringProperty(
+        name="Transcript", description="Optional: what is said (or a .txt file); gives exact phone timing")
+    start_frame: bpy.props.IntProperty(name="Start Frame", default=1, description="Frame where the clip starts")
+    engine: bpy.props.EnumProperty(name="Engine", items=_ENGINE_ITEMS, default="phonetic")
+
+
+def _emotion_prop(name: str):
+    return bpy.props.FloatProperty(name=name.capitalize(), min=0.0, max=1.0, default=0.0,
+                                   description=f"{name.capitalize()} expression intensity (keyframe it to change over time)")
+
+
+EmotionSettings = type(
+    "TalkingHeadEmotions",
+    (bpy.types.PropertyGroup,),
+    {"__annotations__": {n: _emotion_prop(n) for n in EMOTION_NAMES},
+     "as_dict": lambda self: {n: getattr(self, n) for n in EMOTION_NAMES if getattr(self, n) > 0.0}},
+)
+
+CLASSES = (TalkingHeadSettings, EmotionSettings)
+
+
+def register() -> None:
+    bpy.types.Scene.talkinghead = bpy.props.PointerProperty(type=TalkingHeadSettings)
+    bpy.types.Object.talkinghead = bpy.props.PointerProperty(type=EmotionSettings)
+
+
+def unregister() -> None:
+    del bpy.types.Object.talkinghead
+    del bpy.types.Scene.talkinghead

@@ -1,0 +1,61 @@
+"""The Animate from audio button: read the panel, run core, write the result."""
+from __future__ import annotations
+
+import time
+
+import bpy
+
+from ..core.engines import animate, read_text
+from ..core.errors import InputError
+from ..core.head import load_head
+from .add_head import is_builtin_head
+from .writer import apply_animation
+
+
+def check_target(obj: bpy.types.Object | None) -> None:
+    """Raise InputError unless `obj` is a mesh we can animate."""
+    if obj is None:
+        raise InputError("No object selected: select the face mesh to animate (or add the built-in head).")
+    if obj.type != "MESH":
+        raise InputError(f"'{obj.name}' is a {obj.type.lower()}, not a mesh: select the face mesh to animate.")
+    if not is_builtin_head(obj):
+        raise InputError(f"'{obj.name}' ({len(obj.data.vertices)} vertices) is not the built-in head; this version "
+                         "animates the built-in head only (Add > Talking Head).")
+
+
+def scene_fps(scene: bpy.types.Scene) -> float:
+    return scene.render.fps / scene.render.fps_base
+
+
+def run(scene: bpy.types.Scene, obj: bpy.types.Object | None, audio: str, text: str | None, engine: str,
+        start_frame: int, emotions: dict[str, float] | None = None, blink: bool = True) -> tuple[float, str]:
+    """Animate `obj` from `audio`; returns (seconds taken, how the timing was found)."""
+    t = time.perf_counter()
+    check_target(obj)
+    path = bpy.path.abspath(audio) if audio else audio
+    if emotions is None:
+        emotions = obj.talkinghead.as_dict()
+    anim = animate(path, read_text(text), engine, scene_fps(scene), emotions, start_frame, blink=blink)
+    apply_animation(scene, obj, anim, load_head())
+    return time.perf_counter() - t, anim.metadata["timing"]
+
+
+class TALKINGHEAD_OT_animate(bpy.types.Operator):
+    """Animate the selected face from the audio clip: ARKit shape keys, an Action and a sound strip"""
+
+    bl_idname = "talkinghead.animate"
+    bl_label = "Animate from Audio"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context):
+        s = context.scene.talkinghead
+        prefs = context.preferences.addons.get(__package__.rpartition(".")[0])
+        blink = prefs.preferences.blinks if prefs else True
+        try:
+            secs, timing = run(context.scene, context.active_object, s.audio_path, s.transcript or None, s.engine,
+                               s.start_frame, blink=blink)
+        except InputError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"Animated '{context.active_object.name}' in {secs:.1f} s ({timing})")
+        return {"FINISHED"}
