@@ -37,8 +37,9 @@ def render_preview(scene: bpy.types.Scene, obj: bpy.types.Object, path: str, siz
     scene.render.engine = "BLENDER_WORKBENCH"
     scene.display.shading.light = "STUDIO"
     scene.display.shading.color_type = "MATERIAL"
-    scene.display.shading.background_type = "VIEWPORT"
-    scene.display.shading.background_color = (0.18, 0.2, 0.23)
+    if scene.world is None:
+        scene.world = bpy.data.worlds.new("TalkingHead World")
+        scene.world.color = (0.18, 0.2, 0.23)
     r.resolution_x = r.resolution_y = size
     r.resolution_percentage = 100
     path = os.path.abspath(path)

@@ -102,13 +102,23 @@ def articulate(phones: list[Phone], fps: float, n_frames: int) -> np.ndarray:
 
 
 def closure_curve(phones: list[Phone], t: np.ndarray, fps: float) -> np.ndarray:
-    """1 where the lips must be shut (p, b, m, plus HOLD), ramping to 0 over RAMP outside."""
+    """1 where the lips must be shut (p, b, m), ramping to 0 outside.
+
+    The shut span reaches HOLD beyond the phone's edges and the ramp RAMP further,
+    but never more than a third of the neighbouring phone, so a short vowel
+    between two bilabials ("bob") still opens.
+    """
     c = np.zeros(len(t))
-    for p in phones:
+    for i, p in enumerate(phones):
         if p.name not in BILABIALS:
             continue
-        dist = np.maximum(0.0, np.maximum(p.start - t, t - p.end) - HOLD)
-        c = np.maximum(c, np.clip(1.0 - dist / RAMP, 0.0, 1.0))
+        before = phones[i - 1].duration if i > 0 else 1.0
+        after = phones[i + 1].duration if i + 1 < len(phones) else 1.0
+        reach_b, reach_a = min(HOLD + RAMP, before / 3), min(HOLD + RAMP, after / 3)
+        hold_b, hold_a = reach_b * HOLD / (HOLD + RAMP), reach_a * HOLD / (HOLD + RAMP)
+        pre = np.clip((t - (p.start - reach_b)) / max(reach_b - hold_b, 1e-3), 0, 1)
+        post = np.clip(((p.end + reach_a) - t) / max(reach_a - hold_a, 1e-3), 0, 1)
+        c = np.maximum(c, np.minimum(pre, post))
         # a phone shorter than a frame still gets its closed frame
         k = min(len(t) - 1, int((p.start + p.end) / 2 * fps))
         if k >= 0:

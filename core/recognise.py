@@ -39,7 +39,8 @@ def _decoder(kind: str) -> Decoder:
     if kind == "words":
         return Decoder(**_quiet())  # full accuracy: faster settings lose bilabials on real speech
     if kind == "align":
-        return Decoder(**_quiet(bestpath=False))
+        # wide beams: a narrow one loses the path on unusual voices (synthetic speech) and fails
+        return Decoder(**_quiet(bestpath=False, beam=1e-80, pbeam=1e-80, wbeam=1e-60))
     raise ValueError(kind)
 
 
@@ -127,16 +128,27 @@ def _align_pcm(pcm: bytes, words: list[str], t0: float) -> list[Phone]:
     return out or [Phone("SIL", t0, t0 + dur)]
 
 
+def _add_word(dec: Decoder, word: str) -> bool:
+    """Teach the aligner a word it lacks, pronounced by espeak-ng's rules."""
+    from .pronounce import arpabet
+
+    phones = arpabet(word)
+    if not phones:
+        return False
+    dec.add_word(word, " ".join(phones), True)
+    return True
+
+
 def align(audio: Audio, text: str) -> tuple[list[Phone], list[str]]:
-    """Force-align `text`; returns phones and the words the dictionary does not know (skipped)."""
+    """Force-align `text`; returns phones and the words that could not be pronounced (skipped)."""
     dec = _decoder("align")
     words = normalise_text(text)
     if not words:
         raise InputError("The transcript has no words: leave it empty to recognise the speech instead.")
-    known = [w for w in words if dec.lookup_word(w) is not None]
-    unknown = [w for w in words if dec.lookup_word(w) is None]
+    unknown = [w for w in words if dec.lookup_word(w) is None and not _add_word(dec, w)]
+    known = [w for w in words if w not in unknown]
     if not known:
-        raise InputError("None of the transcript's words are in the English dictionary: "
+        raise InputError("None of the transcript's words could be pronounced: "
                          "leave the transcript empty to recognise the speech instead.")
     phones = _align_pcm(audio.pcm16(), known, 0.0)
     if len(phones) == 1 and phones[0].name == "SIL":

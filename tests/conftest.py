@@ -1,0 +1,63 @@
+"""Shared fixtures: the checkout loaded as the package `talkinghead` in the real bpy module, real data."""
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DATA = os.environ.get("TALKINGHEAD_DATA", os.path.join(ROOT, "..", "shared", "data"))
+sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+
+PANGRAM = "Bob put a map of the moon above the big window, and my mother hummed a happy tune."
+
+
+def data_path(*parts: str) -> str:
+    path = os.path.join(DATA, *parts)
+    if not os.path.exists(path):
+        pytest.skip(f"real test data not found at {os.path.abspath(path)} "
+                    "(needs ../shared/data or TALKINGHEAD_DATA); skipping")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pkg():
+    """The extension package, registered once in the real bpy module."""
+    import bpy  # noqa: F401  (real Blender module)
+    from talkinghead_cli import load_package
+
+    module = load_package()
+    module.register()
+    yield module
+    module.unregister()
+
+
+@pytest.fixture
+def scene(pkg):
+    """An empty factory scene at 30 fps."""
+    import bpy
+
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    bpy.context.scene.render.fps = 30
+    bpy.context.scene.render.fps_base = 1.0
+    return bpy.context.scene
+
+
+@pytest.fixture(scope="session")
+def synth_clip(tmp_path_factory):
+    """(wav path, transcript, espeak phonemes): speech synthesised with espeak-ng."""
+    from core.synth import synthesise, write_wav
+
+    speech = synthesise(PANGRAM)
+    path = str(tmp_path_factory.mktemp("speech") / "pangram.wav")
+    write_wav(path, speech.samples, speech.sample_rate)
+    return path, PANGRAM, speech.phonemes
+
+
+def tone(seconds: float, rate: int, channels: int = 1, amplitude: float = 0.3) -> np.ndarray:
+    t = np.arange(int(seconds * rate)) / rate
+    x = amplitude * np.sin(2 * np.pi * 220 * t) * (1 + 0.5 * np.sin(2 * np.pi * 3 * t))
+    return np.repeat(x[:, None], channels, axis=1).astype(np.float32)
