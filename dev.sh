@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The two newcomer commands, with their own set-up (a .venv beside this file):
+#   ./dev.sh demo [--audio CLIP] [--text TRANSCRIPT] [--emotion happy=0.5]   → out/demo.blend + out/demo.mp4
+#   ./dev.sh test [pytest args]                                                → the test suite
+set -euo pipefail
+cd "$(dirname "$0")"
+
+setup() {
+  if [ ! -x .venv/bin/python ]; then
+    python3 -m venv .venv
+  fi
+  if ! .venv/bin/python -c "import bpy, pocketsphinx, soundfile, soxr, espeakng_loader, scipy, pytest" 2>/dev/null; then
+    .venv/bin/python -m pip install -q --upgrade pip
+    .venv/bin/python -m pip install -q -r requirements.txt
+  fi
+}
+
+cmd="${1:-}"
+shift || true
+case "$cmd" in
+  demo) setup; exec .venv/bin/python scripts/demo.py "$@" ;;
+  test) setup; exec .venv/bin/python -m pytest -q "$@" ;;
+  *) echo "usage: ./dev.sh demo [--audio CLIP] | ./dev.sh test" >&2; exit 2 ;;
+esac

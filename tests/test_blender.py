@@ -1,0 +1,217 @@
+"""The Blender side with the real bpy module: operators, writer, user data safety, emotions, bad input."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from conftest import data_path, tone
+from core.arkit import ARKIT_NAMES
+from core.emotions import EMOTION_NAMES
+
+VOCA01 = "She had your dark suit in greasy wash water all year"
+
+
+def add_head():
+    import bpy
+
+    assert bpy.ops.talkinghead.add_head() == {"FINISHED"}
+    return bpy.context.active_object
+
+
+def animate(scene, audio, text="", engine="phonetic", start=1):
+    import bpy
+
+    s = scene.talkinghead
+    s.audio_path, s.transcript, s.engine, s.start_frame = audio, text, engine, start
+    return bpy.ops.talkinghead.animate()
+
+
+def our_fcurves(key):
+    """F-curves of our Action, whichever API the Blender version has."""
+    action = key["talkinghead_action"]
+    if hasattr(action, "layers") and action.layers:
+        return list(action.layers[0].strips[0].channelbags[0].fcurves)
+    return list(action.fcurves)
+
+
+def test_add_head(scene):
+    obj = add_head()
+    from core.head import load_head
+
+    head = load_head()
+    assert len(obj.data.vertices) == len(head.vertices) and len(obj.data.polygons) == len(head.faces)
+    assert {vg.name for vg in obj.vertex_groups} >= {"skin", "lower_teeth", "tongue", "eye_left"}
+
+
+def test_animate_real_speech_end_to_end(scene):
+    import bpy
+
+    clip = data_path("speech", "vocaset_sentence01.wav")
+    obj = add_head()
+    assert animate(scene, clip, VOCA01) == {"FINISHED"}
+    key = obj.data.shape_keys
+    names = [kb.name for kb in key.key_blocks]
+    assert names[0] == "Basis" and set(ARKIT_NAMES) <= set(names)
+    assert {f"emotion.{e}" for e in EMOTION_NAMES} <= set(names)
+    n = round(sf.info(clip).duration * 30)
+    fcurves = our_fcurves(key)
+    assert len(fcurves) == 52
+    assert all(len(fc.keyframe_points) == n for fc in fcurves)
+    assert key.animation_data.action == key["talkinghead_action"]
+    assert scene.frame_end == n
+    # the sound strip plays the clip from the start frame
+    strips = scene.sequence_editor.strips
+    (strip,) = [s for s in strips if s.type == "SOUND"]
+    assert os.path.samefile(bpy.path.abspath(strip.sound.filepath), clip) and strip.frame_start == 1
+    # the jaw opens on open vowels and the mesh really deforms there
+    jaw = next(fc for fc in fcurves if '"jawOpen"' in fc.data_path)
+    values = np.array([jaw.evaluate(f) for f in range(1, n + 1)])
+    assert values.max() > 0.3
+    frame = int(np.argmax(values)) + 1
+    scene.frame_set(frame)
+    deps = bpy.context.evaluated_depsgraph_get()
+    moved = obj.evaluated_get(deps).to_mesh()
+    co = np.empty(len(moved.vertices) * 3)
+    moved.vertices.foreach_get("co", co)
+    rest = np.empty_like(co)
+    obj.data.vertices.foreach_get("co", rest)
+    assert np.abs(co - rest).max() > 0.005  # > 5 mm of jaw motion at that frame
+
+
+def test_user_shape_keys_and_actions_untouched(scene):
+    import bpy
+
+    clip = data_path("speech", "vocaset_sentence01.wav")
+    obj = add_head()
+    obj.shape_key_add(name="Basis")
+    mine = obj.shape_key_add(name="jawOpen")  # the user's own key, with our ARKit name
+    mine.data[0].co.z += 0.01
+    mine.value = 0.3
+    my_co = np.array([v.co[:] for v in mine.data])
+    key = obj.data.shape_keys
+    key.animation_data_create()
+    my_action = bpy.data.actions.new("UserKeyAction")
+    key.animation_data.action = my_action
+    mine.keyframe_insert("value", frame=5)
+    obj.location.x = 1.0
+    obj.keyframe_insert("location", frame=1)
+    obj_action = obj.animation_data.action
+    obj_action_curves = obj_action.fcurve_range if hasattr(obj_action, "fcurve_range") else obj_action.frame_range[:]
+    for _ in range(2):  # and a re-run changes nothing of theirs either
+        assert animate(scene, clip, VOCA01) == {"FINISHED"}
+    assert key.key_blocks["jawOpen"] == mine and mine.value == pytest.approx(0.3)
+    assert np.allclose(np.array([v.co[:] for v in mine.data]), my_co)
+    assert "jawOpen.th" in key.key_blocks  # ours, renamed beside theirs
+    assert key.animation_data.action == my_action  # still theirs
+    assert [t.name for t in key.animation_data.nla_tracks] == ["Talking Head"]
+    assert obj.animation_data.action == obj_action and obj_action.frame_range[:] == obj_action_curves
+    assert len([a for a in bpy.data.actions if a.name.startswith("TalkingHead.")]) == 1
+    assert len(key.key_blocks) == 2 + 52 + len(EMOTION_NAMES)
+
+
+def test_rerun_replaces_only_ours(scene, synth_clip):
+    import bpy
+
+    obj = add_head()
+    animate(scene, synth_clip[0], synth_clip[1])
+    n_keys, n_actions = len(obj.data.shape_keys.key_blocks), len(bpy.data.actions)
+    animate(scene, synth_clip[0], synth_clip[1], start=11)
+    assert len(obj.data.shape_keys.key_blocks) == n_keys and len(bpy.data.actions) == n_actions
+    assert len([s for s in scene.sequence_editor.strips if s.type == "SOUND"]) == 1
+    fc = our_fcurves(obj.data.shape_keys)[0]
+    assert fc.keyframe_points[0].co[0] == 11
+
+
+def test_emotion_sliders_drive_and_animate(scene, synth_clip):
+    obj = add_head()
+    animate(scene, synth_clip[0], synth_clip[1])
+    kb = obj.data.shape_keys.key_blocks["emotion.happy"]
+    obj.talkinghead.happy = 0.0
+    obj.talkinghead.keyframe_insert("happy", frame=1)
+    obj.talkinghead.happy = 1.0
+    obj.talkinghead.keyframe_insert("happy", frame=40)
+    values = []
+    for f in (1, 20, 40):
+        scene.frame_set(f)
+        values.append(kb.value)
+    assert values[0] == pytest.approx(0.0) and 0.2 < values[1] < 0.8 and values[2] == pytest.approx(1.0)
+    # the happy key really smiles: mouth corners go up and out
+    import numpy as np
+    from core.head import load_head
+
+    head = load_head()
+    basis = np.array([v.co[:] for v in obj.data.shape_keys.reference_key.data])
+    smile = np.array([v.co[:] for v in kb.data])
+    left, right = head.landmarks[54], head.landmarks[48]
+    assert smile[left, 2] > basis[left, 2] and smile[left, 0] > basis[left, 0]
+    assert smile[right, 2] > basis[right, 2] and smile[right, 0] < basis[right, 0]
+
+
+def test_operator_has_single_undo_step(scene, synth_clip):
+    """One click = one undo step: the operator is an UNDO operator that calls no other operator."""
+    import inspect
+
+    import bpy
+
+    from talkinghead.operators import animate as animate_mod, writer
+
+    assert bpy.types.TALKINGHEAD_OT_animate.bl_options == {"REGISTER", "UNDO"}
+    for module in (animate_mod, writer):
+        assert "bpy.ops" not in inspect.getsource(module)
+    obj = add_head()
+    if not bpy.ops.ed.undo.poll():
+        pytest.skip("the bpy module runs in background mode, where Blender keeps no undo stack")
+    bpy.ops.ed.undo_push(message="before")
+    animate(scene, synth_clip[0], synth_clip[1])
+    bpy.ops.ed.undo()
+    assert bpy.data.objects[obj.name].data.shape_keys is None
+
+
+@pytest.mark.parametrize("case,message", [
+    ("nothing", "No object selected"), ("camera", "not a mesh"), ("cube", "not the built-in head"),
+    ("missing", "not found"), ("empty", "empty"), ("corrupt", "corrupt"), ("silent", "silent"),
+])
+def test_bad_input_cancels_with_message(scene, tmp_path, case, message, synth_clip):
+    import bpy
+
+    from talkinghead.core.errors import InputError
+    from talkinghead.operators.animate import run
+
+    audio = synth_clip[0]
+    obj = add_head()
+    if case == "nothing":
+        obj = None
+        bpy.context.view_layer.objects.active = None
+    elif case == "camera":
+        obj = bpy.data.objects.new("Cam", bpy.data.cameras.new("Cam"))
+        scene.collection.objects.link(obj)
+    elif case == "cube":
+        bpy.ops.mesh.primitive_cube_add()
+        obj = bpy.context.active_object
+    else:
+        audio = str(tmp_path / "bad.wav")
+        if case == "empty":
+            open(audio, "wb").close()
+        elif case == "corrupt":
+            open(audio, "wb").write(b"RIFF\x00\x00garbage" * 40)
+        elif case == "silent":
+            sf.write(audio, np.zeros(32000, np.float32), 16000)
+    if obj is not None:
+        bpy.context.view_layer.objects.active = obj
+    with pytest.raises(InputError, match=message):
+        run(scene, obj, audio, None, "phonetic", 1)
+    with pytest.raises(RuntimeError, match=message):  # bpy.ops turns the operator's ERROR report into this
+        animate(scene, audio)
+    if obj is not None and obj.type == "MESH":
+        assert obj.data.shape_keys is None  # nothing was written
+
+
+def test_any_scene_rate(scene, synth_clip):
+    scene.render.fps, scene.render.fps_base = 24000, 1001  # NTSC 23.976
+    obj = add_head()
+    animate(scene, synth_clip[0], synth_clip[1])
+    n = round(sf.info(synth_clip[0]).duration * 24000 / 1001)
+    assert len(our_fcurves(obj.data.shape_keys)[0].keyframe_points) == n
