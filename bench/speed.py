@@ -1,0 +1,140 @@
+"""Speed and memory of each stage for 5 s, 60 s and 10 min of speech (DESIGN.md §5).
+
+Speech is real (the transcribed clips of ../shared/data/speech, concatenated and
+repeated to length) or, without that folder, espeak-ng speech. Each length runs in a
+fresh process so peak memory (ru_maxrss) is its own. Writes the 'speed' section of
+docs/benchmarks.md.
+
+    python bench/speed.py [--lengths 5 60 600]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+from common import DATA, ROOT, table, write_section
+
+
+def make_clip(seconds: float, path: str) -> str:
+    import soundfile as sf
+
+    from core.audio import load_audio
+
+    speech_dir = os.path.join(DATA, "speech")
+    if os.path.isdir(speech_dir):
+        from common import transcribed_clips
+
+        parts = [load_audio(p).samples for p, _, _ in transcribed_clips()]
+        source = "real speech (transcribed clips, repeated)"
+    else:
+        from core.synth import synthesise
+
+        s = synthesise("Speech for the speed benchmark, spoken by espeak with a few pauses. " * 4)
+        parts = [load_audio_array(s.samples, s.sample_rate)]
+        source = "espeak-ng speech"
+    pause = np.zeros(8000, np.float32)
+    out, n = [], int(seconds * 16000)
+    while sum(len(x) for x in out) < n:
+        for p in parts:
+            out += [p, pause]
+    sf.write(path, np.concatenate(out)[:n], 16000)
+    return source
+
+
+def load_audio_array(x: np.ndarray, rate: int) -> np.ndarray:
+    import soxr
+
+    return soxr.resample(x, rate, 16000).astype(np.float32)
+
+
+def measure(path: str, engine: str, with_blender: bool) -> dict:
+    """Runs in a child process: stage times of one click's work and the peak memory."""
+    from core import recognise
+    from core.articulation import articulate
+    from core.audio import load_audio
+
+    recognise._decoder("words"), recognise._decoder("align"), recognise._decoder("phones")  # start-up, not timed
+    times = {}
+    t = time.perf_counter()
+    audio = load_audio(path)
+    times["load"] = time.perf_counter() - t
+    t = time.perf_counter()
+    if engine == "phonetic":
+        phones, _ = recognise.recognise_words(audio)
+    else:
+        phones = recognise.recognise_phones(audio)
+    times["phones"] = time.perf_counter() - t
+    t = time.perf_counter()
+    fps = 30.0
+    w = articulate(phones, fps, int(round(audio.duration * fps)))
+    times["articulate"] = time.perf_counter() - t
+    if with_blender:
+        import bpy
+
+        sys.path.insert(0, os.path.join(ROOT, "scripts"))
+        from talkinghead_cli import load_package
+
+        pkg = load_package()
+        pkg.register()
+        from talkinghead.core.animation import Animation
+        from talkinghead.core.head import load_head
+        from talkinghead.operators.writer import apply_animation
+
+        bpy.ops.wm.read_factory_settings(use_empty=True)
+        bpy.ops.talkinghead.add_head()
+        obj = bpy.context.active_object
+        t = time.perf_counter()
+        apply_animation(bpy.context.scene, obj, Animation(w, fps, audio_path=path, duration=audio.duration),
+                        load_head())
+        times["blender write"] = time.perf_counter() - t
+    times["total"] = sum(times.values())
+    return {"duration": audio.duration, "times": times,
+            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--lengths", type=float, nargs="+", default=[5, 60, 600])
+    ap.add_argument("--engines", nargs="+", default=["phonetic", "phonetic-fast"])
+    ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        print(json.dumps(measure(args.child[0], args.child[1], args.child[2] == "1")))
+        return
+    rows, source = [], ""
+    with tempfile.TemporaryDirectory() as tmp:
+        for seconds in args.lengths:
+            path = os.path.join(tmp, f"{int(seconds)}s.wav")
+            source = make_clip(seconds, path)
+            for engine in args.engines:
+                blender = seconds <= 600
+                res = subprocess.run([sys.executable, __file__, "--child", path, engine, "1" if blender else "0"],
+                                     capture_output=True, text=True, cwd=ROOT)
+                r = json.loads(res.stdout.strip().splitlines()[-1])
+                tm = r["times"]
+                rows.append([f"{seconds:g} s", engine, tm["load"], tm["phones"], tm["articulate"],
+                             tm.get("blender write", float("nan")), tm["total"], tm["total"] / r["duration"],
+                             f"{r['peak_mb']:.0f}"])
+                print(rows[-1], flush=True)
+    header = ["audio", "engine", "load s", "phones s", "articulate s", "Blender write s", "click total s", "RTF",
+              "peak MB"]
+    body = (f"## Speed (`python bench/speed.py`)\n\n{platform.processor() or platform.machine()}, "
+            f"{os.cpu_count()} cores, CPU only; {source}; 30 fps; built-in head. One fresh process per row, "
+            "after start-up (decoders built, not timed). 'click total' = load + phone timing + articulation + "
+            "writing shape keys, Action and sound strip in Blender. Peak MB = the process's max RSS "
+            "(bpy included).\n\n" + table(header, rows))
+    write_section("speed", body)
+    print(table(header, rows))
+
+
+if __name__ == "__main__":
+    main()
