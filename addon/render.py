@@ -15,10 +15,10 @@ def frame_face(scene: bpy.types.Scene, obj: bpy.types.Object) -> None:
     lo = Vector([min(c[i] for c in corners) for i in range(3)])
     hi = Vector([max(c[i] for c in corners) for i in range(3)])
     size = max(hi - lo)
-    centre = Vector(((lo.x + hi.x) / 2, (lo.y + hi.y) / 2, lo.z + 0.6 * (hi.z - lo.z)))  # the face, not the neck
+    centre = Vector(((lo.x + hi.x) / 2, (lo.y + hi.y) / 2, lo.z + 0.58 * (hi.z - lo.z)))  # the face, not the neck
     cam = bpy.data.objects.new("TalkingHead Camera", bpy.data.cameras.new("TalkingHead Camera"))
     cam.data.lens = 85
-    cam.location = centre + Vector((0.0, -3.2 * size, 0.0))
+    cam.location = centre + Vector((0.0, -2.0 * size, 0.0))
     cam.rotation_euler = (1.5708, 0.0, 0.0)
     light = bpy.data.objects.new("TalkingHead Light", bpy.data.lights.new("TalkingHead Light", "SUN"))
     light.rotation_euler = (0.9, 0.2, -0.4)
@@ -27,7 +27,7 @@ def frame_face(scene: bpy.types.Scene, obj: bpy.types.Object) -> None:
     scene.camera = cam
 
 
-def render_preview(scene: bpy.types.Scene, obj: bpy.types.Object, path: str, size: int = 360) -> list[str]:
+def render_preview(scene: bpy.types.Scene, obj: bpy.types.Object, path: str, size: int = 480) -> list[str]:
     """Render the scene's frame range: `*.mp4` → H.264 video with the scene's sound, else a PNG strip.
 
     Returns the written file(s).
