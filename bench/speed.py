@@ -58,11 +58,13 @@ def load_audio_array(x: np.ndarray, rate: int) -> np.ndarray:
 
 def measure(path: str, engine: str, with_blender: bool) -> dict:
     """Runs in a child process: stage times of one click's work and the peak memory."""
-    from core import recognise
+    from core import recognise, workers
     from core.articulation import articulate
     from core.audio import load_audio
 
-    recognise._decoder("words"), recognise._decoder("align"), recognise._decoder("phones")  # start-up, not timed
+    # start-up, not timed: decoders built here and in one worker process per core
+    recognise._decoder("words"), recognise._decoder("align"), recognise._decoder("phones")
+    workers.warm_up()
     times = {}
     t = time.perf_counter()
     audio = load_audio(path)
@@ -98,7 +100,17 @@ def measure(path: str, engine: str, with_blender: bool) -> dict:
         times["blender write"] = time.perf_counter() - t
     times["total"] = sum(times.values())
     return {"duration": audio.duration, "times": times,
-            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "worker_mb": sum(_peak_mb(p.pid) for p in workers._pool)}
+
+
+def _peak_mb(pid: int) -> float:
+    """A child's peak resident memory (Linux /proc; 0 elsewhere)."""
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            return next(int(line.split()[1]) for line in fh if line.startswith("VmHWM")) / 1024
+    except (OSError, StopIteration):
+        return 0.0
 
 
 def main() -> None:
@@ -123,15 +135,16 @@ def main() -> None:
                 tm = r["times"]
                 rows.append([f"{seconds:g} s", engine, tm["load"], tm["phones"], tm["articulate"],
                              tm.get("blender write", float("nan")), tm["total"], tm["total"] / r["duration"],
-                             f"{r['peak_mb']:.0f}"])
+                             f"{r['peak_mb']:.0f}", f"{r['worker_mb']:.0f}"])
                 print(rows[-1], flush=True)
     header = ["audio", "engine", "load s", "phones s", "articulate s", "Blender write s", "click total s", "RTF",
-              "peak MB"]
+              "peak MB", "workers' peak MB"]
     body = (f"## Speed (`python bench/speed.py`)\n\n{platform.processor() or platform.machine()}, "
             f"{os.cpu_count()} cores, CPU only; {source}; 30 fps; built-in head. One fresh process per row, "
-            "after start-up (decoders built, not timed). 'click total' = load + phone timing + articulation + "
+            "after start-up (decoders built, recognition workers started: not timed). Clips of 20 s or more "
+            "are decoded on both cores (`core.workers`). 'click total' = load + phone timing + articulation + "
             "writing shape keys, Action and sound strip in Blender. Peak MB = the process's max RSS "
-            "(bpy included).\n\n" + table(header, rows))
+            "(bpy included); workers' peak MB = the recognition workers' max RSS, added up.\n\n" + table(header, rows))
     write_section("speed", body)
     print(table(header, rows))
 

@@ -17,6 +17,7 @@ import re
 import numpy as np
 from pocketsphinx import Decoder, get_model_path
 
+from . import workers
 from .audio import SAMPLE_RATE, Audio
 from .errors import InputError
 from .phones import Phone, merge, normalise
@@ -26,6 +27,7 @@ MODEL = get_model_path()
 PHONE_LM = os.path.join(MODEL, "en-us", "en-us-phone.lm.bin")
 # Long audio is decoded in pieces cut at quiet points, so memory stays flat.
 PIECE_SECONDS = 30.0
+PARALLEL_SECONDS = 20.0  # clips at least this long are decoded on every core
 
 
 def _quiet(**kw):
@@ -46,9 +48,9 @@ def _decoder(kind: str) -> Decoder:
     raise ValueError(kind)
 
 
-def _pieces(audio: Audio) -> list[tuple[int, int]]:
-    """Split points (sample ranges) at the quietest 100 ms near every PIECE_SECONDS."""
-    n, step = len(audio.samples), int(PIECE_SECONDS * SAMPLE_RATE)
+def _pieces(audio: Audio, seconds: float = PIECE_SECONDS) -> list[tuple[int, int]]:
+    """Sample ranges of about `seconds` each, cut at the quietest 100 ms near each boundary."""
+    n, step = len(audio.samples), int(seconds * SAMPLE_RATE)
     if n <= step * 1.5:
         return [(0, n)]
     hop = SAMPLE_RATE // 100
@@ -90,17 +92,35 @@ def _words_of(dec: Decoder) -> list[str]:
             if not s.word.startswith(("<", "[", "+")) and s.word != "<sil>"]
 
 
-def recognise_words(audio: Audio) -> tuple[list[Phone], str]:
-    """Decode words, then align them: returns phones and the decoded text."""
+def decode_words(pcm: bytes, t0: float) -> tuple[list[Phone], str]:
+    """One piece: decode its words, then align them to get phones (starting at t0 seconds)."""
     dec = _decoder("words")
+    _decode(dec, pcm)
+    words = _words_of(dec)
+    return _align_pcm(pcm, words, t0), " ".join(words)
+
+
+def recognise_words(audio: Audio, parallel: bool = True) -> tuple[list[Phone], str]:
+    """Decode words, then align them: returns phones and the decoded text.
+
+    Clips of PARALLEL_SECONDS or more are cut at pauses into one piece per core and
+    decoded in worker processes (`core.workers`); shorter ones here.
+    """
+    cores = workers.cpu_count()
+    if parallel and cores > 1 and audio.duration >= PARALLEL_SECONDS:
+        ranges = _pieces(audio, min(PIECE_SECONDS, max(10.0, audio.duration / cores)))
+        try:
+            results = workers.map_words([(_pcm(audio, a, b), a / SAMPLE_RATE) for a, b in ranges])
+            phones = [Phone(n, s, e) for rows, _ in results for n, s, e in rows]
+            return merge(phones), " ".join(t for _, t in results)
+        except (OSError, RuntimeError):
+            pass  # no worker could run here: decode in this process
     phones: list[Phone] = []
     texts = []
     for a, b in _pieces(audio):
-        pcm = _pcm(audio, a, b)
-        _decode(dec, pcm)
-        words = _words_of(dec)
-        texts.append(" ".join(words))
-        phones += _align_pcm(pcm, words, a / SAMPLE_RATE)
+        p, t = decode_words(_pcm(audio, a, b), a / SAMPLE_RATE)
+        phones += p
+        texts.append(t)
     return merge(phones), " ".join(texts)
 
 

@@ -100,3 +100,26 @@ def test_python_m_core_bad_input(tmp_path):
     res = subprocess.run([sys.executable, "-m", "core", "animate", "--audio", str(tmp_path / "missing.wav"),
                           "--out", str(tmp_path / "x.npz")], cwd=ROOT, capture_output=True, text=True)
     assert res.returncode == 2 and "not found" in res.stderr
+
+
+def test_long_clip_decodes_on_every_core(tmp_path):
+    """≥ 20 s: pieces cut at pauses go to worker processes; the result matches a serial decode."""
+    import soundfile as sf
+
+    from core import workers
+
+    parts = [load_audio(data_path("speech", c)).samples for c in
+             ("codetalker_man.wav", "faceformer_test.wav", "voca_test_sentence.wav")]
+    gap = np.zeros(8000, np.float32)
+    path = tmp_path / "long.wav"
+    sf.write(path, np.concatenate([x for p in parts for x in (p, gap)]), 16000)
+    audio = load_audio(str(path))
+    assert audio.duration > 25
+    serial, serial_text = recognise.recognise_words(audio, parallel=False)
+    phones, text = recognise.recognise_words(audio)
+    assert workers._pool and all(p.poll() is None for p in workers._pool)  # it really used workers
+    starts = [p.start for p in phones]
+    assert starts == sorted(starts) and phones[-1].end == pytest.approx(audio.duration, abs=0.2)
+    common = set(text.split()) & set(serial_text.split())
+    assert len(common) >= 0.8 * len(set(serial_text.split()))
+    workers.shutdown()
