@@ -54,8 +54,10 @@ def _target(args) -> bpy.types.Object:
 def animate_command(args) -> int:
     scene = bpy.context.scene
     obj = _target(args)
-    secs, timing = run(scene, obj, args.audio, args.text, args.engine, args.start_frame,
-                       parse_emotions(args.emotion))
+    secs, timing, warnings = run(scene, obj, args.audio, args.text, args.engine, args.start_frame,
+                                 parse_emotions(args.emotion))
+    for warning in warnings:
+        print(f"talkinghead: warning: {warning}", file=sys.stderr)
     out = args.out or bpy.data.filepath
     if not out:
         raise InputError("This session has no .blend file: give --out FILE.blend.")

@@ -27,19 +27,21 @@ def _emotion_prop(name: str):
                                    description=f"{name.capitalize()} expression intensity (keyframe it to change over time)")
 
 
-EmotionSettings = type(
-    "TalkingHeadEmotions",
-    (bpy.types.PropertyGroup,),
-    {"__annotations__": {n: _emotion_prop(n) for n in EMOTION_NAMES},
-     "as_dict": lambda self: {n: getattr(self, n) for n in EMOTION_NAMES if getattr(self, n) > 0.0}},
-)
+class TalkingHeadEmotions(bpy.types.PropertyGroup):
+    """One 0..1 slider per emotion; drivers on the emotion shape keys read them.
 
-CLASSES = (TalkingHeadSettings, EmotionSettings)
+    No methods here: the bpy 4.2 module crashes at exit on a PropertyGroup holding functions.
+    """
+
+    __annotations__ = {n: _emotion_prop(n) for n in EMOTION_NAMES}
+
+
+CLASSES = (TalkingHeadSettings, TalkingHeadEmotions)
 
 
 def register() -> None:
     bpy.types.Scene.talkinghead = bpy.props.PointerProperty(type=TalkingHeadSettings)
-    bpy.types.Object.talkinghead = bpy.props.PointerProperty(type=EmotionSettings)
+    bpy.types.Object.talkinghead = bpy.props.PointerProperty(type=TalkingHeadEmotions)
 
 
 def unregister() -> None:

@@ -5,6 +5,7 @@ import time
 
 import bpy
 
+from ..core.emotions import EMOTION_NAMES
 from ..core.engines import animate, read_text
 from ..core.errors import InputError
 from ..core.head import load_head
@@ -28,16 +29,20 @@ def scene_fps(scene: bpy.types.Scene) -> float:
 
 
 def run(scene: bpy.types.Scene, obj: bpy.types.Object | None, audio: str, text: str | None, engine: str,
-        start_frame: int, emotions: dict[str, float] | None = None, blink: bool = True) -> tuple[float, str]:
-    """Animate `obj` from `audio`; returns (seconds taken, how the timing was found)."""
+        start_frame: int, emotions: dict[str, float] | None = None, blink: bool = True
+        ) -> tuple[float, str, list[str]]:
+    """Animate `obj` from `audio`; returns (seconds taken, how the timing was found, warnings)."""
     t = time.perf_counter()
     check_target(obj)
     path = bpy.path.abspath(audio) if audio else audio
     if emotions is None:
-        emotions = obj.talkinghead.as_dict()
+        emotions = {n: getattr(obj.talkinghead, n) for n in EMOTION_NAMES if getattr(obj.talkinghead, n) > 0.0}
     anim = animate(path, read_text(text), engine, scene_fps(scene), emotions, start_frame, blink=blink)
-    apply_animation(scene, obj, anim, load_head())
-    return time.perf_counter() - t, anim.metadata["timing"]
+    warnings = apply_animation(scene, obj, anim, load_head())
+    unknown = anim.metadata.get("unknown_words")
+    if unknown:
+        warnings.append(f"Transcript words skipped (no pronunciation): {', '.join(unknown)}")
+    return time.perf_counter() - t, anim.metadata["timing"], warnings
 
 
 class TALKINGHEAD_OT_animate(bpy.types.Operator):
@@ -52,10 +57,12 @@ class TALKINGHEAD_OT_animate(bpy.types.Operator):
         prefs = context.preferences.addons.get(__package__.rpartition(".")[0])
         blink = prefs.preferences.blinks if prefs else True
         try:
-            secs, timing = run(context.scene, context.active_object, s.audio_path, s.transcript or None, s.engine,
-                               s.start_frame, blink=blink)
+            secs, timing, warnings = run(context.scene, context.active_object, s.audio_path, s.transcript or None,
+                                         s.engine, s.start_frame, blink=blink)
         except InputError as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
+        for warning in warnings:
+            self.report({"WARNING"}, warning)
         self.report({"INFO"}, f"Animated '{context.active_object.name}' in {secs:.1f} s ({timing})")
         return {"FINISHED"}

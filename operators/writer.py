@@ -154,14 +154,19 @@ def add_sound(scene: bpy.types.Scene, path: str, frame_start: int) -> bpy.types.
 
 
 def apply_animation(scene: bpy.types.Scene, obj: bpy.types.Object, anim: Animation, head: Head,
-                    sound: bool = True) -> str:
-    """Write `anim` onto `obj` (the built-in head topology). Returns where the Action went."""
+                    sound: bool = True) -> list[str]:
+    """Write `anim` onto `obj` (the built-in head topology). Returns warnings for the user."""
+    warnings = []
     names = build_shape_keys(obj, head)
-    where = write_action(obj, anim, names)
+    if write_action(obj, anim, names) == "NLA track":
+        warnings.append("The shape keys already play your own Action: ours is on the NLA track 'Talking Head'.")
     drive_emotions(obj, names)
     for emotion in EMOTION_NAMES:
         setattr(obj.talkinghead, emotion, float(anim.emotions.get(emotion, 0.0)))
     if sound and anim.audio_path:
-        add_sound(scene, anim.audio_path, anim.start_frame)
+        try:
+            add_sound(scene, anim.audio_path, anim.start_frame)
+        except RuntimeError as exc:  # e.g. a Blender build without audio support
+            warnings.append(f"No sound strip was added: {exc}")
     scene.frame_end = max(scene.frame_start, anim.start_frame + anim.n_frames - 1)
-    return where
+    return warnings

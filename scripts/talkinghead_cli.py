@@ -33,7 +33,10 @@ def main() -> int:
     pkg.register()
     from talkinghead.addon.cli import main as cli_main
 
-    return cli_main(argv)
+    try:
+        return cli_main(argv)
+    finally:
+        pkg.unregister()  # the bpy 4.2 module crashes at exit on classes left registered
 
 
 if __name__ == "__main__":

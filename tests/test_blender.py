@@ -62,10 +62,6 @@ def test_animate_real_speech_end_to_end(scene):
     assert all(len(fc.keyframe_points) == n for fc in fcurves)
     assert key.animation_data.action == key["talkinghead_action"]
     assert scene.frame_end == n
-    # the sound strip plays the clip from the start frame
-    strips = scene.sequence_editor.strips
-    (strip,) = [s for s in strips if s.type == "SOUND"]
-    assert os.path.samefile(bpy.path.abspath(strip.sound.filepath), clip) and strip.frame_start == 1
     # the jaw opens on open vowels and the mesh really deforms there
     jaw = next(fc for fc in fcurves if '"jawOpen"' in fc.data_path)
     values = np.array([jaw.evaluate(f) for f in range(1, n + 1)])
@@ -79,6 +75,13 @@ def test_animate_real_speech_end_to_end(scene):
     rest = np.empty_like(co)
     obj.data.vertices.foreach_get("co", rest)
     assert np.abs(co - rest).max() > 0.005  # > 5 mm of jaw motion at that frame
+    # the sound strip plays the clip from the start frame
+    if not bpy.app.build_options.audaspace:
+        pytest.skip("this bpy build has no audio support (bpy 4.2 wheels): no sound strip to check")
+    se = scene.sequence_editor
+    strips = se.strips if hasattr(se, "strips") else se.sequences
+    (strip,) = [s for s in strips if s.type == "SOUND"]
+    assert os.path.samefile(bpy.path.abspath(strip.sound.filepath), clip) and strip.frame_start == 1
 
 
 def test_user_shape_keys_and_actions_untouched(scene):
@@ -120,7 +123,9 @@ def test_rerun_replaces_only_ours(scene, synth_clip):
     n_keys, n_actions = len(obj.data.shape_keys.key_blocks), len(bpy.data.actions)
     animate(scene, synth_clip[0], synth_clip[1], start=11)
     assert len(obj.data.shape_keys.key_blocks) == n_keys and len(bpy.data.actions) == n_actions
-    assert len([s for s in scene.sequence_editor.strips if s.type == "SOUND"]) == 1
+    se = scene.sequence_editor
+    if bpy.app.build_options.audaspace:
+        assert len([s for s in (se.strips if hasattr(se, "strips") else se.sequences) if s.type == "SOUND"]) == 1
     fc = our_fcurves(obj.data.shape_keys)[0]
     assert fc.keyframe_points[0].co[0] == 11
 
