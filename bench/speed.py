@@ -96,7 +96,7 @@ def measure(path: str, engine: str, with_blender: bool) -> dict:
         obj = bpy.context.active_object
         t = time.perf_counter()
         apply_animation(bpy.context.scene, obj, Animation(w, fps, audio_path=path, duration=audio.duration),
-                        load_head())
+                        load_head().deltas)
         times["blender write"] = time.perf_counter() - t
     times["total"] = sum(times.values())
     return {"duration": audio.duration, "times": times,

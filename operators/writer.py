@@ -14,7 +14,6 @@ import numpy as np
 from ..core.animation import Animation
 from ..core.arkit import ARKIT_NAMES
 from ..core.emotions import EMOTION_NAMES, emotion_pose
-from ..core.head import Head
 
 KEYS_PROP = "talkinghead_keys"
 ACTION_PROP = "talkinghead_action"
@@ -31,8 +30,8 @@ def _key_name(key: bpy.types.Key | None, wanted: str, ours: set[str]) -> str:
     return wanted + ".th"
 
 
-def build_shape_keys(obj: bpy.types.Object, head: Head) -> dict[str, str]:
-    """Create/refresh our 52 ARKit keys + one per emotion; returns logical → actual names."""
+def build_shape_keys(obj: bpy.types.Object, arkit_deltas: np.ndarray) -> dict[str, str]:
+    """Create/refresh our 52 ARKit keys + one per emotion from 52×N×3 deltas; returns logical → actual names."""
     mesh = obj.data
     if mesh.shape_keys is None:
         obj.shape_key_add(name="Basis", from_mix=False)
@@ -40,7 +39,7 @@ def build_shape_keys(obj: bpy.types.Object, head: Head) -> dict[str, str]:
     ours = set(key.get(KEYS_PROP, []))
     basis = np.empty(len(mesh.vertices) * 3, np.float32)
     key.reference_key.data.foreach_get("co", basis)
-    deltas = head.deltas.reshape(len(ARKIT_NAMES), -1)
+    deltas = arkit_deltas.reshape(len(ARKIT_NAMES), -1)
     targets = {n: deltas[i] for i, n in enumerate(ARKIT_NAMES)}
     targets.update({EMOTION_PREFIX + e: emotion_pose(e) @ deltas for e in EMOTION_NAMES})
     names: dict[str, str] = {}
@@ -153,11 +152,11 @@ def add_sound(scene: bpy.types.Scene, path: str, frame_start: int) -> bpy.types.
     return strip
 
 
-def apply_animation(scene: bpy.types.Scene, obj: bpy.types.Object, anim: Animation, head: Head,
+def apply_animation(scene: bpy.types.Scene, obj: bpy.types.Object, anim: Animation, arkit_deltas: np.ndarray,
                     sound: bool = True) -> list[str]:
-    """Write `anim` onto `obj` (the built-in head topology). Returns warnings for the user."""
+    """Write `anim` onto `obj`, whose ARKit targets are `arkit_deltas` (52×N×3). Returns warnings for the user."""
     warnings = []
-    names = build_shape_keys(obj, head)
+    names = build_shape_keys(obj, arkit_deltas)
     if write_action(obj, anim, names) == "NLA track":
         warnings.append("The shape keys already play your own Action: ours is on the NLA track 'Talking Head'.")
     drive_emotions(obj, names)

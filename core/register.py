@@ -1,0 +1,202 @@
+"""Fit the built-in head to any face mesh: pose and scale, then a smooth non-rigid fit.
+
+1. Similarity fit (rotation, uniform scale, translation) by trimmed ICP from each of
+   the 24 axis-aligned orientations, so Y-up/+Z data, Blender's Z-up/-Y and odd
+   exports all land the right way; the best trimmed residual wins.
+2. Non-rigid fit: the head's skin moves towards the target by closest points in
+   both directions, regularised by the head's own Laplacian (robust-laplacian),
+   with the stiffness lowered step by step. Where the target has no surface (a
+   front-only scan) the head just follows its smooth neighbours.
+Large meshes are fitted on a random proxy of their vertices; the result is used by
+`transfer` to carry the ARKit targets and landmarks onto the target's own vertices.
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+import robust_laplacian
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+from scipy.spatial import cKDTree
+
+from .errors import InputError
+from .head import Head
+
+MAX_PROXY = 30000  # target vertices used for fitting
+
+
+@dataclass
+class Similarity:
+    """x_head = scale * rotation @ x_target + translation."""
+
+    rotation: np.ndarray
+    scale: float
+    translation: np.ndarray
+
+    def apply(self, x: np.ndarray) -> np.ndarray:
+        return self.scale * x @ self.rotation.T + self.translation
+
+    def vectors_back(self, d: np.ndarray) -> np.ndarray:
+        """Head-space displacements → target space."""
+        return d @ self.rotation / self.scale
+
+
+def _orientations() -> list[np.ndarray]:
+    out = []
+    for perm in itertools.permutations(range(3)):
+        for signs in itertools.product((1, -1), repeat=3):
+            r = np.zeros((3, 3))
+            r[range(3), perm] = signs
+            if np.linalg.det(r) > 0:
+                out.append(r)
+    return out
+
+
+def _umeyama(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
+    mu_s, mu_d = src.mean(0), dst.mean(0)
+    a, b = src - mu_s, dst - mu_d
+    u, sig, vt = np.linalg.svd(b.T @ a / len(src))
+    d = np.eye(3)
+    d[2, 2] = np.sign(np.linalg.det(u @ vt))
+    r = u @ d @ vt
+    s = float(np.trace(np.diag(sig) @ d) / (a ** 2).sum(1).mean())
+    return r, s, mu_d - s * r @ mu_s
+
+
+def _trimmed_icp(target: np.ndarray, head_tree: cKDTree, head_pts: np.ndarray, r0: np.ndarray, s0: float,
+                 t0: np.ndarray, iters: int = 30, keep: float = 0.8) -> tuple[Similarity, float]:
+    r, s, t = r0, s0, t0
+    for _ in range(iters):
+        x = s * target @ r.T + t
+        dist, idx = head_tree.query(x)
+        sel = dist <= np.quantile(dist, keep)
+        r, s, t = _umeyama(target[sel], head_pts[idx[sel]])
+        s = float(np.clip(s, 0.6 * s0, 1.6 * s0))
+    x = s * target @ r.T + t
+    dist, _ = head_tree.query(x)
+    return Similarity(r, s, t), float(np.quantile(dist, keep))
+
+
+def fit_similarity(target: np.ndarray, head: Head, rng: np.random.Generator) -> Similarity:
+    """Pose and scale of `target` (N×3) that best overlays the built-in head."""
+    skin = head.vertices[head.parts == 0]
+    tree = cKDTree(skin)
+    pts = target if len(target) <= 4000 else target[rng.choice(len(target), 4000, replace=False)]
+    centre = (pts.max(0) + pts.min(0)) / 2
+    size_t = np.linalg.norm(pts.max(0) - pts.min(0))
+    size_h = np.linalg.norm(skin.max(0) - skin.min(0))
+    head_centre = (skin.max(0) + skin.min(0)) / 2
+    best, best_cost = None, np.inf
+    for r0 in _orientations():
+        s0 = size_h / size_t
+        t0 = head_centre - s0 * r0 @ centre
+        sim, cost = _trimmed_icp(pts, tree, skin, r0, s0, t0, iters=12)
+        # a fit that shrinks the target is cheap; compare residuals relative to the fitted size
+        cost /= sim.scale
+        if cost < best_cost:
+            best, best_cost = sim, cost
+    sim, _ = _trimmed_icp(pts, tree, skin, best.rotation, best.scale, best.translation, iters=30)
+    return sim
+
+
+def triangles(faces: np.ndarray) -> np.ndarray:
+    """Quads (or triangles) → triangles."""
+    faces = np.asarray(faces)
+    return faces if faces.shape[1] == 3 else np.concatenate([faces[:, [0, 1, 2]], faces[:, [0, 2, 3]]])
+
+
+def vertex_normals(vertices: np.ndarray, tris: np.ndarray) -> np.ndarray:
+    """Area-weighted unit vertex normals."""
+    fn = np.cross(vertices[tris[:, 1]] - vertices[tris[:, 0]], vertices[tris[:, 2]] - vertices[tris[:, 0]])
+    n = np.zeros_like(vertices)
+    for k in range(3):
+        np.add.at(n, tris[:, k], fn)
+    return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
+
+
+def _laplacian(head: Head) -> sp.csr_matrix:
+    L, M = robust_laplacian.mesh_laplacian(head.vertices.astype(np.float64), triangles(head.faces))
+    return sp.diags(1.0 / M.diagonal()) @ L
+
+
+def fit_nonrigid(target_in_head: np.ndarray, head: Head, target_normals: np.ndarray | None = None,
+                 steps=(1.0, 0.3, 0.1, 0.03), iters: int = 4, max_dist: float = 0.01) -> np.ndarray:
+    """Deformed head vertices (V×3, head space) hugging the target's surface.
+
+    With target normals, a pair only counts where the surfaces face the same way,
+    so the upper lip's underside never latches onto the lower lip's top.
+    """
+    V = head.vertices.astype(np.float64)
+    skin = head.parts == 0
+    tris = triangles(head.faces)
+    L = _laplacian(head)
+    LtL = (L.T @ L).tocsc()
+    tree_t = cKDTree(target_in_head)
+    X = V.copy()
+    for stiffness in steps:
+        for _ in range(iters):
+            nx = vertex_normals(X, tris)
+            # head → target: each skin vertex pulled to its closest target point
+            d, idx = tree_t.query(X)
+            ok = d < max_dist
+            if target_normals is not None:
+                ok &= (nx * target_normals[idx]).sum(1) > 0.3
+            w = (skin & ok).astype(np.float64)
+            y = np.where(w[:, None] > 0, target_in_head[idx], X)
+            # target → head: target points pull their closest head vertex (covers thin features: lips)
+            d2, idx2 = cKDTree(X[skin]).query(target_in_head)
+            near = d2 < max_dist
+            if target_normals is not None:
+                near &= (nx[skin][idx2] * target_normals).sum(1) > 0.3
+            skin_ids = np.nonzero(skin)[0][idx2[near]]
+            acc = np.zeros_like(X)
+            cnt = np.zeros(len(X))
+            np.add.at(acc, skin_ids, target_in_head[near])
+            np.add.at(cnt, skin_ids, 1.0)
+            has = cnt > 0
+            y[has] = 0.5 * y[has] + 0.5 * acc[has] / cnt[has, None]
+            w[has] = np.maximum(w[has], 1.0)
+            # minimise |W(X - y)|² + (λ|L (X - V)|)², keeping the head's shape as the prior
+            # (a tiny pull to the current position keeps unobserved islands well-posed)
+            w = np.maximum(w, 1e-6)
+            lam = (stiffness * 1e-3) ** 2
+            solve = spla.factorized((sp.diags(w) + lam * LtL).tocsc())
+            b = w[:, None] * y + lam * (LtL @ V)
+            X = np.column_stack([solve(b[:, k]) for k in range(3)])
+    # eyes, teeth and tongue move with the skin around them
+    parts = ~skin
+    _, near = cKDTree(V[skin]).query(V[parts], k=8)
+    disp = (X - V)[skin]
+    X[parts] = V[parts] + disp[near].mean(1)
+    return X
+
+
+@dataclass
+class Registration:
+    similarity: Similarity
+    fitted: np.ndarray  # V×3 head vertices fitted to the target, head space
+
+
+def register(target_vertices: np.ndarray, head: Head, faces: np.ndarray | None = None,
+             seed: int = 0) -> Registration:
+    """Fit the built-in head to `target_vertices` (N×3, any pose, scale and vertex order).
+
+    `faces` (triangles or quads) give surface normals that make the fit of the lips safer.
+    """
+    V = np.asarray(target_vertices, np.float64)
+    if V.ndim != 2 or V.shape[1] != 3 or len(V) < 100:
+        raise InputError(f"The mesh has {len(V)} vertices: a face mesh needs at least 100.")
+    if not np.isfinite(V).all():
+        raise InputError("The mesh has invalid (NaN or infinite) vertex coordinates.")
+    if np.linalg.norm(V.max(0) - V.min(0)) <= 0:
+        raise InputError("The mesh has no extent: all its vertices are in one point.")
+    rng = np.random.default_rng(seed)
+    pick = np.arange(len(V)) if len(V) <= MAX_PROXY else rng.choice(len(V), MAX_PROXY, replace=False)
+    sim = fit_similarity(V[pick], head, rng)
+    normals = None
+    if faces is not None and len(faces):
+        normals = vertex_normals(V, triangles(faces))[pick] @ sim.rotation.T
+    fitted = fit_nonrigid(sim.apply(V[pick]), head, normals)
+    return Registration(sim, fitted)

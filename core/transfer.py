@@ -1,0 +1,101 @@
+"""Carry the built-in head's ARKit targets and landmarks onto any mesh through a registration.
+
+Away from the lips each target vertex takes the displacement of the fitted head
+surface under it (inverse-distance blend of the 4 closest fitted head vertices),
+turned back into the target's own frame and scale. Near the lip seam a closest
+point cannot tell the upper lip from the lower one, so there the displacements
+are instead diffused over the target's *own* surface (harmonic interpolation with
+its Laplacian, as heat diffusion in ScanTalk): the upper lip inherits from the
+still philtrum it is connected to, the lower lip from the moving chin, because
+the mouth slit separates them in the mesh even where they touch in space.
+The result is a `Rig`: one shape per ARKit name on the target's vertices, in its
+vertex order, plus its 68 landmarks.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import robust_laplacian
+import scipy.sparse.linalg as spla
+from scipy.spatial import cKDTree
+
+from .arkit import ARKIT_NAMES, INDEX
+from .head import Head, load_head
+from .register import Registration, register, triangles
+
+SEAM_BAND = 0.012  # m (head scale): target points this close to the head's lip seam are diffused
+
+
+@dataclass
+class Rig:
+    """ARKit targets on a mesh: deltas (52×N×3, the mesh's frame) and landmark vertex ids (68)."""
+
+    vertices: np.ndarray
+    deltas: np.ndarray
+    landmarks: np.ndarray
+    registration: Registration | None = None
+
+    def landmark_positions(self, weights: np.ndarray) -> np.ndarray:
+        base = self.vertices[self.landmarks]
+        d = self.deltas[:, self.landmarks].reshape(len(ARKIT_NAMES), -1)
+        return (base.reshape(1, -1) + weights @ d).reshape(len(weights), 68, 3).astype(np.float32)
+
+    def vertex_positions(self, weights: np.ndarray) -> np.ndarray:
+        d = self.deltas.reshape(len(ARKIT_NAMES), -1)
+        return (self.vertices.reshape(1, -1) + weights.astype(np.float32) @ d).reshape(len(weights), -1, 3)
+
+
+def head_rig(head: Head | None = None) -> Rig:
+    """The built-in head's own rig (exact artist targets)."""
+    head = head or load_head()
+    return Rig(head.vertices, head.deltas, head.landmarks)
+
+
+def seam_distance(head: Head) -> np.ndarray:
+    """Each head vertex's distance to the lip seam (where jawOpen's motion jumps within 3 mm)."""
+    skin = np.nonzero(head.parts == 0)[0]
+    jaw = np.linalg.norm(head.deltas[INDEX["jawOpen"]], axis=1)
+    tree = cKDTree(head.vertices[skin])
+    jump = np.array([np.ptp(jaw[skin[n]]) for n in tree.query_ball_point(head.vertices[skin], 0.003)])
+    seam = head.vertices[skin[jump > 0.3 * jaw.max()]]
+    return cKDTree(seam).query(head.vertices)[0]
+
+
+def _diffuse(V: np.ndarray, faces: np.ndarray | None, deltas: np.ndarray, unknown: np.ndarray) -> np.ndarray:
+    """Harmonic interpolation of `deltas` into the `unknown` vertices over the target's own surface."""
+    if faces is not None and len(faces):
+        L, _ = robust_laplacian.mesh_laplacian(V, triangles(faces))
+    else:
+        L, _ = robust_laplacian.point_cloud_laplacian(V)
+    L = L.tocsr()
+    u, k = np.nonzero(unknown)[0], np.nonzero(~unknown)[0]
+    solve = spla.factorized(L[u][:, u].tocsc())
+    known = deltas[:, k].transpose(1, 0, 2).reshape(len(k), -1)
+    rhs = -(L[u][:, k] @ known)
+    out = deltas.copy()
+    filled = np.column_stack([solve(rhs[:, c]) for c in range(rhs.shape[1])])
+    out[:, u] = filled.reshape(len(u), deltas.shape[0], 3).transpose(1, 0, 2)
+    return out
+
+
+def transfer(vertices: np.ndarray, faces: np.ndarray | None = None, head: Head | None = None,
+             registration: Registration | None = None) -> Rig:
+    """Rig any mesh (N×3 vertices in its own frame, optional faces): register the head to it, then transfer."""
+    head = head or load_head()
+    V = np.asarray(vertices, np.float64)
+    reg = registration or register(V, head, faces)
+    sim = reg.similarity
+    x = sim.apply(V)
+    dist, idx = cKDTree(reg.fitted).query(x, k=4)
+    w = 1.0 / np.maximum(dist, 1e-6)
+    w /= w.sum(1, keepdims=True)
+    head_d = np.einsum("nk,cnkd->cnd", w, head.deltas[:, idx])  # 52×N×3, head space
+    deltas = sim.vectors_back(head_d)
+    near_seam = (w * seam_distance(head)[idx]).sum(1) < SEAM_BAND
+    if near_seam.any() and (~near_seam).any():
+        deltas = _diffuse(V, faces, deltas, near_seam)
+    deltas = deltas.astype(np.float32)
+    # landmarks: the fitted head's landmark points, snapped to the closest target vertex
+    _, lm = cKDTree(x).query(reg.fitted[head.landmarks])
+    return Rig(V.astype(np.float32), deltas, lm.astype(np.int32), reg)
