@@ -34,10 +34,11 @@ class Animation:
         """Speech + emotion layers, clipped to 0..1 (what the face shows)."""
         return np.clip(self.weights + emotion_weights(self.emotions), 0.0, 1.0)
 
-    def save_npz(self, path: str, vertices: bool = False) -> None:
-        from .head import load_head
+    def save_npz(self, path: str, vertices: bool = False, rig=None) -> None:
+        """Write the npz other tools read; `rig` (a `transfer.Rig`) for a mesh other than the built-in head."""
+        from .transfer import head_rig
 
-        head = load_head()
+        head = rig or head_rig()
         w = self.combined_weights()
         out = dict(
             fps=np.float32(self.fps),

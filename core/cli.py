@@ -20,8 +20,11 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--emotion", action="append", metavar="NAME=V",
                    help=f"emotion layer, repeatable; names: {', '.join(EMOTION_NAMES)}")
     a.add_argument("--fps", type=float, default=30.0)
-    a.add_argument("--vertices", action="store_true", help="also store T×V×3 vertices of the head")
+    a.add_argument("--vertices", action="store_true", help="also store T×V×3 vertices of the animated mesh")
+    a.add_argument("--mesh", help="animate this .obj/.ply face instead of the built-in head (any topology)")
     a.add_argument("--out", required=True, help="output .npz")
+    e = sub.add_parser("export-head", help="write the built-in head's neutral mesh (the --vertices order)")
+    e.add_argument("--out", required=True, help="output .obj")
     s = sub.add_parser("synth", help="synthesise speech with espeak-ng (demo and test input)")
     s.add_argument("--text", required=True)
     s.add_argument("--voice", default="en-us")
@@ -35,9 +38,22 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "animate":
             t = time.perf_counter()
             anim = animate(args.audio, read_text(args.text), args.engine, args.fps, parse_emotions(args.emotion))
-            anim.save_npz(args.out, vertices=args.vertices)
+            rig = None
+            if args.mesh:
+                from .meshio import read_mesh
+                from .transfer import transfer
+
+                rig = transfer(*read_mesh(args.mesh))
+            anim.save_npz(args.out, vertices=args.vertices, rig=rig)
             print(f"{args.out}: {anim.n_frames} frames at {args.fps:g} fps from {anim.duration:.2f} s of audio "
                   f"({anim.metadata['timing']}) in {time.perf_counter() - t:.2f} s")
+        elif args.command == "export-head":
+            from .head import load_head
+            from .meshio import write_obj
+
+            head = load_head()
+            write_obj(args.out, head.vertices, head.faces)
+            print(f"{args.out}: {len(head.vertices)} vertices, {len(head.faces)} quads")
         elif args.command == "synth":
             from .synth import synthesise, write_wav
 

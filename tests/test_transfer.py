@@ -1,0 +1,112 @@
+"""Any mesh: registration and ARKit transfer on re-meshed and real heads, and bad meshes."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, data_path
+from core.arkit import INDEX
+from core.errors import InputError
+from core.head import load_head
+from core.meshio import read_mesh, write_obj
+from core.register import register
+from core.transfer import transfer
+
+sys.path.insert(0, f"{ROOT}/bench")
+from deform import flame_landmarks, subdivided_head  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def remeshed():
+    """The built-in head subdivided, shuffled, turned Y-up and scaled to centimetres, with exact ground truth."""
+    V, F, D, _ = subdivided_head()
+    rng = np.random.default_rng(1)
+    perm = rng.permutation(len(V))
+    yup = np.array([[1, 0, 0], [0, 0, 1], [0, -1, 0]], float)
+    rig = transfer(100 * V[perm] @ yup.T, np.argsort(perm)[F])
+    return rig, D[:, perm] @ yup.T * 100, V[perm]
+
+
+def test_pose_scale_and_order_are_recovered(remeshed):
+    rig, _, _ = remeshed
+    sim = rig.registration.similarity
+    assert sim.scale == pytest.approx(0.01, rel=0.05)  # centimetres → metres
+    # the Y-up mesh is turned back: its +Z (face) maps to the head's -Y
+    assert (sim.rotation @ np.array([0, 0, 1.0]))[1] < -0.9
+
+
+def test_transferred_targets_match_ground_truth(remeshed):
+    rig, truth, base = remeshed
+    head = load_head()
+    mouth = np.linalg.norm(base - head.vertices[head.landmarks[48:68]].mean(0), axis=1) < 0.035
+    static = (base[:, 2] > 0.2) | (base[:, 1] > 0.0)
+    for shape in ("jawOpen", "mouthPucker", "mouthSmileLeft"):
+        err = np.linalg.norm(rig.deltas[INDEX[shape]] - truth[INDEX[shape]], axis=1) * 10  # cm → mm
+        assert err[mouth].mean() < 2.0, shape
+        assert err[static].max() < 0.1, shape
+
+
+@pytest.mark.parametrize("name", ["flame/FLAME_sample.ply", "vocaset/FaceTalk_170725_00137_TA.ply"])
+def test_real_flame_heads_open_their_lips(name):
+    V, F = read_mesh(data_path("meshes", name))
+    rig = transfer(V, F)
+    gt = flame_landmarks(V, F, data_path("meshes", "flame"))
+    near = [int(np.argmin(np.linalg.norm(V - gt[i], axis=1))) for i in (62, 66)]
+    d = rig.deltas[INDEX["jawOpen"]]
+    rest = np.linalg.norm(V[near[0]] - V[near[1]])
+    opened = np.linalg.norm(V[near[0]] + d[near[0]] - V[near[1]] - d[near[1]])
+    assert opened - rest > 0.01  # jawOpen parts the real lips by more than 1 cm
+    err = np.linalg.norm(V[rig.landmarks[17:]] - gt[17:], axis=1)
+    assert np.median(err) < 0.015  # landmarks land on the right features (first step: ~1 cm)
+
+
+def test_point_cloud_without_faces_works():
+    V, _ = read_mesh(data_path("meshes", "flame", "FLAME_sample.ply"))
+    rig = transfer(V, None)
+    assert rig.deltas.shape == (52, len(V), 3) and np.isfinite(rig.deltas).all()
+
+
+@pytest.mark.parametrize("vertices,message", [
+    (np.zeros((10, 3)), "at least 100"),
+    (np.full((500, 3), np.nan), "invalid"),
+    (np.ones((500, 3)), "no extent"),
+])
+def test_bad_meshes_have_clear_messages(vertices, message):
+    with pytest.raises(InputError, match=message):
+        register(vertices, load_head())
+
+
+def test_export_head_round_trip(tmp_path):
+    out = tmp_path / "head.obj"
+    res = subprocess.run([sys.executable, "-m", "core", "export-head", "--out", str(out)], cwd=ROOT,
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    V, F = read_mesh(str(out))
+    head = load_head()
+    assert np.allclose(V, head.vertices, atol=1e-6) and len(F) == 2 * len(head.faces)
+
+
+def test_animate_npz_on_another_mesh(tmp_path, synth_clip):
+    mesh = data_path("meshes", "biwi6", "F1.obj")
+    out = tmp_path / "f1.npz"
+    res = subprocess.run([sys.executable, "-m", "core", "animate", "--audio", synth_clip[0], "--text", synth_clip[1],
+                          "--mesh", mesh, "--vertices", "--out", str(out)], cwd=ROOT, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    z = np.load(out)
+    V, _ = read_mesh(mesh)
+    assert z["vertices"].shape[1:] == V.shape and z["landmarks"].shape[1:] == (68, 3)
+    assert np.abs(z["vertices"] - V).max(axis=(1, 2)).max() > 0.002  # the face moves
+
+
+def test_missing_and_unsupported_mesh_files(tmp_path):
+    with pytest.raises(InputError, match="not found"):
+        read_mesh(str(tmp_path / "none.obj"))
+    (tmp_path / "x.stl").write_text("solid")
+    with pytest.raises(InputError, match="Unsupported"):
+        read_mesh(str(tmp_path / "x.stl"))
+    write_obj(str(tmp_path / "empty.obj"), np.zeros((0, 3)), np.zeros((0, 3), int))
+    with pytest.raises(InputError, match="no vertices"):
+        read_mesh(str(tmp_path / "empty.obj"))
