@@ -28,15 +28,17 @@ class Head:
 
     def landmark_positions(self, weights: np.ndarray) -> np.ndarray:
         """T×52 weights → T×68×3 absolute landmark positions."""
-        base = self.vertices[self.landmarks]
-        d = self.deltas[:, self.landmarks].reshape(len(ARKIT_NAMES), -1)
-        return (base.reshape(1, -1) + weights @ d).reshape(len(weights), 68, 3).astype(np.float32)
+        return posed(self.vertices[self.landmarks], self.deltas[:, self.landmarks], weights)
 
     def vertex_positions(self, weights: np.ndarray) -> np.ndarray:
         """T×52 weights → T×V×3 animated vertices."""
-        d = self.deltas.reshape(len(ARKIT_NAMES), -1)
-        out = self.vertices.reshape(1, -1) + weights.astype(np.float32) @ d
-        return out.reshape(len(weights), -1, 3)
+        return posed(self.vertices, self.deltas, weights)
+
+
+def posed(vertices: np.ndarray, deltas: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Blend shapes: N×3 rest + T×K weights · K×N×3 deltas → T×N×3 float32."""
+    out = vertices.reshape(1, -1) + weights.astype(np.float32) @ deltas.reshape(len(deltas), -1)
+    return out.reshape(len(weights), -1, 3).astype(np.float32)
 
 
 @functools.lru_cache(maxsize=1)

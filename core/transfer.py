@@ -20,8 +20,8 @@ import robust_laplacian
 import scipy.sparse.linalg as spla
 from scipy.spatial import cKDTree
 
-from .arkit import ARKIT_NAMES, INDEX
-from .head import Head, load_head
+from .arkit import INDEX
+from .head import Head, load_head, posed
 from .register import Registration, register, triangles
 
 SEAM_BAND = 0.012  # m (head scale): target points this close to the head's lip seam are diffused
@@ -37,13 +37,10 @@ class Rig:
     registration: Registration | None = None
 
     def landmark_positions(self, weights: np.ndarray) -> np.ndarray:
-        base = self.vertices[self.landmarks]
-        d = self.deltas[:, self.landmarks].reshape(len(ARKIT_NAMES), -1)
-        return (base.reshape(1, -1) + weights @ d).reshape(len(weights), 68, 3).astype(np.float32)
+        return posed(self.vertices[self.landmarks], self.deltas[:, self.landmarks], weights)
 
     def vertex_positions(self, weights: np.ndarray) -> np.ndarray:
-        d = self.deltas.reshape(len(ARKIT_NAMES), -1)
-        return (self.vertices.reshape(1, -1) + weights.astype(np.float32) @ d).reshape(len(weights), -1, 3)
+        return posed(self.vertices, self.deltas, weights)
 
 
 def head_rig(head: Head | None = None) -> Rig:

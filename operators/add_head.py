@@ -12,8 +12,9 @@ _COLOURS = {"skin": (0.8, 0.6, 0.5, 1), "upper_teeth": (0.95, 0.93, 0.88, 1), "l
 
 
 def is_builtin_head(obj: bpy.types.Object | None) -> bool:
-    """True for a mesh with the built-in head's topology (vertex count is the cheap, sufficient test)."""
-    return obj is not None and obj.type == "MESH" and len(obj.data.vertices) == len(load_head().vertices)
+    """True for a mesh made by Add Built-in Head (marked, and still its topology): it gets the exact targets."""
+    return (obj is not None and obj.type == "MESH" and bool(obj.data.get(HEAD_MARK))
+            and len(obj.data.vertices) == len(load_head().vertices))
 
 
 def new_head_object(context: bpy.types.Context, head: Head, name: str = "TalkingHead") -> bpy.types.Object:
