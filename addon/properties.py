@@ -23,8 +23,9 @@ class TalkingHeadSettings(bpy.types.PropertyGroup):
 
 
 def _emotion_prop(name: str):
-    return bpy.props.FloatProperty(name=name.capitalize(), min=0.0, max=1.0, default=0.0,
-                                   description=f"{name.capitalize()} expression intensity (keyframe it to change over time)")
+    return bpy.props.FloatProperty(
+        name=name.capitalize(), min=0.0, max=1.0, default=0.0,
+        description=f"{name.capitalize()} expression intensity (keyframe it to change over time)")
 
 
 class TalkingHeadEmotions(bpy.types.PropertyGroup):

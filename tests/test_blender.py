@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import data_path, tone
+from conftest import data_path
 from core.arkit import ARKIT_NAMES
 from core.emotions import EMOTION_NAMES
 
@@ -144,7 +144,6 @@ def test_emotion_sliders_drive_and_animate(scene, synth_clip):
         values.append(kb.value)
     assert values[0] == pytest.approx(0.0) and 0.2 < values[1] < 0.8 and values[2] == pytest.approx(1.0)
     # the happy key really smiles: mouth corners go up and out
-    import numpy as np
     from core.head import load_head
 
     head = load_head()

@@ -21,8 +21,8 @@ import tempfile
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # what the engine imports, plus their own needs (Blender ships numpy); sounddevice, which pocketsphinx
 # lists for live microphone input, is never imported by us
-PACKAGES = ["pocketsphinx==5.1.1", "espeakng-loader==0.2.4", "soundfile", "soxr", "cffi", "pycparser", "typing-extensions",
-            "scipy", "robust-laplacian"]
+PACKAGES = ["pocketsphinx==5.1.1", "espeakng-loader==0.2.4", "soundfile", "soxr", "cffi", "pycparser",
+            "typing-extensions", "scipy", "robust-laplacian"]
 PIP_PLATFORMS = {
     "linux-x64": ["manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64", "manylinux1_x86_64",
                   "linux_x86_64"],

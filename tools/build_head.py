@@ -157,7 +157,8 @@ def find_landmarks(V: np.ndarray, skin: np.ndarray, D: dict[str, np.ndarray],
         outer = margin[np.argmax(side * V[margin, 0])]
         inner = margin[np.argmin(side * V[margin, 0])]
         xo, xi = V[outer, 0], V[inner, 0]
-        o, u1, u2, i, l2, l1 = ids  # outer, upper near outer, upper near inner, inner, lower near inner, lower near outer
+        # outer, upper near outer, upper near inner, inner, lower near inner, lower near outer
+        o, u1, u2, i, l2, l1 = ids
         lm[o], lm[i] = outer, inner
         lm[u1] = pick(lid, xo + (xi - xo) / 3, lambda p: -p[:, 1])
         lm[u2] = pick(lid, xo + 2 * (xi - xo) / 3, lambda p: -p[:, 1])
