@@ -25,6 +25,7 @@ from .errors import InputError
 from .head import Head
 
 MAX_PROXY = 30000  # target vertices used for fitting
+LANDMARK_WEIGHT = 50.0  # a given landmark outweighs the closest-point pulls around it
 
 
 @dataclass
@@ -122,11 +123,13 @@ def _laplacian(head: Head) -> sp.csr_matrix:
 
 
 def fit_nonrigid(target_in_head: np.ndarray, head: Head, target_normals: np.ndarray | None = None,
+                 landmarks_in_head: np.ndarray | None = None,
                  steps=(1.0, 0.3, 0.1, 0.03), iters: int = 4, max_dist: float = 0.01) -> np.ndarray:
     """Deformed head vertices (V×3, head space) hugging the target's surface.
 
     With target normals, a pair only counts where the surfaces face the same way,
-    so the upper lip's underside never latches onto the lower lip's top.
+    so the upper lip's underside never latches onto the lower lip's top. Given
+    landmarks (68×3, NaN where unknown), the head's landmark vertices are pinned to them.
     """
     V = head.vertices.astype(np.float64)
     skin = head.parts == 0
@@ -158,6 +161,10 @@ def fit_nonrigid(target_in_head: np.ndarray, head: Head, target_normals: np.ndar
             has = cnt > 0
             y[has] = 0.5 * y[has] + 0.5 * acc[has] / cnt[has, None]
             w[has] = np.maximum(w[has], 1.0)
+            if landmarks_in_head is not None:
+                known = np.isfinite(landmarks_in_head).all(1)
+                y[head.landmarks[known]] = landmarks_in_head[known]
+                w[head.landmarks[known]] = LANDMARK_WEIGHT
             # minimise |W(X - y)|² + (λ|L (X - V)|)², keeping the head's shape as the prior
             # (a tiny pull to the current position keeps unobserved islands well-posed)
             w = np.maximum(w, 1e-6)
@@ -180,10 +187,12 @@ class Registration:
 
 
 def register(target_vertices: np.ndarray, head: Head, faces: np.ndarray | None = None,
-             seed: int = 0) -> Registration:
+             landmarks: np.ndarray | None = None, seed: int = 0) -> Registration:
     """Fit the built-in head to `target_vertices` (N×3, any pose, scale and vertex order).
 
     `faces` (triangles or quads) give surface normals that make the fit of the lips safer.
+    `landmarks` (68×3 in the target's frame, NaN rows unknown), e.g. corrected by the user,
+    set the pose from them (with 6 or more) and pin the head's landmarks to them.
     """
     V = np.asarray(target_vertices, np.float64)
     if V.ndim != 2 or V.shape[1] != 3 or len(V) < 100:
@@ -194,9 +203,16 @@ def register(target_vertices: np.ndarray, head: Head, faces: np.ndarray | None =
         raise InputError("The mesh has no extent: all its vertices are in one point.")
     rng = np.random.default_rng(seed)
     pick = np.arange(len(V)) if len(V) <= MAX_PROXY else rng.choice(len(V), MAX_PROXY, replace=False)
-    sim = fit_similarity(V[pick], head, rng)
+    known = None if landmarks is None else np.isfinite(landmarks).all(1)
+    if known is not None and known.sum() >= 6:
+        r, sc, t = _umeyama(landmarks[known], head.vertices[head.landmarks[known]].astype(np.float64))
+        sim, _ = _trimmed_icp(V[pick], cKDTree(head.vertices[head.parts == 0]), head.vertices[head.parts == 0],
+                              r, sc, t, iters=10)
+    else:
+        sim = fit_similarity(V[pick], head, rng)
     normals = None
     if faces is not None and len(faces):
         normals = vertex_normals(V, triangles(faces))[pick] @ sim.rotation.T
-    fitted = fit_nonrigid(sim.apply(V[pick]), head, normals)
+    lm_head = None if landmarks is None else sim.apply(np.asarray(landmarks, np.float64))
+    fitted = fit_nonrigid(sim.apply(V[pick]), head, normals, lm_head)
     return Registration(sim, fitted)

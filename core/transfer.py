@@ -76,12 +76,15 @@ def _diffuse(V: np.ndarray, faces: np.ndarray | None, deltas: np.ndarray, unknow
     return out
 
 
-def transfer(vertices: np.ndarray, faces: np.ndarray | None = None, head: Head | None = None,
-             registration: Registration | None = None) -> Rig:
-    """Rig any mesh (N×3 vertices in its own frame, optional faces): register the head to it, then transfer."""
+def transfer(vertices: np.ndarray, faces: np.ndarray | None = None, landmarks: np.ndarray | None = None,
+             head: Head | None = None, registration: Registration | None = None) -> Rig:
+    """Rig any mesh (N×3 vertices in its own frame, optional faces and known 68×3 landmarks).
+
+    Registers the head to it, then transfers the ARKit targets.
+    """
     head = head or load_head()
     V = np.asarray(vertices, np.float64)
-    reg = registration or register(V, head, faces)
+    reg = registration or register(V, head, faces, landmarks)
     sim = reg.similarity
     x = sim.apply(V)
     dist, idx = cKDTree(reg.fitted).query(x, k=4)
@@ -93,6 +96,10 @@ def transfer(vertices: np.ndarray, faces: np.ndarray | None = None, head: Head |
     if near_seam.any() and (~near_seam).any():
         deltas = _diffuse(V, faces, deltas, near_seam)
     deltas = deltas.astype(np.float32)
-    # landmarks: the fitted head's landmark points, snapped to the closest target vertex
-    _, lm = cKDTree(x).query(reg.fitted[head.landmarks])
+    # landmarks: the fitted head's landmark points (or the given ones), snapped to the closest target vertex
+    points = reg.fitted[head.landmarks]
+    if landmarks is not None:
+        known = np.isfinite(landmarks).all(1)
+        points[known] = sim.apply(np.asarray(landmarks, np.float64)[known])
+    _, lm = cKDTree(x).query(points)
     return Rig(V.astype(np.float32), deltas, lm.astype(np.int32), reg)
