@@ -26,6 +26,7 @@ class VIEW3D_PT_talkinghead(bpy.types.Panel):
         row.scale_y = 1.5
         row.enabled = obj is not None and obj.type == "MESH"
         row.operator("talkinghead.animate", icon="PLAY_SOUND")
+        layout.operator("talkinghead.detect_landmarks", icon="GROUP_VERTEX")
         if obj is not None and obj.type == "MESH":
             box = layout.box()
             box.label(text="Emotion", icon="SHADERFX")

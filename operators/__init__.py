@@ -1,5 +1,6 @@
 """Thin bpy Operators: read the scene, call core, hand the result to the writer."""
 from .add_head import TALKINGHEAD_OT_add_head
 from .animate import TALKINGHEAD_OT_animate
+from .landmarks import TALKINGHEAD_OT_detect_landmarks
 
-CLASSES = (TALKINGHEAD_OT_add_head, TALKINGHEAD_OT_animate)
+CLASSES = (TALKINGHEAD_OT_add_head, TALKINGHEAD_OT_animate, TALKINGHEAD_OT_detect_landmarks)

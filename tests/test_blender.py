@@ -244,3 +244,43 @@ def test_any_mesh_gets_a_working_rig(scene, mesh, synth_clip):
     assert motion.max() > 0.01
     far = np.linalg.norm(basis - basis[np.argmax(motion)], axis=1)
     assert motion[far > np.percentile(far, 80)].max() < 0.002
+
+
+def test_detect_landmarks_then_corrections_steer_the_fit(scene, synth_clip):
+    """Detect Landmarks makes 68 movable points snapped to the face; moved points change the rig."""
+    import sys
+
+    import bpy
+
+    from conftest import ROOT
+
+    sys.path.insert(0, os.path.join(ROOT, "bench"))
+    from deform import flame_embedding
+
+    path = data_path("meshes", "vocaset", "FaceTalk_170811_03274_TA.ply")
+    bpy.ops.wm.ply_import(filepath=path)
+    obj = bpy.context.active_object
+    assert bpy.ops.talkinghead.detect_landmarks() == {"FINISHED"}
+    lm = obj["talkinghead_landmarks"]
+    assert len(lm.data.vertices) == 68 and lm.parent == obj and lm.modifiers[0].type == "SHRINKWRAP"
+    V = np.array([v.co[:] for v in obj.data.vertices])
+    F = np.array([p.vertices[:] for p in obj.data.polygons])
+    ids, bary = flame_embedding(F, data_path("meshes", "flame"))
+
+    def lip_gap_opened() -> float:
+        key = obj.data.shape_keys
+        basis = np.array([v.co[:] for v in key.reference_key.data])
+        jaw = np.array([v.co[:] for v in key.key_blocks["jawOpen"].data])
+        at = lambda i, X: (X[ids[i]] * bary[i][:, None]).sum(0)  # noqa: E731
+        return np.linalg.norm(at(62, jaw) - at(66, jaw)) - np.linalg.norm(at(62, basis) - at(66, basis))
+
+    assert animate(scene, synth_clip[0], synth_clip[1]) == {"FINISHED"}
+    found = lip_gap_opened()
+    # the user drags the 51 face points onto the true features (here: the FLAME embedding's)
+    truth = (V[ids] * bary[..., None]).sum(1)
+    for i in range(17, 68):
+        lm.data.vertices[i].co = truth[i]
+    lm.data.update()
+    assert animate(scene, synth_clip[0], synth_clip[1]) == {"FINISHED"}
+    corrected = lip_gap_opened()
+    assert found < 0.005 < 0.01 < corrected  # this head's lips only part once its landmarks are right

@@ -1,0 +1,54 @@
+"""The ARKit rig of a Blender mesh: exact on the built-in head, transferred (and cached) elsewhere.
+
+A mesh may carry a landmarks object made by *Detect Landmarks* (`obj["talkinghead_landmarks"]`);
+its 68 points, as the user left them and snapped to the face by its Shrinkwrap, steer the fit.
+"""
+from __future__ import annotations
+
+import bpy
+import numpy as np
+
+from ..core.transfer import Rig, head_rig, transfer
+from .add_head import is_builtin_head
+
+LANDMARKS_PROP = "talkinghead_landmarks"
+_CACHE: dict[tuple, Rig] = {}  # one entry: a rig of a big scan is large, re-runs on the same mesh are free
+
+
+def mesh_arrays(obj: bpy.types.Object) -> tuple[np.ndarray, np.ndarray | None]:
+    """Rest vertices (the shape-key basis if any, N×3) and triangles of `obj`, in its local frame."""
+    mesh = obj.data
+    co = np.empty(len(mesh.vertices) * 3, np.float64)
+    (mesh.shape_keys.reference_key.data if mesh.shape_keys else mesh.vertices).foreach_get("co", co)
+    mesh.calc_loop_triangles()
+    tris = np.empty(len(mesh.loop_triangles) * 3, np.int64)
+    mesh.loop_triangles.foreach_get("vertices", tris)
+    return co.reshape(-1, 3), (tris.reshape(-1, 3) if len(tris) else None)
+
+
+def landmarks_object(obj: bpy.types.Object) -> bpy.types.Object | None:
+    lm = obj.get(LANDMARKS_PROP)
+    return lm if isinstance(lm, bpy.types.Object) and lm.type == "MESH" and len(lm.data.vertices) == 68 else None
+
+
+def user_landmarks(obj: bpy.types.Object) -> np.ndarray | None:
+    """The 68 landmark points of `obj`'s landmarks object, snapped to the surface, in `obj`'s frame."""
+    lm = landmarks_object(obj)
+    if lm is None:
+        return None
+    evaluated = lm.evaluated_get(bpy.context.evaluated_depsgraph_get())
+    co = np.array([evaluated.matrix_world @ v.co for v in evaluated.data.vertices])
+    to_local = np.array(obj.matrix_world.inverted())
+    return co @ to_local[:3, :3].T + to_local[:3, 3]
+
+
+def rig_for(obj: bpy.types.Object) -> Rig:
+    if is_builtin_head(obj):
+        return head_rig()
+    co, tris = mesh_arrays(obj)
+    landmarks = user_landmarks(obj)
+    key = (obj.data.name_full, len(co), hash(co.tobytes()), None if landmarks is None else landmarks.tobytes())
+    if key not in _CACHE:
+        _CACHE.clear()
+        _CACHE[key] = transfer(co, tris, landmarks)
+    return _CACHE[key]
