@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import robust_laplacian
+import scipy.sparse as sp
+import scipy.sparse.csgraph  # noqa: F401  (sp.csgraph)
 import scipy.sparse.linalg as spla
 from scipy.spatial import cKDTree
 
@@ -59,6 +61,36 @@ def seam_distance(head: Head) -> np.ndarray:
     return cKDTree(seam).query(head.vertices)[0]
 
 
+def _islands_follow_their_part(x: np.ndarray, faces: np.ndarray, head: Head, fitted: np.ndarray,
+                                head_d: np.ndarray) -> None:
+    """Separate pieces (eyeballs, teeth, tongue) move as the head's part they sit on, not as nearby skin.
+
+    Each island other than the largest takes the part most of its vertices are closest
+    to; if that is not skin, its targets come from that part alone: eyes turn with
+    eyeLook, upper teeth stay with the skull, lower teeth and tongue follow the jaw.
+    """
+    tris = triangles(faces)
+    n = len(x)
+    graph = sp.coo_matrix((np.ones(len(tris) * 3), (tris.ravel(), np.roll(tris, 1, axis=1).ravel())), shape=(n, n))
+    count, label = sp.csgraph.connected_components(graph, directed=False)
+    if count < 2:
+        return
+    main = np.bincount(label).argmax()
+    _, nearest = cKDTree(fitted).query(x)
+    for island in range(count):
+        members = np.nonzero(label == island)[0]
+        if island == main or len(members) < 3:
+            continue
+        part = np.bincount(head.parts[nearest[members]]).argmax()
+        if part == 0:
+            continue
+        ids = np.nonzero(head.parts == part)[0]
+        dist, k = cKDTree(fitted[ids]).query(x[members], k=min(4, len(ids)))
+        w = 1.0 / np.maximum(dist, 1e-6)
+        w /= w.sum(1, keepdims=True)
+        head_d[:, members] = np.einsum("nk,cnkd->cnd", w, head.deltas[:, ids[k]])
+
+
 def _diffuse(V: np.ndarray, faces: np.ndarray | None, deltas: np.ndarray, unknown: np.ndarray) -> np.ndarray:
     """Harmonic interpolation of `deltas` into the `unknown` vertices over the target's own surface."""
     if faces is not None and len(faces):
@@ -91,6 +123,8 @@ def transfer(vertices: np.ndarray, faces: np.ndarray | None = None, landmarks: n
     w = 1.0 / np.maximum(dist, 1e-6)
     w /= w.sum(1, keepdims=True)
     head_d = np.einsum("nk,cnkd->cnd", w, head.deltas[:, idx])  # 52×N×3, head space
+    if faces is not None and len(faces):
+        _islands_follow_their_part(x, faces, head, reg.fitted, head_d)
     deltas = sim.vectors_back(head_d)
     near_seam = (w * seam_distance(head)[idx]).sum(1) < SEAM_BAND
     if near_seam.any() and (~near_seam).any():

@@ -122,3 +122,22 @@ def test_missing_and_unsupported_mesh_files(tmp_path):
     write_obj(str(tmp_path / "empty.obj"), np.zeros((0, 3)), np.zeros((0, 3), int))
     with pytest.raises(InputError, match="no vertices"):
         read_mesh(str(tmp_path / "empty.obj"))
+
+
+def test_islands_move_as_their_part():
+    """The built-in head as a user mesh (no mark, shuffled): eyes and teeth are islands; they stay rigid parts."""
+    head = load_head()
+    rng = np.random.default_rng(3)
+    perm = rng.permutation(len(head.vertices))
+    inv = np.argsort(perm)
+    rig = transfer(head.vertices[perm] * 2.0, inv[head.faces])  # twice the size, vertex order shuffled
+    parts = head.parts[perm]
+    jaw = rig.deltas[INDEX["jawOpen"]] / 2.0
+    for name, moves in (("upper_teeth", False), ("eye_left", False), ("lower_teeth", True), ("tongue", True)):
+        m = parts == head.part_names.index(name)
+        motion = np.linalg.norm(jaw[m], axis=1)
+        truth = np.linalg.norm(head.deltas[INDEX["jawOpen"]][perm][m], axis=1)
+        if moves:
+            assert motion.mean() > 0.5 * truth.mean() > 0.005, name  # they follow the jaw
+        else:
+            assert motion.max() < 0.0005, name  # they stay with the skull
