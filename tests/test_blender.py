@@ -284,3 +284,38 @@ def test_detect_landmarks_then_corrections_steer_the_fit(scene, synth_clip):
     assert animate(scene, synth_clip[0], synth_clip[1]) == {"FINISHED"}
     corrected = lip_gap_opened()
     assert found < 0.005 < 0.01 < corrected  # this head's lips only part once its landmarks are right
+
+
+def test_cut_lips_apart_lets_a_glued_scan_open(scene, synth_clip):
+    import bpy
+
+    import bmesh
+
+    bpy.ops.wm.ply_import(filepath=data_path("meshes", "scans", "scantalk_demo_mesh.ply"))
+    obj = bpy.context.active_object
+    # glue the scan's lips: fill its only hole, the mouth slit
+    bm = bmesh.new()
+    bm.from_mesh(obj.data)
+    bmesh.ops.holes_fill(bm, edges=[e for e in bm.edges if e.is_boundary], sides=0)
+    bm.to_mesh(obj.data)
+    bm.free()
+    n = len(obj.data.vertices)
+    assert bpy.ops.talkinghead.cut_lips() == {"FINISHED"}
+    added = len(obj.data.vertices) - n
+    assert 5 <= added <= 60  # a slit along the mouth, not a shredded mesh
+    assert animate(scene, synth_clip[0], synth_clip[1]) == {"FINISHED"}
+    key = obj.data.shape_keys
+    basis = np.array([v.co[:] for v in key.reference_key.data])
+    jaw = np.array([v.co[:] for v in key.key_blocks["jawOpen"].data])
+    # the new vertices sit on their twins at rest; jawOpen pulls the pairs apart
+    from scipy.spatial import cKDTree
+
+    new = np.arange(n, n + added)
+    dist, twin = cKDTree(basis[:n]).query(basis[new])
+    assert dist.max() < 1e-6
+    opened = np.linalg.norm(jaw[new] - jaw[twin], axis=1)
+    assert np.median(opened) > 0.005
+    # a FLAME head's lips already part: nothing is cut
+    bpy.ops.wm.ply_import(filepath=data_path("meshes", "flame", "FLAME_sample.ply"))
+    flame = bpy.context.active_object
+    assert bpy.ops.talkinghead.cut_lips() == {"CANCELLED"} and len(flame.data.vertices) == 5023

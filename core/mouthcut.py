@@ -1,0 +1,76 @@
+"""Glued lips: find whether a mesh's lips are one surface, and where to cut them apart.
+
+Scans often join the upper and lower lip. Then no deformation can open the mouth
+without tearing the skin, so the mesh needs a slit along the lip contact line.
+This module is the geometry (bpy-free): the contact line is the fitted head's
+inner-lip line, and the cut is the shortest mesh path between the mouth corners
+that keeps close to it. Blender splits the mesh's edges along that path.
+"""
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.csgraph  # noqa: F401  (sp.csgraph)
+from scipy.spatial import cKDTree
+
+from .head import Head
+from .register import Registration, triangles
+
+
+def _edges(faces: np.ndarray) -> np.ndarray:
+    tris = triangles(faces)
+    return np.unique(np.sort(np.concatenate([tris[:, [0, 1]], tris[:, [1, 2]], tris[:, [2, 0]]]), axis=1), axis=0)
+
+
+def contact_line(reg: Registration, head: Head) -> np.ndarray:
+    """Head-space polyline from the right to the left mouth corner, between the fitted inner lips."""
+    f = reg.fitted[head.landmarks]
+    return np.array([f[60], (f[61] + f[67]) / 2, (f[62] + f[66]) / 2, (f[63] + f[65]) / 2, f[64]])
+
+
+def _graph(x: np.ndarray, faces: np.ndarray, cost: np.ndarray) -> sp.csr_matrix:
+    e = _edges(faces)
+    w = (np.linalg.norm(x[e[:, 0]] - x[e[:, 1]], axis=1) + 1e-9) * (1.0 + cost[e].mean(1))
+    n = len(x)
+    return sp.coo_matrix((np.r_[w, w], (np.r_[e[:, 0], e[:, 1]], np.r_[e[:, 1], e[:, 0]])), shape=(n, n)).tocsr()
+
+
+def seam_path(vertices: np.ndarray, faces: np.ndarray, reg: Registration, head: Head) -> np.ndarray:
+    """Vertex indices of the cut, corner to corner along the lip contact line."""
+    x = reg.similarity.apply(vertices)
+    line = contact_line(reg, head)
+    # distance of each vertex to the contact polyline, in mm, makes straying costly
+    seg_a, seg_b = line[:-1], line[1:]
+    ab = seg_b - seg_a
+    t = np.clip(np.einsum("nsd,sd->ns", x[:, None] - seg_a, ab) / (ab ** 2).sum(1), 0, 1)
+    closest = seg_a + t[..., None] * ab
+    off = np.linalg.norm(x[:, None] - closest, axis=2).min(1)
+    graph = _graph(x, faces, cost=50.0 * off / 0.001)
+    tree = cKDTree(x)
+    start, end = tree.query(line[0])[1], tree.query(line[-1])[1]
+    _, pred = sp.csgraph.dijkstra(graph, indices=start, return_predecessors=True)
+    path = [end]
+    while path[-1] != start and pred[path[-1]] >= 0:
+        path.append(pred[path[-1]])
+    return np.array(path[::-1], dtype=np.int64)
+
+
+def lips_part(vertices: np.ndarray, jaw_open: np.ndarray, reg: Registration, head: Head) -> float:
+    """How far jawOpen pulls apart points within 2 mm of each other near the lip contact line (m).
+
+    Where the lips are separate surfaces some such pair lies one on each lip and
+    parts by centimetres; on glued lips the skin only stretches, by millimetres.
+    """
+    x = reg.similarity.apply(vertices)
+    line = contact_line(reg, head)
+    near = np.nonzero(cKDTree(np.linspace(line[:-1], line[1:], 10).reshape(-1, 3)).query(x)[0] < 0.004)[0]
+    if len(near) < 2:
+        return 0.0
+    pairs = cKDTree(vertices[near]).query_pairs(0.002 / reg.similarity.scale, output_type="ndarray")
+    if len(pairs) == 0:
+        return 0.0
+    a, b = near[pairs[:, 0]], near[pairs[:, 1]]
+    grown = np.linalg.norm(vertices[a] + jaw_open[a] - vertices[b] - jaw_open[b], axis=1) \
+        - np.linalg.norm(vertices[a] - vertices[b], axis=1)
+    return float(grown.max() * reg.similarity.scale)
+
