@@ -55,22 +55,31 @@ def seam_path(vertices: np.ndarray, faces: np.ndarray, reg: Registration, head: 
     return np.array(path[::-1], dtype=np.int64)
 
 
-def lips_part(vertices: np.ndarray, jaw_open: np.ndarray, reg: Registration, head: Head) -> float:
-    """How far jawOpen pulls apart points within 2 mm of each other near the lip contact line (m).
+def lips_part(vertices: np.ndarray, faces: np.ndarray, jaw_open: np.ndarray, reg: Registration,
+              head: Head) -> float:
+    """How far jawOpen pulls the lips apart (m, head scale): 0 when they are glued.
 
-    Where the lips are separate surfaces some such pair lies one on each lip and
-    parts by centimetres; on glued lips the skin only stretches, by millimetres.
+    Looks at points within 2 mm of each other near the lip contact line that jawOpen
+    moves apart. On separate lips some such pair lies one on each lip, and the way
+    between them over the surface goes round a mouth corner; on glued lips every such
+    pair is joined by a few millimetres of stretched skin.
     """
     x = reg.similarity.apply(vertices)
     line = contact_line(reg, head)
     near = np.nonzero(cKDTree(np.linspace(line[:-1], line[1:], 10).reshape(-1, 3)).query(x)[0] < 0.004)[0]
     if len(near) < 2:
         return 0.0
-    pairs = cKDTree(vertices[near]).query_pairs(0.002 / reg.similarity.scale, output_type="ndarray")
+    pairs = cKDTree(x[near]).query_pairs(0.002, output_type="ndarray")
     if len(pairs) == 0:
         return 0.0
     a, b = near[pairs[:, 0]], near[pairs[:, 1]]
-    grown = np.linalg.norm(vertices[a] + jaw_open[a] - vertices[b] - jaw_open[b], axis=1) \
-        - np.linalg.norm(vertices[a] - vertices[b], axis=1)
-    return float(grown.max() * reg.similarity.scale)
-
+    moved = x + jaw_open @ reg.similarity.rotation.T * reg.similarity.scale
+    grown = np.linalg.norm(moved[a] - moved[b], axis=1) - np.linalg.norm(x[a] - x[b], axis=1)
+    order = np.argsort(-grown)[:20]
+    graph = _graph(x, faces, np.zeros(len(x)))
+    for k in order:
+        if grown[k] <= 0:
+            break
+        if sp.csgraph.dijkstra(graph, indices=a[k], limit=0.01)[b[k]] > 0.01:  # no short way round: a slit
+            return float(grown[k])
+    return 0.0

@@ -1,13 +1,14 @@
 """Carry the built-in head's ARKit targets and landmarks onto any mesh through a registration.
 
-Away from the lips each target vertex takes the displacement of the fitted head
-surface under it (inverse-distance blend of the 4 closest fitted head vertices),
-turned back into the target's own frame and scale. Near the lip seam a closest
-point cannot tell the upper lip from the lower one, so there the displacements
-are instead diffused over the target's *own* surface (harmonic interpolation with
-its Laplacian, as heat diffusion in ScanTalk): the upper lip inherits from the
-still philtrum it is connected to, the lower lip from the moving chin, because
-the mouth slit separates them in the mesh even where they touch in space.
+Each target vertex takes the displacement of the fitted head surface under it
+(inverse-distance blend of the closest fitted head vertices that face the same
+way, so the upper lip's underside never takes the lower lip's motion), turned
+back into the target's own frame and scale. Where that still does not part the
+lips (the fit put the head's mouth a few millimetres off), the displacements near
+the lip seam are instead diffused over the target's *own* surface (harmonic
+interpolation with its Laplacian, as heat diffusion in ScanTalk): the upper lip
+inherits from the still philtrum it is connected to, the lower lip from the moving
+chin, because the mouth slit separates them in the mesh even where they touch.
 The result is a `Rig`: one shape per ARKit name on the target's vertices, in its
 vertex order, plus its 68 landmarks.
 """
@@ -24,9 +25,11 @@ from scipy.spatial import cKDTree
 
 from .arkit import INDEX
 from .head import Head, load_head, posed
-from .register import Registration, register, triangles
+from .mouthcut import lips_part
+from .register import Registration, register, triangles, vertex_normals
 
 SEAM_BAND = 0.012  # m (head scale): target points this close to the head's lip seam are diffused
+LIPS_PART = 0.010  # m: closest points that already open the lips this far are kept as they are
 
 
 @dataclass
@@ -119,15 +122,22 @@ def transfer(vertices: np.ndarray, faces: np.ndarray | None = None, landmarks: n
     reg = registration or register(V, head, faces, landmarks)
     sim = reg.similarity
     x = sim.apply(V)
-    dist, idx = cKDTree(reg.fitted).query(x, k=4)
+    dist, idx = cKDTree(reg.fitted).query(x, k=8)
     w = 1.0 / np.maximum(dist, 1e-6)
+    if faces is not None and len(faces):
+        # a head vertex facing the other way is on the other lip (or eyelid): it does not count
+        nt = vertex_normals(x, triangles(faces))
+        nf = vertex_normals(reg.fitted, triangles(head.faces))
+        agree = np.einsum("nd,nkd->nk", nt, nf[idx]) > 0.0
+        w = np.where(agree.any(1, keepdims=True), w * agree, w)
     w /= w.sum(1, keepdims=True)
     head_d = np.einsum("nk,cnkd->cnd", w, head.deltas[:, idx])  # 52×N×3, head space
     if faces is not None and len(faces):
         _islands_follow_their_part(x, faces, head, reg.fitted, head_d)
     deltas = sim.vectors_back(head_d)
     near_seam = (w * seam_distance(head)[idx]).sum(1) < SEAM_BAND
-    if near_seam.any() and (~near_seam).any():
+    if near_seam.any() and (~near_seam).any() and (
+            faces is None or lips_part(V, faces, deltas[INDEX["jawOpen"]], reg, head) < LIPS_PART):
         deltas = _diffuse(V, faces, deltas, near_seam)
     deltas = deltas.astype(np.float32)
     # landmarks: the fitted head's landmark points (or the given ones), snapped to the closest target vertex

@@ -35,7 +35,7 @@ class TALKINGHEAD_OT_cut_lips(bpy.types.Operator):
                 raise InputError(f"'{obj.name}' has no faces to cut.")
             rig, head = rig_for(obj), load_head()
             reg = rig.registration
-            parted = lips_part(co, rig.deltas[INDEX["jawOpen"]], reg, head)
+            parted = lips_part(co, tris, rig.deltas[INDEX["jawOpen"]], reg, head)
             if not self.force and parted > 0.005:
                 self.report({"INFO"}, f"The lips of '{obj.name}' already part ({1000 * parted:.0f} mm with the "
                                       "jaw open): nothing cut.")
