@@ -117,6 +117,12 @@ def vertex_normals(vertices: np.ndarray, tris: np.ndarray) -> np.ndarray:
     return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
 
 
+def outward_normals(vertices: np.ndarray, tris: np.ndarray) -> np.ndarray:
+    """Vertex normals, flipped as a whole if the mesh's faces wind inwards (inverted normals)."""
+    n = vertex_normals(vertices, tris)
+    return -n if np.einsum("nd,nd->n", n, vertices - vertices.mean(0)).mean() < 0 else n
+
+
 def _laplacian(head: Head) -> sp.csr_matrix:
     L, M = robust_laplacian.mesh_laplacian(head.vertices.astype(np.float64), triangles(head.faces))
     return sp.diags(1.0 / M.diagonal()) @ L
@@ -212,7 +218,7 @@ def register(target_vertices: np.ndarray, head: Head, faces: np.ndarray | None =
         sim = fit_similarity(V[pick], head, rng)
     normals = None
     if faces is not None and len(faces):
-        normals = vertex_normals(V, triangles(faces))[pick] @ sim.rotation.T
+        normals = outward_normals(V, triangles(faces))[pick] @ sim.rotation.T
     lm_head = None if landmarks is None else sim.apply(np.asarray(landmarks, np.float64))
     fitted = fit_nonrigid(sim.apply(V[pick]), head, normals, lm_head)
     return Registration(sim, fitted)

@@ -26,7 +26,7 @@ from scipy.spatial import cKDTree
 from .arkit import INDEX
 from .head import Head, load_head, posed
 from .mouthcut import lips_part
-from .register import Registration, register, triangles, vertex_normals
+from .register import Registration, outward_normals, register, triangles, vertex_normals
 
 SEAM_BAND = 0.012  # m (head scale): target points this close to the head's lip seam are diffused
 LIPS_PART = 0.010  # m: closest points that already open the lips this far are kept as they are
@@ -126,7 +126,7 @@ def transfer(vertices: np.ndarray, faces: np.ndarray | None = None, landmarks: n
     w = 1.0 / np.maximum(dist, 1e-6)
     if faces is not None and len(faces):
         # a head vertex facing the other way is on the other lip (or eyelid): it does not count
-        nt = vertex_normals(x, triangles(faces))
+        nt = outward_normals(x, triangles(faces))
         nf = vertex_normals(reg.fitted, triangles(head.faces))
         agree = np.einsum("nd,nkd->nk", nt, nf[idx]) > 0.0
         w = np.where(agree.any(1, keepdims=True), w * agree, w)

@@ -141,3 +141,16 @@ def test_islands_move_as_their_part():
             assert motion.mean() > 0.5 * truth.mean() > 0.005, name  # they follow the jaw
         else:
             assert motion.max() < 0.0005, name  # they stay with the skull
+
+
+@pytest.mark.parametrize("case", ["inverted normals", "non-manifold"])
+def test_awkward_meshes_still_open_their_lips(case):
+    V, F = read_mesh(data_path("meshes", "flame", "FLAME_sample.ply"))
+    flame = data_path("meshes", "flame")
+    embedding = flame_embedding(F, flame)
+    if case == "inverted normals":
+        F = F[:, ::-1]
+    else:  # fins: extra faces sharing edges of the real ones, three faces to an edge
+        F = np.concatenate([F, np.c_[F[:200, 0], F[:200, 1], np.arange(200) + 1000]])
+    gap, still = jaw_metrics(transfer(V, F), embedding)
+    assert gap > 10.0 and still < 0.1
