@@ -26,6 +26,7 @@ from .head import Head
 
 MAX_PROXY = 30000  # target vertices used for fitting
 LANDMARK_WEIGHT = 50.0  # a given landmark outweighs the closest-point pulls around it
+UNUSUAL_UP = 1.3  # pose-cost factor for orientations whose up is neither the mesh's +Y nor +Z
 
 
 @dataclass
@@ -67,38 +68,66 @@ def _umeyama(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, float, np.nd
 
 
 def _trimmed_icp(target: np.ndarray, head_tree: cKDTree, head_pts: np.ndarray, r0: np.ndarray, s0: float,
-                 t0: np.ndarray, iters: int = 30, keep: float = 0.8) -> tuple[Similarity, float]:
+                 t0: np.ndarray, iters: int = 30, keep: float = 0.8,
+                 scale_range: tuple[float, float] = (0.6, 1.6)) -> tuple[Similarity, float]:
     r, s, t = r0, s0, t0
     for _ in range(iters):
         x = s * target @ r.T + t
         dist, idx = head_tree.query(x)
         sel = dist <= np.quantile(dist, keep)
         r, s, t = _umeyama(target[sel], head_pts[idx[sel]])
-        s = float(np.clip(s, 0.6 * s0, 1.6 * s0))
+        s = float(np.clip(s, scale_range[0] * s0, scale_range[1] * s0))
     x = s * target @ r.T + t
     dist, _ = head_tree.query(x)
     return Similarity(r, s, t), float(np.quantile(dist, keep))
 
 
+def _front_only(target: np.ndarray, skin: np.ndarray) -> bool:
+    """A face mask rather than a head: in metres, its depth is well under the head's."""
+    size = np.sort(np.ptp(target, axis=0))
+    return 0.1 < size[-1] < 0.8 and size[0] < 0.6 * np.sort(np.ptp(skin, axis=0))[0]
+
+
+def _asymmetry(x: np.ndarray) -> float:
+    """Median distance between the posed points mirrored in the head's midplane (x = 0) and the points.
+
+    Faces are nearly mirror-symmetric: a front-only face posed on the side of the head,
+    where it fits the surface just as well, is not.
+    """
+    mirrored = x * np.array([-1.0, 1.0, 1.0])
+    return float(np.median(cKDTree(x).query(mirrored)[0]))
+
+
 def fit_similarity(target: np.ndarray, head: Head, rng: np.random.Generator) -> Similarity:
     """Pose and scale of `target` (N×3) that best overlays the built-in head."""
     skin = head.vertices[head.parts == 0]
-    tree = cKDTree(skin)
     pts = target if len(target) <= 4000 else target[rng.choice(len(target), 4000, replace=False)]
+    if _front_only(pts, skin):
+        skin = skin[skin[:, 1] < np.percentile(skin[:, 1], 35)]  # match a face mask to the face, not the scalp
+    tree = cKDTree(skin)
     centre = (pts.max(0) + pts.min(0)) / 2
     size_t = np.linalg.norm(pts.max(0) - pts.min(0))
     size_h = np.linalg.norm(skin.max(0) - skin.min(0))
     head_centre = (skin.max(0) + skin.min(0)) / 2
+    # a mesh whose size is that of a head in metres (most scans, FLAME, Blender characters) is taken
+    # to be in metres, give or take 25 %: a front-only face then cannot grow to cover a whole head's side
+    metric = 0.1 < size_t < 0.8
+    s0 = 1.0 if metric else size_h / size_t
+    scale_range = (0.8, 1.25) if metric else (0.6, 1.6)
     best, best_cost = None, np.inf
     for r0 in _orientations():
-        s0 = size_h / size_t
         t0 = head_centre - s0 * r0 @ centre
-        sim, cost = _trimmed_icp(pts, tree, skin, r0, s0, t0, iters=12)
+        sim, cost = _trimmed_icp(pts, tree, skin, r0, s0, t0, iters=12, scale_range=scale_range)
         # a fit that shrinks the target is cheap; compare residuals relative to the fitted size
-        cost /= sim.scale
+        cost = (cost + _asymmetry(sim.apply(pts))) / sim.scale
+        # meshes come Z-up (Blender) or Y-up (most files): other ups must fit clearly better to win
+        if not (r0[2, 1] > 0.5 or r0[2, 2] > 0.5):
+            cost *= UNUSUAL_UP
         if cost < best_cost:
             best, best_cost = sim, cost
-    sim, _ = _trimmed_icp(pts, tree, skin, best.rotation, best.scale, best.translation, iters=30)
+    lo, hi = (s0 * k / best.scale for k in scale_range)
+    sim, _ = _trimmed_icp(pts, tree, skin, best.rotation, best.scale, best.translation, iters=30,
+                          scale_range=(lo, hi))
     return sim
 
 
