@@ -33,6 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--engine", default="phonetic", choices=ENGINES)
     a.add_argument("--emotion", action="append", metavar="NAME=V", help=f"repeatable; {', '.join(EMOTION_NAMES)}")
     a.add_argument("--start-frame", type=int, default=1)
+    a.add_argument("--baked", type=int, default=0, metavar="K",
+                   help="baked mode: K basis shape keys (SVD) instead of the 52 ARKit keys")
     a.add_argument("--out", help="save the animated file here (default: overwrite the opened .blend)")
     a.add_argument("--render", metavar="PATH", help="also render a preview: .mp4 (with sound) or .png strip")
     return ap
@@ -55,7 +57,7 @@ def animate_command(args) -> int:
     scene = bpy.context.scene
     obj = _target(args)
     secs, timing, warnings = run(scene, obj, args.audio, args.text, args.engine, args.start_frame,
-                                 parse_emotions(args.emotion))
+                                 parse_emotions(args.emotion), baked_shapes=args.baked)
     for warning in warnings:
         print(f"talkinghead: warning: {warning}", file=sys.stderr)
     out = args.out or bpy.data.filepath

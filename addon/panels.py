@@ -21,6 +21,10 @@ class VIEW3D_PT_talkinghead(bpy.types.Panel):
         col.prop(s, "transcript")
         col.prop(s, "start_frame")
         col.prop(s, "engine")
+        row = col.row(align=True)
+        row.prop(s, "output", expand=True)
+        if s.output == "BAKED":
+            col.prop(s, "baked_shapes")
         obj = context.active_object
         row = layout.row()
         row.scale_y = 1.5

@@ -20,6 +20,11 @@ class TalkingHeadSettings(bpy.types.PropertyGroup):
         name="Transcript", description="Optional: what is said (or a .txt file); gives exact phone timing")
     start_frame: bpy.props.IntProperty(name="Start Frame", default=1, description="Frame where the clip starts")
     engine: bpy.props.EnumProperty(name="Engine", items=_ENGINE_ITEMS, default="phonetic")
+    output: bpy.props.EnumProperty(name="Output", default="RIG", items=[
+        ("RIG", "ARKit rig", "52 ARKit shape keys with one curve each: editable, exports as ARKit morphs"),
+        ("BAKED", "Baked", "The motion compressed into a few basis shape keys and curves (SVD): compact")])
+    baked_shapes: bpy.props.IntProperty(name="Shapes", default=16, min=1, max=52,
+                                        description="Number of basis shape keys in baked mode")
 
 
 def _emotion_prop(name: str):

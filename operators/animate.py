@@ -5,6 +5,7 @@ import time
 
 import bpy
 
+from ..core.bake import bake
 from ..core.emotions import EMOTION_NAMES
 from ..core.engines import animate, read_text
 from ..core.errors import InputError
@@ -28,16 +29,24 @@ def scene_fps(scene: bpy.types.Scene) -> float:
 
 
 def run(scene: bpy.types.Scene, obj: bpy.types.Object | None, audio: str, text: str | None, engine: str,
-        start_frame: int, emotions: dict[str, float] | None = None, blink: bool = True
+        start_frame: int, emotions: dict[str, float] | None = None, blink: bool = True, baked_shapes: int = 0
         ) -> tuple[float, str, list[str]]:
-    """Animate `obj` from `audio`; returns (seconds taken, how the timing was found, warnings)."""
+    """Animate `obj` from `audio`; returns (seconds taken, how the timing was found, warnings).
+
+    `baked_shapes` > 0: baked mode with that many basis shapes instead of the ARKit rig.
+    """
     t = time.perf_counter()
     check_target(obj)
     path = bpy.path.abspath(audio) if audio else audio
     if emotions is None:
         emotions = {n: getattr(obj.talkinghead, n) for n in EMOTION_NAMES if getattr(obj.talkinghead, n) > 0.0}
     anim = animate(path, read_text(text), engine, scene_fps(scene), emotions, start_frame, blink=blink)
-    warnings = apply_animation(scene, obj, anim, rig_for(obj).deltas)
+    deltas = rig_for(obj).deltas
+    baked = bake(anim.weights, deltas, baked_shapes) if baked_shapes > 0 else None
+    warnings = apply_animation(scene, obj, anim, deltas, baked=baked)
+    if baked is not None:
+        warnings.append(f"Baked into {len(baked.basis)} shapes: reconstruction error mean "
+                        f"{baked.mean_error_mm:.3f} mm, max {baked.max_error_mm:.2f} mm")
     unknown = anim.metadata.get("unknown_words")
     if unknown:
         warnings.append(f"Transcript words skipped (no pronunciation): {', '.join(unknown)}")
@@ -57,7 +66,8 @@ class TALKINGHEAD_OT_animate(bpy.types.Operator):
         blink = prefs.preferences.blinks if prefs else True
         try:
             secs, timing, warnings = run(context.scene, context.active_object, s.audio_path, s.transcript or None,
-                                         s.engine, s.start_frame, blink=blink)
+                                         s.engine, s.start_frame, blink=blink,
+                                         baked_shapes=s.baked_shapes if s.output == "BAKED" else 0)
         except InputError as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}

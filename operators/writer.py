@@ -13,12 +13,14 @@ import numpy as np
 
 from ..core.animation import Animation
 from ..core.arkit import ARKIT_NAMES
+from ..core.bake import Baked
 from ..core.emotions import EMOTION_NAMES, emotion_pose
 
 KEYS_PROP = "talkinghead_keys"
 ACTION_PROP = "talkinghead_action"
 STRIP_PROP = "talkinghead_strip"
 EMOTION_PREFIX = "emotion."
+BAKED_PREFIX = "baked."
 NLA_TRACK = "Talking Head"
 SLOTTED = bpy.app.version >= (4, 4, 0)
 
@@ -30,8 +32,20 @@ def _key_name(key: bpy.types.Key | None, wanted: str, ours: set[str]) -> str:
     return wanted + ".th"
 
 
-def build_shape_keys(obj: bpy.types.Object, arkit_deltas: np.ndarray) -> dict[str, str]:
-    """Create/refresh our 52 ARKit keys + one per emotion from 52×N×3 deltas; returns logical → actual names."""
+def shape_targets(arkit_deltas: np.ndarray, baked: Baked | None = None) -> dict[str, np.ndarray]:
+    """Our keys' displacements (flat N*3): the 52 ARKit targets, or the baked basis, plus one per emotion."""
+    deltas = arkit_deltas.reshape(len(ARKIT_NAMES), -1)
+    if baked is None:
+        targets = {n: deltas[i] for i, n in enumerate(ARKIT_NAMES)}
+    else:
+        targets = {f"{BAKED_PREFIX}{i:02d}": b.ravel() for i, b in enumerate(baked.basis)}
+    targets.update({EMOTION_PREFIX + e: emotion_pose(e) @ deltas for e in EMOTION_NAMES})
+    return targets
+
+
+def build_shape_keys(obj: bpy.types.Object, targets: dict[str, np.ndarray],
+                     ranges: dict[str, tuple[float, float]] | None = None) -> dict[str, str]:
+    """Create/refresh our shape keys (and drop ours no longer wanted); returns logical → actual names."""
     mesh = obj.data
     if mesh.shape_keys is None:
         obj.shape_key_add(name="Basis", from_mix=False)
@@ -39,18 +53,19 @@ def build_shape_keys(obj: bpy.types.Object, arkit_deltas: np.ndarray) -> dict[st
     ours = set(key.get(KEYS_PROP, []))
     basis = np.empty(len(mesh.vertices) * 3, np.float32)
     key.reference_key.data.foreach_get("co", basis)
-    deltas = arkit_deltas.reshape(len(ARKIT_NAMES), -1)
-    targets = {n: deltas[i] for i, n in enumerate(ARKIT_NAMES)}
-    targets.update({EMOTION_PREFIX + e: emotion_pose(e) @ deltas for e in EMOTION_NAMES})
     names: dict[str, str] = {}
     for logical, delta in targets.items():
         name = _key_name(key, logical, ours)
         kb = key.key_blocks.get(name) or obj.shape_key_add(name=name, from_mix=False)
         kb.relative_key = key.reference_key
-        kb.slider_min, kb.slider_max = 0.0, 1.0
+        kb.slider_min, kb.slider_max = (ranges or {}).get(logical, (0.0, 1.0))
         kb.data.foreach_set("co", basis + delta)
         kb.value = 0.0
         names[logical] = name
+    for stale in ours - set(names.values()):  # e.g. ARKit keys after switching to baked mode
+        if stale in key.key_blocks:
+            key.driver_remove(f'key_blocks["{stale}"].value')
+            obj.shape_key_remove(key.key_blocks[stale])
     key[KEYS_PROP] = list(names.values())
     mesh.update()
     return names
@@ -99,20 +114,21 @@ def _assign(key: bpy.types.Key, action: bpy.types.Action, slot, frame_start: int
     return "NLA track"
 
 
-def write_action(obj: bpy.types.Object, anim: Animation, names: dict[str, str]) -> str:
+def write_action(obj: bpy.types.Object, start_frame: int, curves: dict[str, np.ndarray]) -> str:
+    """One F-curve per shape key name, keyed at every frame from `start_frame`."""
     key = obj.data.shape_keys
     action, slot = _fresh_action(key)
-    frames = anim.start_frame + np.arange(anim.n_frames, dtype=np.float32)
-    co = np.empty((anim.n_frames, 2), np.float32)
-    co[:, 0] = frames
-    for i, logical in enumerate(anim.names):
-        fc = _new_fcurve(action, slot, f'key_blocks["{names[logical]}"].value')
-        co[:, 1] = anim.weights[:, i]
-        fc.keyframe_points.add(anim.n_frames)
+    n = len(next(iter(curves.values())))
+    co = np.empty((n, 2), np.float32)
+    co[:, 0] = start_frame + np.arange(n, dtype=np.float32)
+    for name, values in curves.items():
+        fc = _new_fcurve(action, slot, f'key_blocks["{name}"].value')
+        co[:, 1] = values
+        fc.keyframe_points.add(n)
         fc.keyframe_points.foreach_set("co", co.ravel())
-        fc.keyframe_points.foreach_set("interpolation", np.ones(anim.n_frames, np.int32))  # LINEAR
+        fc.keyframe_points.foreach_set("interpolation", np.ones(n, np.int32))  # LINEAR
         fc.update()
-    return _assign(key, action, slot, anim.start_frame)
+    return _assign(key, action, slot, start_frame)
 
 
 def drive_emotions(obj: bpy.types.Object, names: dict[str, str]) -> None:
@@ -153,11 +169,21 @@ def add_sound(scene: bpy.types.Scene, path: str, frame_start: int) -> bpy.types.
 
 
 def apply_animation(scene: bpy.types.Scene, obj: bpy.types.Object, anim: Animation, arkit_deltas: np.ndarray,
-                    sound: bool = True) -> list[str]:
-    """Write `anim` onto `obj`, whose ARKit targets are `arkit_deltas` (52×N×3). Returns warnings for the user."""
+                    sound: bool = True, baked: Baked | None = None) -> list[str]:
+    """Write `anim` onto `obj`, whose ARKit targets are `arkit_deltas` (52×N×3). Returns warnings for the user.
+
+    With `baked`, the speech motion goes on its K basis keys and curves instead of the ARKit rig.
+    """
     warnings = []
-    names = build_shape_keys(obj, arkit_deltas)
-    if write_action(obj, anim, names) == "NLA track":
+    if baked is None:
+        names = build_shape_keys(obj, shape_targets(arkit_deltas))
+        curves = {names[n]: anim.weights[:, i] for i, n in enumerate(anim.names)}
+    else:
+        ranges = {f"{BAKED_PREFIX}{i:02d}": (min(-1.0, float(c.min())), max(1.0, float(c.max())))
+                  for i, c in enumerate(baked.curves.T)}
+        names = build_shape_keys(obj, shape_targets(arkit_deltas, baked), ranges)
+        curves = {names[f"{BAKED_PREFIX}{i:02d}"]: c for i, c in enumerate(baked.curves.T)}
+    if write_action(obj, anim.start_frame, curves) == "NLA track":
         warnings.append("The shape keys already play your own Action: ours is on the NLA track 'Talking Head'.")
     drive_emotions(obj, names)
     for emotion in EMOTION_NAMES:

@@ -324,3 +324,27 @@ def test_cut_lips_apart_lets_a_glued_scan_open(scene, synth_clip):
     bpy.ops.wm.ply_import(filepath=data_path("meshes", "flame", "FLAME_sample.ply"))
     flame = bpy.context.active_object
     assert bpy.ops.talkinghead.cut_lips() == {"CANCELLED"} and len(flame.data.vertices) == 5023
+
+
+def test_baked_mode_replaces_the_rig_and_reproduces_the_motion(scene, synth_clip):
+    import bpy
+
+    obj = add_head()
+    animate(scene, synth_clip[0], synth_clip[1])  # rig mode first
+
+    def mesh_at(frame):
+        scene.frame_set(frame)
+        m = obj.evaluated_get(bpy.context.evaluated_depsgraph_get()).to_mesh()
+        return np.array([v.co[:] for v in m.vertices])
+
+    rig_frames = {f: mesh_at(f) for f in (20, 40, 60)}
+    s = scene.talkinghead
+    s.output, s.baked_shapes = "BAKED", 8
+    assert animate(scene, synth_clip[0], synth_clip[1]) == {"FINISHED"}
+    names = [kb.name for kb in obj.data.shape_keys.key_blocks]
+    assert sum(n.startswith("baked.") for n in names) == 8 and "jawOpen" not in names
+    assert sum(n.startswith("emotion.") for n in names) == len(EMOTION_NAMES)
+    assert len(our_fcurves(obj.data.shape_keys)) == 8
+    for f, rig in rig_frames.items():
+        assert np.linalg.norm(mesh_at(f) - rig, axis=1).max() < 0.003  # within 3 mm of the rig
+    s.output = "RIG"
