@@ -37,6 +37,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="baked mode: K basis shape keys (SVD) instead of the 52 ARKit keys")
     a.add_argument("--out", help="save the animated file here (default: overwrite the opened .blend)")
     a.add_argument("--render", metavar="PATH", help="also render a preview: .mp4 (with sound) or .png strip")
+    b = sub.add_parser("batch", help="animate (and render) many clips: a CSV manifest or a folder")
+    b.add_argument("--jobs", required=True, help="jobs.csv (audio,object,text,emotion,engine,name) or a folder")
+    b.add_argument("--out", required=True, help="folder for the .blend files, renders and report.json")
+    b.add_argument("--object", help="object for jobs that name none (and for a folder)")
+    b.add_argument("--render", choices=("mp4", "png"), help="also render each job: video with sound, or PNGs")
+    b.add_argument("--workers", type=int, default=1, help="spread the jobs over this many Blender processes")
+    b.add_argument("--report", default="report.json", help=argparse.SUPPRESS)
+    b.add_argument("--first", type=int, default=1, help=argparse.SUPPRESS)
     return ap
 
 
@@ -82,6 +90,10 @@ def main(argv: list[str]) -> int:
     except SystemExit as exc:  # argparse already printed the usage error
         return int(exc.code or 0)
     try:
+        if args.command == "batch":
+            from .batch import batch_command
+
+            return batch_command(args)
         return animate_command(args)
     except InputError as exc:
         print(f"talkinghead: error: {exc}", file=sys.stderr)
