@@ -107,9 +107,9 @@ def batch(jobs: list[dict], out_dir: str, render: str | None, report_name: str =
         report.append(entry)
         done = time.perf_counter() - t0
         eta = done / i * (len(jobs) - i)
+        why = "" if entry["status"] == "ok" else ": " + entry["message"]
         print(f"talkinghead batch: job {i}/{len(jobs)} {entry['status']} {entry['name']} "
-              f"({entry['seconds']:.1f} s; ETA {eta:.0f} s){'' if entry['status'] == 'ok' else ': ' + entry['message']}",
-              flush=True)
+              f"({entry['seconds']:.1f} s; ETA {eta:.0f} s){why}", flush=True)
     write_report(os.path.join(out_dir, report_name), report, time.perf_counter() - t0)
     if rig_file:
         bpy.ops.wm.open_mainfile(filepath=rig_file)  # leave the session as it was opened
@@ -175,6 +175,12 @@ def batch_command(args) -> int:
     if not bpy.data.filepath:
         raise InputError("Open the rig first: blender -b rig.blend --command talkinghead batch ...")
     jobs = read_jobs(args.jobs, args.object)
+    if args.only:
+        try:
+            first, last = (int(x) for x in args.only.split(":"))
+        except ValueError:
+            raise InputError(f"--only takes FIRST:LAST row numbers, got '{args.only}'") from None
+        jobs, args.first = jobs[first - 1:last], first
     if args.workers > 1 and len(jobs) > 1:
         t0 = time.perf_counter()
         report = _in_workers(jobs, args)

@@ -43,7 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--object", help="object for jobs that name none (and for a folder)")
     b.add_argument("--render", choices=("mp4", "png"), help="also render each job: video with sound, or PNGs")
     b.add_argument("--workers", type=int, default=1, help="spread the jobs over this many Blender processes")
-    b.add_argument("--report", default="report.json", help=argparse.SUPPRESS)
+    b.add_argument("--only", metavar="FIRST:LAST", help="only these manifest rows (1-based, inclusive): a farm task")
+    b.add_argument("--report", default="report.json", help="report file name inside --out")
     b.add_argument("--first", type=int, default=1, help=argparse.SUPPRESS)
     return ap
 

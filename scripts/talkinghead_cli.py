@@ -2,6 +2,7 @@
 
     blender -b rig.blend --python scripts/talkinghead_cli.py -- animate --object Face --audio line.wav --out out.blend
     python scripts/talkinghead_cli.py animate --add-head --audio line.wav --out out/demo.blend   # with the bpy module
+    python scripts/talkinghead_cli.py --open rig.blend batch --jobs jobs.csv --out renders/  # bpy: open a file first
 
 Loads this checkout as the package `talkinghead`, registers it and calls the same
 handler that `blender --command talkinghead` calls; exits with its return code.
@@ -31,6 +32,11 @@ def main() -> int:
     argv = sys.argv[sys.argv.index("--") + 1:] if "--" in sys.argv else sys.argv[1:]
     pkg = load_package()
     pkg.register()
+    if argv[:1] == ["--open"]:
+        import bpy
+
+        bpy.ops.wm.open_mainfile(filepath=argv[1])
+        argv = argv[2:]
     from talkinghead.addon.cli import main as cli_main
 
     try:

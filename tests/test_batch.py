@@ -101,3 +101,41 @@ def test_batch_bad_job_list(setup, tmp_path, capsys):
     bpy.ops.wm.open_mainfile(filepath=str(setup[1]))
     assert main(["batch", "--jobs", str(tmp_path / "nope.csv"), "--out", str(tmp_path)]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_only_runs_a_slice_as_a_farm_task_would(setup, tmp_path):
+    out = tmp_path / "slice"
+    code, report = run_batch(setup, out, "--only", "2:3")
+    assert code == 1 and [e["job"] for e in report["jobs"]] == [2, 3]
+    assert [e["name"] for e in report["jobs"]] == ["dark_suit", "missing"]
+
+
+def test_flamenco_job_type_splits_the_manifest(tmp_path):
+    """The Flamenco job type compiles (under Node) into tasks covering every manifest line once."""
+    import shutil
+    import subprocess
+
+    from conftest import ROOT
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("Node.js is not installed: the Flamenco job type (JavaScript) cannot be run here")
+    script = tmp_path / "check.js"
+    script.write_text(f"""
+        const jt = require({str(ROOT + '/flamenco/talkinghead-batch.js')!r});
+        const tasks = [];
+        global.author = {{
+            Task: (name, type) => ({{ name, type, commands: [], addCommand(c) {{ this.commands.push(c); }} }}),
+            Command: (type, params) => ({{ type, params }}),
+        }};
+        const job = {{ settings: {{ rig: "/r/rig.blend", manifest: "/r/jobs.csv", line_count: 23, lines_per_task: 10,
+                                   output: "/r/out", render: "mp4", blender: "blender" }},
+                      addTask(t) {{ tasks.push(t); }} }};
+        jt.compileJob(job);
+        console.log(JSON.stringify(tasks.map(t => t.commands[0].params.args)));
+    """)
+    res = subprocess.run([node, str(script)], capture_output=True, text=True, check=True)
+    args = json.loads(res.stdout)
+    assert [a[a.index("--only") + 1] for a in args] == ["1:10", "11:20", "21:23"]
+    assert all(a[:5] == ["-b", "/r/rig.blend", "--command", "talkinghead", "batch"] for a in args)
+    assert all(a[-2:] == ["--render", "mp4"] for a in args)
