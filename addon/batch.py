@@ -7,7 +7,8 @@ A manifest is a CSV with a header: `audio` (required), and optionally `object`,
 `emotion` (`happy=0.5;sad=0.2`), `engine`, `name` (output stem). A folder means every
 audio file in it, on the default object. Each job starts from the opened file as
 saved, so jobs never see each other's data; a failing job is reported and skipped.
-Writes DIR/<name>.blend (+ .mp4 or PNGs) and DIR/report.json; exits 1 if any job failed.
+Writes DIR/<name>.blend (+ .mp4 or PNGs, + .glb with --glb) and DIR/report.json; exits 1
+if any job failed.
 """
 from __future__ import annotations
 
@@ -62,7 +63,16 @@ def _job_name(job: dict, index: int) -> str:
     return job.get("name") or f"{index:03d}_{os.path.splitext(os.path.basename(job['audio']) or 'job')[0]}"
 
 
-def run_job(job: dict, index: int, rig_file: str, out_dir: str, render: str | None) -> dict:
+def export_glb(obj: bpy.types.Object, path: str) -> None:
+    """The animated face alone as glTF binary: ARKit morph targets and their animation."""
+    for o in bpy.context.view_layer.objects:
+        o.select_set(o == obj)
+    bpy.context.view_layer.objects.active = obj
+    bpy.ops.export_scene.gltf(filepath=path, export_format="GLB", use_selection=True, export_animations=True,
+                              export_morph=True, export_apply=False)
+
+
+def run_job(job: dict, index: int, rig_file: str, out_dir: str, render: str | None, glb: bool = False) -> dict:
     """Animate (and render) one job from a fresh copy of the rig file; the report entry."""
     name = _job_name(job, index)
     entry = {"job": index, "name": name, "audio": job["audio"], "object": job.get("object")}
@@ -83,6 +93,9 @@ def run_job(job: dict, index: int, rig_file: str, out_dir: str, render: str | No
         bpy.ops.wm.save_as_mainfile(filepath=blend, copy=True)
         entry.update(status="ok", message="; ".join(warnings), timing=timing, engine=job.get("engine") or "phonetic",
                      frames=scene.frame_end - scene.frame_start + 1, animate_seconds=round(secs, 3), blend=blend)
+        if glb:
+            entry["glb"] = os.path.join(out_dir, name + ".glb")
+            export_glb(obj, entry["glb"])
         if render:
             t1 = time.perf_counter()
             files = render_preview(scene, obj, os.path.join(out_dir, name + (".mp4" if render == "mp4" else ".png")))
@@ -97,13 +110,13 @@ def run_job(job: dict, index: int, rig_file: str, out_dir: str, render: str | No
 
 
 def batch(jobs: list[dict], out_dir: str, render: str | None, report_name: str = "report.json",
-          first: int = 1) -> list[dict]:
+          first: int = 1, glb: bool = False) -> list[dict]:
     out_dir = os.path.abspath(out_dir)
     os.makedirs(out_dir, exist_ok=True)
     rig_file = bpy.data.filepath
     report, t0 = [], time.perf_counter()
     for i, job in enumerate(jobs, 1):
-        entry = run_job(job, first + i - 1, rig_file, out_dir, render)
+        entry = run_job(job, first + i - 1, rig_file, out_dir, render, glb)
         report.append(entry)
         done = time.perf_counter() - t0
         eta = done / i * (len(jobs) - i)
@@ -126,6 +139,7 @@ def _worker_command(part: str, args, report_name: str, first: int) -> list[str]:
     """How to start one more Blender (or Python + bpy) process on the same rig with part of the jobs."""
     tail = ["batch", "--jobs", part, "--out", args.out, "--report", report_name, "--first", str(first)]
     tail += ["--render", args.render] if args.render else []
+    tail += ["--glb"] if args.glb else []
     if bpy.app.binary_path:  # a real Blender with this extension installed
         return [bpy.app.binary_path, "-b", bpy.data.filepath, "--command", "talkinghead", *tail]
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -186,7 +200,7 @@ def batch_command(args) -> int:
         report = _in_workers(jobs, args)
         write_report(os.path.join(os.path.abspath(args.out), "report.json"), report, time.perf_counter() - t0)
     else:
-        report = batch(jobs, args.out, args.render, args.report, args.first)
+        report = batch(jobs, args.out, args.render, args.report, args.first, args.glb)
     failed = [e for e in report if e["status"] != "ok"]
     print(f"talkinghead batch: {len(report) - len(failed)} ok, {len(failed)} failed; report "
           f"{os.path.join(os.path.abspath(args.out), args.report)}", file=sys.stderr if failed else sys.stdout)

@@ -43,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--object", help="object for jobs that name none (and for a folder)")
     b.add_argument("--render", choices=("mp4", "png"), help="also render each job: video with sound, or PNGs")
     b.add_argument("--workers", type=int, default=1, help="spread the jobs over this many Blender processes")
+    b.add_argument("--glb", action="store_true", help="also export each face as glTF (.glb): morph targets + animation")
     b.add_argument("--only", metavar="FIRST:LAST", help="only these manifest rows (1-based, inclusive): a farm task")
     b.add_argument("--report", default="report.json", help="report file name inside --out")
     b.add_argument("--first", type=int, default=1, help=argparse.SUPPRESS)

@@ -139,3 +139,24 @@ def test_flamenco_job_type_splits_the_manifest(tmp_path):
     assert [a[a.index("--only") + 1] for a in args] == ["1:10", "11:20", "21:23"]
     assert all(a[:5] == ["-b", "/r/rig.blend", "--command", "talkinghead", "batch"] for a in args)
     assert all(a[-2:] == ["--render", "mp4"] for a in args)
+
+
+def test_glb_export_round_trip_keeps_the_curves(setup, tmp_path):
+    import bpy
+
+    out = tmp_path / "glb"
+    code, report = run_batch(setup, out, "--only", "1:1", "--glb")
+    assert code == 0
+    entry = report["jobs"][0]
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    assert bpy.ops.import_scene.gltf(filepath=entry["glb"]) == {"FINISHED"}
+    (obj,) = [o for o in bpy.data.objects if o.type == "MESH"]
+    key = obj.data.shape_keys
+    names = {kb.name for kb in key.key_blocks}
+    assert {"jawOpen", "mouthClose", "eyeBlinkLeft", "emotion.happy"} <= names
+    action = key.animation_data.action
+    fcurves = (list(action.layers[0].strips[0].channelbags[0].fcurves) if getattr(action, "layers", None)
+               else list(action.fcurves))
+    jaw = next(fc for fc in fcurves if '"jawOpen"' in fc.data_path)
+    assert len(fcurves) >= 52 and len(jaw.keyframe_points) == entry["frames"]
+    assert max(k.co[1] for k in jaw.keyframe_points) > 0.2  # the mouth really opens in the exported curve
