@@ -12,7 +12,8 @@ from ..core.transfer import Rig, head_rig, transfer
 from .add_head import is_builtin_head
 
 LANDMARKS_PROP = "talkinghead_landmarks"
-_CACHE: dict[tuple, Rig] = {}  # one entry: a rig of a big scan is large, re-runs on the same mesh are free
+_CACHE: dict[tuple, Rig] = {}  # the last few characters' rigs: a batch alternating between them fits once each
+_CACHE_SIZE = 4
 
 
 def mesh_arrays(obj: bpy.types.Object) -> tuple[np.ndarray, np.ndarray | None]:
@@ -48,7 +49,10 @@ def rig_for(obj: bpy.types.Object) -> Rig:
     co, tris = mesh_arrays(obj)
     landmarks = user_landmarks(obj)
     key = (obj.data.name_full, len(co), hash(co.tobytes()), None if landmarks is None else landmarks.tobytes())
-    if key not in _CACHE:
-        _CACHE.clear()
+    if key in _CACHE:
+        _CACHE[key] = _CACHE.pop(key)  # most recently used last
+    else:
+        while len(_CACHE) >= _CACHE_SIZE:
+            _CACHE.pop(next(iter(_CACHE)))
         _CACHE[key] = transfer(co, tris, landmarks)
     return _CACHE[key]
