@@ -39,7 +39,7 @@ def _to_arpabet(token: str) -> list[str]:
 
 def arpabet(word: str, voice: str = "en-us") -> list[str]:
     """ARPAbet phones for `word` by espeak-ng's rules (empty if it has none)."""
-    lib, _, _, _ = _engine()
+    lib, _ = _engine()
     lib.espeak_TextToPhonemes.restype = ctypes.c_char_p
     lib.espeak_TextToPhonemes.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.c_int, ctypes.c_int]
     lib.espeak_SetVoiceByName(voice.encode())

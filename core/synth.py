@@ -54,41 +54,43 @@ def _engine():
                                  _INIT_PHONEME_EVENTS | _INIT_DONT_EXIT)
     if rate <= 0:
         raise RuntimeError("espeak-ng failed to initialise")
-    state: dict = {}
-
-    @_CALLBACK
-    def callback(wav, n, events):
-        if n > 0:
-            state["chunks"].append(np.ctypeslib.as_array(wav, shape=(n,)).copy())
-        i = 0
-        while events[i].type != 0:
-            e = events[i]
-            if e.type == _EVENT_PHONEME:
-                state["phonemes"].append((e.id.string.decode("utf-8", "replace"), e.audio_position / 1000.0))
-            i += 1
-        return 0
-
-    lib.espeak_SetSynthCallback(callback)
     lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
     lib.espeak_Synth.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int, ctypes.c_uint,
                                  ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p]
-    return lib, rate, state, callback
+    return lib, rate
 
 
 def synthesise(text: str, voice: str = "en-us", rate_wpm: int = 160, pitch: int = 50, word_gap: int = 0) -> Speech:
     """Speak `text`; returns the audio and each phoneme's start time."""
-    lib, sr, state, _ = _engine()
+    lib, sr = _engine()
     if lib.espeak_SetVoiceByName(voice.encode()) != 0:
         raise ValueError(f"espeak-ng has no voice '{voice}'")
     lib.espeak_SetParameter(_RATE, rate_wpm, 0)
     lib.espeak_SetParameter(_PITCH, pitch, 0)
     lib.espeak_SetParameter(_WORDGAP, word_gap, 0)
-    state["chunks"], state["phonemes"] = [], []
+    chunks: list[np.ndarray] = []
+    phonemes: list[tuple[str, float]] = []
+
+    @_CALLBACK
+    def callback(wav, n, events):
+        if n > 0:
+            chunks.append(np.ctypeslib.as_array(wav, shape=(n,)).copy())
+        i = 0
+        while events[i].type != 0:
+            e = events[i]
+            if e.type == _EVENT_PHONEME:
+                phonemes.append((e.id.string.decode("utf-8", "replace"), e.audio_position / 1000.0))
+            i += 1
+        return 0
+
+    # the callback is set for every call: the library is one per process, and another copy of
+    # this module (the extension's, beside a checkout's) may have set its own meanwhile
+    lib.espeak_SetSynthCallback(callback)
     buf = text.encode("utf-8") + b"\0"
     lib.espeak_Synth(buf, len(buf), 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None)
     lib.espeak_Synchronize()
-    pcm = np.concatenate(state["chunks"]) if state["chunks"] else np.zeros(0, np.int16)
-    return Speech(pcm.astype(np.float32) / 32768.0, sr, list(state["phonemes"]))
+    pcm = np.concatenate(chunks) if chunks else np.zeros(0, np.int16)
+    return Speech(pcm.astype(np.float32) / 32768.0, sr, phonemes)
 
 
 def write_wav(path: str, samples: np.ndarray, sample_rate: int) -> None:
