@@ -76,7 +76,9 @@ def test_batch_renders_reports_and_fails_softly(setup, tmp_path):
     for name in ("bob", "dark_suit", "default_object"):
         video = out / f"{name}.mp4"
         data = video.read_bytes()
-        assert len(data) > 10_000 and b"avc1" in data and b"mp4a" in data  # H.264 video with AAC sound
+        assert len(data) > 10_000 and b"avc1" in data  # H.264 video
+        if bpy.app.build_options.audaspace:  # (the bpy 4.2 wheels have no audio at all)
+            assert b"mp4a" in data  # with AAC sound
         assert (out / f"{name}.blend").exists()
     bpy.ops.wm.open_mainfile(filepath=str(out / "dark_suit.blend"))
     assert bpy.data.objects["Hero"].talkinghead.happy == pytest.approx(0.5)
