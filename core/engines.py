@@ -35,8 +35,13 @@ def read_text(text: str | None) -> str | None:
 def phones_for(audio: Audio, text: str | None, engine: str) -> tuple[list, dict]:
     """The timed phones for `audio` and a note of how they were found."""
     if text and text.strip():
-        phones, unknown = recognise.align(audio, text)
-        return phones, {"timing": "forced alignment", "unknown_words": unknown}
+        try:
+            phones, unknown = recognise.align(audio, text)
+            return phones, {"timing": "forced alignment", "unknown_words": unknown}
+        except recognise.AlignmentFailed as exc:
+            phones, words = recognise.recognise_words(audio)
+            return phones, {"timing": "word recognition", "recognised_text": words,
+                            "warning": f"{exc} The phones were recognised from the audio instead."}
     if engine == "phonetic-fast":
         return recognise.recognise_phones(audio), {"timing": "phone loop"}
     phones, words = recognise.recognise_words(audio)

@@ -43,8 +43,8 @@ def _decoder(kind: str) -> Decoder:
         # lip-sync benchmark scores the same within 0.03 (bench/lipsync.py)
         return Decoder(**_quiet(maxhmmpf=2000, maxwpf=5))
     if kind == "align":
-        # wide beams: a narrow one loses the path on unusual voices (synthetic speech) and fails
-        return Decoder(**_quiet(bestpath=False, beam=1e-80, pbeam=1e-80, wbeam=1e-60))
+        # wide beams: a narrow one loses the path on long clips and unusual voices (synthetic speech)
+        return Decoder(**_quiet(bestpath=False, beam=1e-120, pbeam=1e-120, wbeam=1e-100))
     raise ValueError(kind)
 
 
@@ -150,6 +150,10 @@ def _align_pcm(pcm: bytes, words: list[str], t0: float) -> list[Phone]:
     return out or [Phone("SIL", t0, t0 + dur)]
 
 
+class AlignmentFailed(RuntimeError):
+    """The aligner found no path through the audio for the transcript."""
+
+
 def _add_word(dec: Decoder, word: str) -> bool:
     """Teach the aligner a word it lacks, pronounced by espeak-ng's rules."""
     from .pronounce import arpabet
@@ -174,6 +178,5 @@ def align(audio: Audio, text: str) -> tuple[list[Phone], list[str]]:
                          "leave the transcript empty to recognise the speech instead.")
     phones = _align_pcm(audio.pcm16(), known, 0.0)
     if len(phones) == 1 and phones[0].name == "SIL":
-        # the decoder could not fit the text to the audio (wrong transcript?): fall back
-        return recognise_words(audio)[0], unknown + ["<alignment failed: recognised instead>"]
+        raise AlignmentFailed("The transcript could not be fitted to the audio (does it match what is said?).")
     return merge(phones), unknown

@@ -50,6 +50,8 @@ def run(scene: bpy.types.Scene, obj: bpy.types.Object | None, audio: str, text: 
     unknown = anim.metadata.get("unknown_words")
     if unknown:
         warnings.append(f"Transcript words skipped (no pronunciation): {', '.join(unknown)}")
+    if anim.metadata.get("warning"):
+        warnings.append(anim.metadata["warning"])
     return time.perf_counter() - t, anim.metadata["timing"], warnings
 
 

@@ -14,8 +14,8 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from talkinghead_cli import ROOT, load_package  # noqa: E402
 
-DEMO_TEXT = ("Hello! I am the built-in talking head. Give me a voice, and my lips will follow it: "
-             "bilabials like b, p and m close my mouth, and open vowels open it.")
+DEMO_TEXT = ("Hello! I am the built-in talking head. Give me a voice, and my lips will follow it. "
+             "My mouth closes when Bob puts a map on the moon, and opens wide for a happy song.")
 
 
 def main() -> int:

@@ -123,3 +123,9 @@ def test_long_clip_decodes_on_every_core(tmp_path):
     common = set(text.split()) & set(serial_text.split())
     assert len(common) >= 0.8 * len(set(serial_text.split()))
     workers.shutdown()
+
+
+def test_transcript_that_does_not_fit_falls_back_to_recognition(synth_clip):
+    anim = animate(synth_clip[0], "the quarterly revenue forecast exceeded every analyst expectation by far")
+    assert anim.n_frames > 0 and anim.metadata["timing"] == "word recognition"  # the aligner gave up
+    assert "could not be fitted" in anim.metadata["warning"]  # and says so
