@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 
-from common import ROOT, table, write_section
+from common import ROOT, publish
 from speed import make_clip
 
 SCRIPT = os.path.join(ROOT, "scripts", "talkinghead_cli.py")
@@ -69,9 +69,8 @@ def main() -> None:
     body = ("## Studio batch (`python bench/batch.py`)\n\n"
             "Jobs of 5 s real speech on the built-in head (audio only: word recognition), one process per "
             "worker, wall time from start to report including Blender start-up; each job opens the rig, "
-            "animates, saves its .blend (and renders 150 frames at 480² with sound).\n\n" + table(header, rows))
-    write_section("batch", body)
-    print(table(header, rows))
+            "animates, saves its .blend (and renders 150 frames at 480² with sound).\n\n")
+    publish("batch", body, header, rows)
 
 
 if __name__ == "__main__":

@@ -43,3 +43,9 @@ def table(header: list[str], rows: list[list]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(fmt(v) for v in r) + " |" for r in rows]
     return "\n".join(lines)
+
+
+def publish(name: str, intro: str, header: list[str], rows: list[list]) -> None:
+    """Write section `name` (intro text, then the table) to docs/benchmarks.md and print the table."""
+    write_section(name, intro + table(header, rows))
+    print(table(header, rows))

@@ -21,7 +21,7 @@ import time
 
 import numpy as np
 
-from common import DATA, ROOT, table, write_section
+from common import DATA, ROOT, publish
 
 
 def make_clip(seconds: float, path: str) -> str:
@@ -144,9 +144,8 @@ def main() -> None:
             "after start-up (decoders built, recognition workers started: not timed). Clips of 20 s or more "
             "are decoded on both cores (`core.workers`). 'click total' = load + phone timing + articulation + "
             "writing shape keys, Action and sound strip in Blender. Peak MB = the process's max RSS "
-            "(bpy included); workers' peak MB = the recognition workers' max RSS, added up.\n\n" + table(header, rows))
-    write_section("speed", body)
-    print(table(header, rows))
+            "(bpy included); workers' peak MB = the recognition workers' max RSS, added up.\n\n")
+    publish("speed", body, header, rows)
 
 
 if __name__ == "__main__":
