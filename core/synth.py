@@ -16,6 +16,7 @@ import numpy as np
 
 _OUTPUT_SYNCHRONOUS = 2
 _INIT_PHONEME_EVENTS = 0x0001
+_INIT_PHONEME_IPA = 0x0002
 _INIT_DONT_EXIT = 0x8000
 _EVENT_PHONEME = 7
 _POS_CHARACTER = 1
@@ -40,7 +41,7 @@ _CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctype
 class Speech:
     samples: np.ndarray  # float32 mono
     sample_rate: int
-    phonemes: list[tuple[str, float]]  # (espeak phoneme mnemonic, start seconds)
+    phonemes: list[tuple[str, float]]  # (IPA phoneme, start seconds)
 
 
 @functools.lru_cache(maxsize=1)
@@ -51,7 +52,7 @@ def _engine():
     data_parent = os.path.dirname(espeakng_loader.get_data_path())
     lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
     rate = lib.espeak_Initialize(_OUTPUT_SYNCHRONOUS, 200, data_parent.encode(),
-                                 _INIT_PHONEME_EVENTS | _INIT_DONT_EXIT)
+                                 _INIT_PHONEME_EVENTS | _INIT_PHONEME_IPA | _INIT_DONT_EXIT)
     if rate <= 0:
         raise RuntimeError("espeak-ng failed to initialise")
     lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
