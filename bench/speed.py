@@ -65,20 +65,28 @@ def measure(path: str, engine: str, with_blender: bool) -> dict:
     # start-up, not timed: decoders built here and in one worker process per core
     recognise._decoder("words"), recognise._decoder("align"), recognise._decoder("phones")
     workers.warm_up()
+    if engine == "neural":  # start-up: the model loaded and run once (librosa's numba compiled)
+        from core import s2l
+        from core.audio import Audio
+        from core.engines import neural_weights
+
+        neural_weights(Audio(np.zeros(16000, np.float32)), 30.0, 30, None)
     times = {}
     t = time.perf_counter()
     audio = load_audio(path)
     times["load"] = time.perf_counter() - t
-    t = time.perf_counter()
-    if engine == "phonetic":
-        phones, _ = recognise.recognise_words(audio)
-    else:
-        phones = recognise.recognise_phones(audio)
-    times["phones"] = time.perf_counter() - t
-    t = time.perf_counter()
     fps = 30.0
-    w = articulate(phones, fps, int(round(audio.duration * fps)))
-    times["articulate"] = time.perf_counter() - t
+    n = int(round(audio.duration * fps))
+    t = time.perf_counter()
+    if engine == "neural":
+        w, _ = neural_weights(audio, fps, n, None)
+        times["timing"], times["articulate"] = time.perf_counter() - t, 0.0
+    else:
+        phones = recognise.recognise_words(audio)[0] if engine == "phonetic" else recognise.recognise_phones(audio)
+        times["timing"] = time.perf_counter() - t
+        t = time.perf_counter()
+        w = articulate(phones, fps, n)
+        times["articulate"] = time.perf_counter() - t
     if with_blender:
         import bpy
 
@@ -101,7 +109,8 @@ def measure(path: str, engine: str, with_blender: bool) -> dict:
     times["total"] = sum(times.values())
     return {"duration": audio.duration, "times": times,
             "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "worker_mb": sum(_peak_mb(p.pid) for p in workers._pool)}
+            "worker_mb": sum(_peak_mb(p.pid) for p in workers._pool),
+            "device": str(s2l.device()) if engine == "neural" else "cpu"}
 
 
 def _peak_mb(pid: int) -> float:
@@ -116,7 +125,8 @@ def _peak_mb(pid: int) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--lengths", type=float, nargs="+", default=[5, 60, 600])
-    ap.add_argument("--engines", nargs="+", default=["phonetic", "phonetic-fast"])
+    ap.add_argument("--engines", nargs="+", default=["phonetic", "phonetic-fast", "neural"])
+    ap.add_argument("--section", default="speed", help="report section (e.g. speed-gpu for a GPU machine)")
     ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -133,19 +143,22 @@ def main() -> None:
                                      capture_output=True, text=True, cwd=ROOT)
                 r = json.loads(res.stdout.strip().splitlines()[-1])
                 tm = r["times"]
-                rows.append([f"{seconds:g} s", engine, tm["load"], tm["phones"], tm["articulate"],
+                rows.append([f"{seconds:g} s", engine, r["device"], tm["load"], tm["timing"], tm["articulate"],
                              tm.get("blender write", float("nan")), tm["total"], tm["total"] / r["duration"],
                              f"{r['peak_mb']:.0f}", f"{r['worker_mb']:.0f}"])
                 print(rows[-1], flush=True)
-    header = ["audio", "engine", "load s", "phones s", "articulate s", "Blender write s", "click total s", "RTF",
+    header = ["audio", "engine", "device", "load s", "timing s", "articulate s", "Blender write s", "click total s",
+              "RTF",
               "peak MB", "workers' peak MB"]
     body = (f"## Speed (`python bench/speed.py`)\n\n{platform.processor() or platform.machine()}, "
             f"{os.cpu_count()} cores, CPU only; {source}; 30 fps; built-in head. One fresh process per row, "
-            "after start-up (decoders built, recognition workers started: not timed). Clips of 20 s or more "
-            "are decoded on both cores (`core.workers`). 'click total' = load + phone timing + articulation + "
-            "writing shape keys, Action and sound strip in Blender. Peak MB = the process's max RSS "
-            "(bpy included); workers' peak MB = the recognition workers' max RSS, added up.\n\n")
-    publish("speed", body, header, rows)
+            "after start-up (decoders built, recognition workers started, the neural model loaded and run "
+            "once: not timed). Clips of 20 s or more are decoded on both cores (`core.workers`). 'timing' = "
+            "pocketsphinx phone timing, or for `neural` the whole network path (log-mel, S2L in 10 s chunks, "
+            "ARKit solve, resampling to 30 fps). 'click total' = load + timing + articulation + writing shape "
+            "keys, Action and sound strip in Blender. Peak MB = the process's max RSS (bpy and torch "
+            "included); workers' peak MB = the recognition workers' max RSS, added up.\n\n")
+    publish(args.section, body, header, rows)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,8 @@ class Animation:
     audio_path: str | None = None
     duration: float = 0.0  # seconds of audio
     metadata: dict = field(default_factory=dict)
+    emotions_in_weights: bool = False  # the engine spoke with the emotions (neural): no separate layer
+    landmark_motion: np.ndarray | None = None  # T×68×3 metres on the built-in head, from a landmark engine
 
     @property
     def n_frames(self) -> int:
@@ -32,6 +34,8 @@ class Animation:
 
     def combined_weights(self) -> np.ndarray:
         """Speech + emotion layers, clipped to 0..1 (what the face shows)."""
+        if self.emotions_in_weights:
+            return np.clip(self.weights, 0.0, 1.0)
         return np.clip(self.weights + emotion_weights(self.emotions), 0.0, 1.0)
 
     def save_npz(self, path: str, vertices: bool = False, rig=None) -> None:
@@ -48,6 +52,7 @@ class Animation:
             combined_weights=w.astype(np.float32),
             landmarks=head.landmark_positions(w),
             metadata=np.array(json.dumps({**self.metadata, "emotions": self.emotions,
+                                          "emotions_in_weights": self.emotions_in_weights,
                                           "audio": self.audio_path, "duration": self.duration})),
         )
         if vertices:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .arkit import ARKIT_NAMES, INDEX
+from .emotions import emotion_weights
 from .phones import BILABIALS, Phone
 
 # Viseme targets in ARKit weights (both sides of symmetric pairs given once as "*").
@@ -81,8 +82,9 @@ def frame_times(n_frames: int, fps: float) -> np.ndarray:
     return (np.arange(n_frames) + 0.5) / fps
 
 
-def articulate(phones: list[Phone], fps: float, n_frames: int) -> np.ndarray:
-    """Coarticulated ARKit weights, n_frames × 52 float32 in 0..1."""
+def articulate(phones: list[Phone], fps: float, n_frames: int,
+               emotions: dict[str, float] | None = None) -> np.ndarray:
+    """Coarticulated ARKit weights, n_frames × 52 float32 in 0..1, optionally spoken with emotions."""
     t = frame_times(n_frames, fps)
     num = np.zeros((n_frames, len(ARKIT_NAMES)), np.float64)
     den = np.full(n_frames, 1e-6)
@@ -97,8 +99,31 @@ def articulate(phones: list[Phone], fps: float, n_frames: int) -> np.ndarray:
         num[lo:hi] += d[:, None] * VISEME_WEIGHTS[p.name]
         den[lo:hi] += d
     w = num / den[:, None]
+    if emotions:
+        w = with_emotions(w, emotions)
     _close_lips(w, phones, t, fps)
     return np.clip(w, 0.0, 1.0).astype(np.float32)
+
+
+# How each emotion scales the jaw's speech opening per unit intensity (sad speech is smaller).
+_JAW_GAIN = {"happy": 0.05, "sad": -0.3, "angry": -0.15, "surprised": 0.2, "disgusted": -0.15, "afraid": 0.1}
+_CORNERS = [INDEX[n] for n in ARKIT_NAMES if n.startswith(("mouthSmile", "mouthStretch", "mouthFrown", "mouthDimple"))]
+
+
+def with_emotions(w: np.ndarray, emotions: dict[str, float]) -> np.ndarray:
+    """Speech weights (T×52, before lip closure) spoken with emotions at their intensities.
+
+    The emotion pose is added, the jaw's speech opening is scaled (sad and angry speech
+    open less, surprised more), and the emotion's mouth-corner pull gives way to rounded
+    vowels (a smiling "oo" still puckers). Lip closure is applied afterwards, so
+    bilabials still close whatever the emotion.
+    """
+    out = w.copy()
+    out[:, INDEX["jawOpen"]] *= max(0.0, 1.0 + sum(_JAW_GAIN[k] * v for k, v in emotions.items()))
+    e = np.broadcast_to(emotion_weights(emotions), w.shape).copy()
+    rounding = np.clip(w[:, INDEX["mouthPucker"]] + w[:, INDEX["mouthFunnel"]], 0.0, 1.0)
+    e[:, _CORNERS] *= (1.0 - 0.7 * rounding)[:, None]
+    return out + e
 
 
 def closure_curve(phones: list[Phone], t: np.ndarray, fps: float) -> np.ndarray:
@@ -128,8 +153,12 @@ def closure_curve(phones: list[Phone], t: np.ndarray, fps: float) -> np.ndarray:
 
 def _close_lips(w: np.ndarray, phones: list[Phone], t: np.ndarray, fps: float) -> None:
     c = closure_curve(phones, t, fps)
-    if not c.any():
-        return
+    if c.any():
+        close_lips(w, c)
+
+
+def close_lips(w: np.ndarray, c: np.ndarray) -> None:
+    """Shut the lips in place where the closure curve `c` (T, 0..1) says so, whatever the other channels."""
     j, mc = INDEX["jawOpen"], INDEX["mouthClose"]
     w[:, j] *= 1.0 - 0.5 * c
     for name in _LIPS_APART:

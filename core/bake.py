@@ -3,6 +3,8 @@
 The motion of a rig is weights (T×52) times targets (52×N×3), so its SVD is taken in
 weight space: a QR of the targets turns the T×3N problem into a T×52 one. Exact
 for any clip length and mesh size, and cheap; K = 52 reproduces the motion exactly.
+A landmark engine's motion on the built-in head goes through Sparse2Dense instead
+(`bake_landmarks`): its output is coefficients times a fixed basis, the same form.
 """
 from __future__ import annotations
 
@@ -37,3 +39,15 @@ def bake(weights: np.ndarray, deltas: np.ndarray, k: int) -> Baked:
             err = np.linalg.norm(residual, axis=2) * 1000
             total, worst = total + err.sum(), max(worst, float(err.max()))
     return Baked(basis.astype(np.float32), curves.astype(np.float32), total / (T * n), worst)
+
+
+def bake_landmarks(landmark_motion: np.ndarray, weights: np.ndarray, deltas: np.ndarray, k: int) -> Baked:
+    """Baked mode from landmark motion (T×68×3, built-in head): Sparse2Dense gives the dense speech and
+    emotion motion; the blinks (not landmark motion) come from `weights` on the ARKit `deltas`."""
+    from . import s2d
+    from .arkit import INDEX
+
+    model, neutral = s2d.load()
+    coeff, basis = s2d.decode(model, neutral, landmark_motion)
+    blink = [INDEX["eyeBlinkLeft"], INDEX["eyeBlinkRight"]]
+    return bake(np.hstack([coeff, weights[:, blink]]), np.concatenate([basis, deltas[blink]]), k)

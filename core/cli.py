@@ -29,6 +29,28 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--text", required=True)
     s.add_argument("--voice", default="en-us")
     s.add_argument("--out", required=True, help="output .wav")
+    d = sub.add_parser("data", help="training data")
+    dsub = d.add_subparsers(dest="data_command", required=True)
+    ds = dsub.add_parser("synth", help="build the synthetic speech corpus (espeak-ng, exact phoneme timing)")
+    ds.add_argument("--out", help="corpus folder (default: a cache folder named after seed and size)")
+    ds.add_argument("--utterances", type=int, default=6000)
+    ds.add_argument("--seed", type=int, default=0)
+    ds.add_argument("--workers", type=int, help="processes (default: every core)")
+    t = sub.add_parser("train", help="train a model")
+    tsub = t.add_subparsers(dest="model", required=True)
+    ts = tsub.add_parser("s2l", help="the neural speech-to-landmarks engine")
+    ts.add_argument("--corpus", help="corpus folder (default: built first, as `data synth` would)")
+    ts.add_argument("--utterances", type=int, default=6000, help="corpus size when it is built here")
+    ts.add_argument("--seed", type=int, default=0)
+    ts.add_argument("--steps", type=int, default=8000)
+    ts.add_argument("--minutes", type=float, default=55.0, help="stop after this long (whichever comes first)")
+    ts.add_argument("--work", default="out/train-s2l", help="checkpoints and log; an existing one resumes")
+    ts.add_argument("--out", default=None, help="final weights (default: the shipped core/assets/s2l.pt)")
+    td = tsub.add_parser("s2d", help="Sparse2Dense: landmark motion → dense motion of a template")
+    td.add_argument("--meshes", help="folder of .obj/.ply meshes of one topology (default: the built-in head)")
+    td.add_argument("--seed", type=int, default=0)
+    td.add_argument("--steps", type=int, default=3000)
+    td.add_argument("--out", default=None, help="weights (default: the shipped core/assets/s2d_head.pt)")
     return ap
 
 
@@ -60,6 +82,20 @@ def main(argv: list[str] | None = None) -> int:
             speech = synthesise(args.text, voice=args.voice)
             write_wav(args.out, speech.samples, speech.sample_rate)
             print(f"{args.out}: {len(speech.samples) / speech.sample_rate:.2f} s, {len(speech.phonemes)} phonemes")
+        elif args.command == "data":
+            from . import corpus
+
+            out = args.out or corpus.default_folder(args.seed, args.utterances)
+            corpus.build(out, args.utterances, args.seed, args.workers)
+            print(f"{out}: {args.utterances} utterances")
+        elif args.command == "train" and args.model == "s2d":
+            from . import train
+
+            train.main_s2d(args)
+        elif args.command == "train":
+            from . import train
+
+            train.main(args)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .phones import Phone, ipa_to_arpabet, merge
+
 _OUTPUT_SYNCHRONOUS = 2
 _INIT_PHONEME_EVENTS = 0x0001
 _INIT_PHONEME_IPA = 0x0002
@@ -21,7 +23,7 @@ _INIT_DONT_EXIT = 0x8000
 _EVENT_PHONEME = 7
 _POS_CHARACTER = 1
 _CHARS_UTF8 = 1
-_RATE, _PITCH, _WORDGAP = 1, 3, 7
+_RATE, _PITCH, _RANGE, _WORDGAP = 1, 3, 4, 7
 
 
 class _EventId(ctypes.Union):
@@ -43,6 +45,22 @@ class Speech:
     sample_rate: int
     phonemes: list[tuple[str, float]]  # (IPA phoneme, start seconds)
 
+    @property
+    def duration(self) -> float:
+        return len(self.samples) / self.sample_rate
+
+    def phones(self) -> list[Phone]:
+        """The exact timing as ARPAbet phones (pauses → SIL); a segment of several splits its span."""
+        out: list[Phone] = []
+        starts = [t for _, t in self.phonemes] + [self.duration]
+        if starts[0] > 0:
+            out.append(Phone("SIL", 0.0, starts[0]))
+        for (ipa, t0), t1 in zip(self.phonemes, starts[1:]):
+            names = ipa_to_arpabet(ipa) or ["SIL"]
+            step = max(t1 - t0, 0.0) / len(names)
+            out += [Phone(n, t0 + i * step, t0 + (i + 1) * step) for i, n in enumerate(names)]
+        return merge([p for p in out if p.end > p.start])
+
 
 @functools.lru_cache(maxsize=1)
 def _engine():
@@ -61,13 +79,19 @@ def _engine():
     return lib, rate
 
 
-def synthesise(text: str, voice: str = "en-us", rate_wpm: int = 160, pitch: int = 50, word_gap: int = 0) -> Speech:
-    """Speak `text`; returns the audio and each phoneme's start time."""
+def synthesise(text: str, voice: str = "en-us", rate_wpm: int = 160, pitch: int = 50, word_gap: int = 0,
+               pitch_range: int = 50, seed: int = 0) -> Speech:
+    """Speak `text`; returns the audio and each phoneme's start time.
+
+    `seed` seeds espeak-ng's noise (breathy voices, fricatives), which it otherwise
+    seeds from the clock."""
     lib, sr = _engine()
+    lib.espeak_ng_SetRandSeed(seed)
     if lib.espeak_SetVoiceByName(voice.encode()) != 0:
         raise ValueError(f"espeak-ng has no voice '{voice}'")
     lib.espeak_SetParameter(_RATE, rate_wpm, 0)
     lib.espeak_SetParameter(_PITCH, pitch, 0)
+    lib.espeak_SetParameter(_RANGE, pitch_range, 0)
     lib.espeak_SetParameter(_WORDGAP, word_gap, 0)
     chunks: list[np.ndarray] = []
     phonemes: list[tuple[str, float]] = []

@@ -131,16 +131,22 @@ def write_action(obj: bpy.types.Object, start_frame: int, curves: dict[str, np.n
     return _assign(key, action, slot, start_frame)
 
 
-def drive_emotions(obj: bpy.types.Object, names: dict[str, str]) -> None:
+def drive_emotions(obj: bpy.types.Object, names: dict[str, str], live: bool = True) -> None:
     """Emotion keys follow the object's sliders (`obj.talkinghead.<emotion>`) through drivers.
 
     SUM drivers of a single property need no Python, so they run with auto-run off.
+    `live=False` (an engine that spoke with the emotions): the drivers are muted and the
+    keys rest at 0, so the sliders only condition the next run instead of adding twice.
     """
     key = obj.data.shape_keys
     for emotion in EMOTION_NAMES:
         path = f'key_blocks["{names[EMOTION_PREFIX + emotion]}"].value'
         key.driver_remove(path)
-        drv = key.driver_add(path).driver
+        fcurve = key.driver_add(path)
+        fcurve.mute = not live
+        if not live:
+            key.key_blocks[names[EMOTION_PREFIX + emotion]].value = 0.0
+        drv = fcurve.driver
         drv.type = "SUM"
         var = drv.variables.new()
         var.name = emotion
@@ -185,7 +191,7 @@ def apply_animation(scene: bpy.types.Scene, obj: bpy.types.Object, anim: Animati
         curves = {names[f"{BAKED_PREFIX}{i:02d}"]: c for i, c in enumerate(baked.curves.T)}
     if write_action(obj, anim.start_frame, curves) == "NLA track":
         warnings.append("The shape keys already play your own Action: ours is on the NLA track 'Talking Head'.")
-    drive_emotions(obj, names)
+    drive_emotions(obj, names, live=not anim.emotions_in_weights)
     for emotion in EMOTION_NAMES:
         setattr(obj.talkinghead, emotion, float(anim.emotions.get(emotion, 0.0)))
     if sound and anim.audio_path:

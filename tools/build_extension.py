@@ -4,7 +4,9 @@ Blender ships numpy but not pocketsphinx, soundfile, soxr or espeakng-loader. An
 extension carries such packages as wheels listed in its manifest; Blender installs
 them on `Install from Disk`, offline. This tool downloads those wheels (build time
 only), writes a manifest that lists them into a clean copy of the tracked files,
-and runs Blender's own `blender_ext.py build --split-platforms`.
+and runs Blender's own `blender_ext.py build --split-platforms`. PyTorch and librosa
+(the neural engine's) are not bundled: a CPU build of torch alone is about 200 MB;
+without them the neural engine says so and the phonetic engines work as before.
 
     python tools/build_extension.py [--platforms linux-x64 windows-x64 macos-arm64 macos-x64] [--out dist]
 """
