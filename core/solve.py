@@ -17,7 +17,7 @@ from .emotions import EMOTION_NAMES, emotion_pose, emotion_weights
 from .head import load_head
 
 RIDGE = 1e-3  # relative to the largest eigenvalue: keeps unseen channels at 0
-ITERATIONS = 150
+ITERATIONS = 50  # from the clipped unconstrained start: the landmarks match to 0.03 mm as with 150
 
 
 @functools.lru_cache(maxsize=1)
