@@ -125,7 +125,7 @@ def utterance(seed: int, index: int) -> dict:
     text = sentence(rng, language)
     speech = synthesise(text, voice=voice, rate_wpm=int(rng.integers(110, 260)), pitch=int(rng.integers(15, 85)),
                         word_gap=int(rng.integers(0, 6)), pitch_range=int(rng.integers(10, 90)),
-                         seed=int(rng.integers(2 ** 31)))
+                        seed=int(rng.integers(2 ** 31)))
     x = soxr.resample(speech.samples, speech.sample_rate, SAMPLE_RATE)
     lead, tail = rng.uniform(0.05, 0.6, 2)
     x = np.concatenate([np.zeros(int(lead * SAMPLE_RATE)), x, np.zeros(int(tail * SAMPLE_RATE))])

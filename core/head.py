@@ -30,6 +30,10 @@ class Head:
         """T×52 weights → T×68×3 absolute landmark positions."""
         return posed(self.vertices[self.landmarks], self.deltas[:, self.landmarks], weights)
 
+    def landmark_basis(self) -> np.ndarray:
+        """52 × 204: ARKit weights → landmark displacement (metres)."""
+        return self.deltas[:, self.landmarks].reshape(len(self.deltas), -1)
+
     def vertex_positions(self, weights: np.ndarray) -> np.ndarray:
         """T×52 weights → T×V×3 animated vertices."""
         return posed(self.vertices, self.deltas, weights)

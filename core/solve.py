@@ -21,9 +21,9 @@ ITERATIONS = 50  # from the clipped unconstrained start: the landmarks match to 
 
 
 @functools.lru_cache(maxsize=1)
-def _system() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    head = load_head()
-    A = head.deltas[:, head.landmarks].reshape(len(ARKIT_NAMES), -1).astype(np.float64)
+def _system() -> tuple[np.ndarray, np.ndarray, np.ndarray, float, np.ndarray, np.ndarray]:
+    """(A of the solved channels, G = AAᵀ + λI, G⁻¹, gradient step, solved mask, hidden mask)."""
+    A = load_head().landmark_basis().astype(np.float64)
     used = np.zeros(len(ARKIT_NAMES), bool)
     for w in list(VISEME_WEIGHTS.values()) + [emotion_pose(e) for e in EMOTION_NAMES]:
         used |= w > 0
@@ -34,15 +34,14 @@ def _system() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     G = Av @ Av.T
     lam = RIDGE * np.linalg.eigvalsh(G).max()
     G += lam * np.eye(len(G))
-    return Av, G, visible, used & ~visible
+    return Av, G, np.linalg.inv(G), 1.0 / np.linalg.eigvalsh(G).max(), visible, used & ~visible
 
 
 def weights_from_landmarks(displacement: np.ndarray, emotions: dict[str, float] | None = None) -> np.ndarray:
     """T×68×3 displacement (metres, built-in head) → T×52 weights in 0..1."""
-    Av, G, visible, hidden = _system()
+    Av, G, G_inv, step, visible, hidden = _system()
     b = displacement.reshape(len(displacement), -1).astype(np.float64) @ Av.T
-    step = 1.0 / np.linalg.eigvalsh(G).max()
-    x = np.clip(b @ np.linalg.inv(G), 0.0, 1.0)  # unconstrained solution, clipped: a good start
+    x = np.clip(b @ G_inv, 0.0, 1.0)  # unconstrained solution, clipped: a good start
     y, t = x.copy(), 1.0
     for _ in range(ITERATIONS):
         x_new = np.clip(y - step * (y @ G - b), 0.0, 1.0)

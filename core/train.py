@@ -32,12 +32,6 @@ CROP = 400  # frames (4 s) per training example
 BATCH = 16
 
 
-def landmark_basis() -> np.ndarray:
-    """52 × 204: ARKit weights → landmark displacement (metres) on the built-in head."""
-    head = load_head()
-    return head.deltas[:, head.landmarks].reshape(len(head.deltas), -1)
-
-
 def draw_emotions(rng: np.random.Generator) -> dict[str, float]:
     """Neutral a third of the time, else one emotion at a uniform intensity."""
     if rng.random() < 0.33:
@@ -98,18 +92,18 @@ def fit(items, steps: int, seed: int, work: str, minutes: float = 1e9, lr: float
     torch.manual_seed(seed)
     os.makedirs(work, exist_ok=True)
     ckpt_path = os.path.join(work, "checkpoint.pt")
-    basis = landmark_basis()
+    basis = load_head().landmark_basis()
     model = s2l.S2L(**model_kw)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.05)
     rng = np.random.default_rng(seed)
     step, history = 0, []
     if os.path.exists(ckpt_path):
-        ck = torch.load(ckpt_path, weights_only=False)  # our own checkpoint: it holds the RNG state
+        ck = torch.load(ckpt_path, weights_only=True)
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["opt"])
         sched.load_state_dict(ck["sched"])
-        rng.bit_generator.state, step, history = ck["rng"], ck["step"], ck["history"]
+        rng.bit_generator.state, step, history = json.loads(ck["rng"]), ck["step"], ck["history"]
         torch.set_rng_state(ck["torch_rng"])
         log(f"resumed at step {step}")
     t0 = time.time()
@@ -130,7 +124,7 @@ def fit(items, steps: int, seed: int, work: str, minutes: float = 1e9, lr: float
                 + f"  {time.time() - t0:.0f} s")
         if step % 200 == 0 or step == steps:
             torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
-                        "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(), "step": step,
+                        "rng": json.dumps(rng.bit_generator.state), "torch_rng": torch.get_rng_state(), "step": step,
                         "history": history}, ckpt_path + ".tmp")
             os.replace(ckpt_path + ".tmp", ckpt_path)
     return model.eval(), history
@@ -146,9 +140,10 @@ def main(args) -> None:
     model, history = fit(items, args.steps, args.seed, args.work, args.minutes,
                          log=lambda s: print(s, flush=True))
     out = args.out or s2l.WEIGHTS
+    with open(os.path.join(folder, "corpus.json")) as fh:
+        spec = json.load(fh)
     meta = {"command": "python -m core train s2l " + " ".join(sys.argv[sys.argv.index("s2l") + 1:])
-            if "s2l" in sys.argv else "", "seed": args.seed, "steps": len(history),
-            "corpus": json.load(open(os.path.join(folder, "corpus.json"))),
+            if "s2l" in sys.argv else "", "seed": args.seed, "steps": len(history), "corpus": spec,
             "minutes_this_run": round((time.time() - t) / 60, 1), "final_loss": float(np.mean(history[-50:]))}
     s2l.save(model.cpu(), out + ".tmp", meta)
     shutil.move(out + ".tmp", out)
