@@ -153,8 +153,9 @@ def main() -> None:
     body = (f"## Speed (`python bench/speed.py`)\n\n{platform.processor() or platform.machine()}, "
             f"{os.cpu_count()} cores, CPU only; {source}; 30 fps; built-in head. One fresh process per row, "
             "after start-up (decoders built, recognition workers started, the neural model loaded and run "
-            "once: not timed). Clips of 20 s or more are decoded on both cores (`core.workers`). 'timing' = "
-            "pocketsphinx phone timing, or for `neural` the whole network path (log-mel, S2L in 10 s chunks, "
+            "once: not timed). Clips of 20 s or more are decoded without their pauses (0.5 s or longer), "
+            "in pieces shared out to both cores (`core.workers`). 'timing' = pocketsphinx phone timing, "
+            "or for `neural` the whole network path (log-mel, S2L in 10 s chunks, "
             "ARKit solve, resampling to 30 fps). 'click total' = load + timing + articulation + writing shape "
             "keys, Action and sound strip in Blender. Peak MB = the process's max RSS (bpy and torch "
             "included); workers' peak MB = the recognition workers' max RSS, added up.\n\n")

@@ -1,4 +1,4 @@
-"""Word recognition on every core: long clips are cut at pauses and decoded in worker processes.
+"""Recognition on every core: long clips are cut at pauses and decoded in worker processes.
 
 pocketsphinx holds the GIL, so threads do not help; each worker is a separate
 Python process running `python -m core.workers`, started once and kept (its
@@ -57,15 +57,24 @@ def shutdown() -> None:
     _pool.clear()
 
 
-def map_words(pieces: list[tuple[bytes, float]]) -> list[tuple[list, str]]:
-    """Decode each (pcm16, start seconds) piece in a worker; results in order: (phone rows, text)."""
+def map_pieces(pieces: list[tuple[bytes, float]], kind: str = "words") -> list[tuple[list, str]]:
+    """Decode each (pcm16, start seconds) piece in a worker ('words' or 'phones', see `recognise`);
+    results in order: (phone rows, text)."""
     procs = _workers(min(len(pieces), cpu_count()))
     results: list = [None] * len(pieces)
 
-    def serve(proc: subprocess.Popen, jobs: list[int]) -> None:
-        for k in jobs:
+    # a free worker takes the longest piece left, so the workers finish together
+    queue = iter(sorted(range(len(pieces)), key=lambda k: -len(pieces[k][0])))
+    taking = threading.Lock()
+
+    def serve(proc: subprocess.Popen) -> None:
+        while True:
+            with taking:
+                k = next(queue, None)
+            if k is None:
+                return
             pcm, t0 = pieces[k]
-            proc.stdin.write((json.dumps({"offset": t0, "bytes": len(pcm)}) + "\n").encode() + pcm)
+            proc.stdin.write((json.dumps({"kind": kind, "offset": t0, "bytes": len(pcm)}) + "\n").encode() + pcm)
             proc.stdin.flush()
             line = proc.stdout.readline()
             if not line:
@@ -73,8 +82,7 @@ def map_words(pieces: list[tuple[bytes, float]]) -> list[tuple[list, str]]:
             reply = json.loads(line)
             results[k] = (reply["phones"], reply["text"])
 
-    threads = [threading.Thread(target=serve, args=(p, list(range(i, len(pieces), len(procs)))))
-               for i, p in enumerate(procs)]
+    threads = [threading.Thread(target=serve, args=(p,)) for p in procs]
     for t in threads:
         t.start()
     for t in threads:
@@ -89,18 +97,19 @@ def warm_up() -> None:
     """Start one worker per core and have each build its decoders (0.5 s of silence each)."""
     n = cpu_count()
     if n > 1:
-        map_words([(bytes(16000), 0.0)] * n)
+        map_pieces([(bytes(16000), 0.0)] * n)
 
 
 def main() -> None:
     """Worker side: read pieces from stdin, answer one JSON line each."""
-    from .recognise import decode_words
+    from .recognise import decode_phones, decode_words
 
+    decode = {"words": decode_words, "phones": decode_phones}
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     for header in iter(stdin.readline, b""):
         job = json.loads(header)
         pcm = stdin.read(job["bytes"])
-        phones, text = decode_words(pcm, job["offset"])
+        phones, text = decode[job["kind"]](pcm, job["offset"])
         stdout.write((json.dumps({"phones": [[p.name, p.start, p.end] for p in phones], "text": text}) + "\n")
                      .encode())
         stdout.flush()

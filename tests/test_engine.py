@@ -103,7 +103,8 @@ def test_python_m_core_bad_input(tmp_path):
 
 
 def test_long_clip_decodes_on_every_core(tmp_path):
-    """≥ 20 s: pieces cut at pauses go to worker processes; the result matches a serial decode."""
+    """≥ 20 s: pauses are left out, the speech goes to worker processes in pieces; the result
+    matches a serial decode and is silent over the pauses."""
     import soundfile as sf
 
     from core import workers
@@ -111,17 +112,25 @@ def test_long_clip_decodes_on_every_core(tmp_path):
     parts = [load_audio(data_path("speech", c)).samples for c in
              ("codetalker_man.wav", "faceformer_test.wav", "voca_test_sentence.wav")]
     gap = np.zeros(8000, np.float32)
+    long_gap = np.zeros(3 * 16000, np.float32)
     path = tmp_path / "long.wav"
-    sf.write(path, np.concatenate([x for p in parts for x in (p, gap)]), 16000)
+    sf.write(path, np.concatenate([parts[0], long_gap] + [x for p in parts[1:] for x in (p, gap)]), 16000)
     audio = load_audio(str(path))
     assert audio.duration > 25
+    quiet = (len(parts[0]) + 8000, len(parts[0]) + 2 * 16000)  # the middle of the long gap
+    ranges = recognise.speech_ranges(audio)
+    assert all(b <= quiet[0] or a >= quiet[1] for a, b in ranges)
+    assert sum(b - a for a, b in ranges) < len(audio.samples) - 2 * 16000
     serial, serial_text = recognise.recognise_words(audio, parallel=False)
     phones, text = recognise.recognise_words(audio)
     assert workers._pool and all(p.poll() is None for p in workers._pool)  # it really used workers
     starts = [p.start for p in phones]
-    assert starts == sorted(starts) and phones[-1].end == pytest.approx(audio.duration, abs=0.2)
+    assert starts == sorted(starts) and phones[0].start == 0 and phones[-1].end == pytest.approx(audio.duration)
+    assert all(p.name == "SIL" for p in phones if p.end > quiet[0] / 16000 and p.start < quiet[1] / 16000)
     common = set(text.split()) & set(serial_text.split())
     assert len(common) >= 0.8 * len(set(serial_text.split()))
+    loop = recognise.recognise_phones(audio)  # the phone loop is shared out the same way
+    assert loop[-1].end == pytest.approx(audio.duration) and len([p for p in loop if p.name != "SIL"]) > 50
     workers.shutdown()
 
 
