@@ -9,6 +9,8 @@ meet, whatever vowel surrounds them; this is what viewers notice first.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .arkit import ARKIT_NAMES, INDEX
@@ -82,9 +84,10 @@ def frame_times(n_frames: int, fps: float) -> np.ndarray:
     return (np.arange(n_frames) + 0.5) / fps
 
 
-def articulate(phones: list[Phone], fps: float, n_frames: int,
-               emotions: dict[str, float] | None = None) -> np.ndarray:
-    """Coarticulated ARKit weights, n_frames × 52 float32 in 0..1, optionally spoken with emotions."""
+def articulate(phones: list[Phone], fps: float, n_frames: int, emotions: dict[str, float] | None = None,
+               layered: dict[str, float] | None = None) -> np.ndarray:
+    """Coarticulated ARKit weights, n_frames × 52 float32 in 0..1, optionally spoken with emotions
+    (in the weights) or to be shown under `layered` emotions (their shape keys on top)."""
     t = frame_times(n_frames, fps)
     num = np.zeros((n_frames, len(ARKIT_NAMES)), np.float64)
     den = np.full(n_frames, 1e-6)
@@ -101,7 +104,9 @@ def articulate(phones: list[Phone], fps: float, n_frames: int,
     w = num / den[:, None]
     if emotions:
         w = with_emotions(w, emotions)
-    _close_lips(w, phones, t, fps)
+    c = closure_curve(phones, t, fps)
+    if c.any():
+        close_lips(w, c, emotion_weights(layered) if layered else None)
     return np.clip(w, 0.0, 1.0).astype(np.float32)
 
 
@@ -151,20 +156,44 @@ def closure_curve(phones: list[Phone], t: np.ndarray, fps: float) -> np.ndarray:
     return c
 
 
-def _close_lips(w: np.ndarray, phones: list[Phone], t: np.ndarray, fps: float) -> None:
-    c = closure_curve(phones, t, fps)
-    if c.any():
-        close_lips(w, c)
+# Inner-lip landmark pairs (upper, lower) that must meet at a closure, the middle one counting double.
+_LIP_PAIRS = ((61, 67), (62, 66), (63, 65))
+_PAIR_WEIGHTS = np.array([0.25, 0.5, 0.25])
 
 
-def close_lips(w: np.ndarray, c: np.ndarray) -> None:
-    """Shut the lips in place where the closure curve `c` (T, 0..1) says so, whatever the other channels."""
-    j, mc = INDEX["jawOpen"], INDEX["mouthClose"]
+@functools.lru_cache(maxsize=1)
+def _lip_height() -> tuple[float, np.ndarray]:
+    """Height (m) of the lower inner lip above the upper one on the built-in head: at rest, and per
+    unit of each channel (52,). Positive = the lower lip is above (the lips press past each other)."""
+    from .head import load_head
+
+    head = load_head()
+    up, lo = (head.landmarks[[p[i] for p in _LIP_PAIRS]] for i in (0, 1))
+    rest = float(_PAIR_WEIGHTS @ (head.vertices[lo, 2] - head.vertices[up, 2]))
+    per_unit = (head.deltas[:, lo, 2] - head.deltas[:, up, 2]).astype(np.float64) @ _PAIR_WEIGHTS
+    return rest, per_unit
+
+
+def close_lips(w: np.ndarray, c: np.ndarray, layer: np.ndarray | None = None) -> None:
+    """Shut the lips in place where the closure curve `c` (T, 0..1) says so, whatever the other channels.
+
+    The channels that part the lips for speech give way and the jaw half closes; then mouthClose
+    is set, on the built-in head's own geometry, so the inner lips meet exactly, counting the
+    `layer` (52,) that will be shown on top (the emotion shape keys). Where a pose raises the lower
+    lip past the upper one even so (a sad mouth's shrug), the shrug gives way.
+    """
+    j, mc, shrug = INDEX["jawOpen"], INDEX["mouthClose"], INDEX["mouthShrugLower"]
     w[:, j] *= 1.0 - 0.5 * c
     for name in _LIPS_APART:
         w[:, INDEX[name]] *= 1.0 - c
-    # mouthClose lifts the lower lip by what jawOpen lowered it, plus a little so they touch
-    w[:, mc] = np.maximum(w[:, mc], c * (w[:, j] + 0.03))
+    rest, per_unit = _lip_height()
+    shown = w.astype(np.float64) + (0.0 if layer is None else layer)
+    others = rest + shown @ per_unit - w[:, mc] * per_unit[mc]  # height without our mouthClose
+    meet = np.clip(-others / per_unit[mc], 0.0, 1.0)
+    w[:, mc] += c * (meet - w[:, mc])
+    over = others + w[:, mc] * per_unit[mc]  # > 0: still pressed past each other
+    eased = np.clip(w[:, shrug] - np.maximum(over, 0.0) / per_unit[shrug], 0.0, None)
+    w[:, shrug] += c * (eased - w[:, shrug])
 
 
 def blinks(n_frames: int, fps: float, seed: int = 0) -> np.ndarray:

@@ -74,7 +74,7 @@ def animate(audio: Audio | str, text: str | None = None, engine: str = "phonetic
     else:
         phones, note = phones_for(audio, text, engine)
         t2 = time.perf_counter()
-        w = articulate(phones, fps, n)
+        w = articulate(phones, fps, n, layered=emotions)
     if blink:
         b = blinks(n, fps, seed)
         w[:, INDEX["eyeBlinkLeft"]] = b[:, 0]

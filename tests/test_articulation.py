@@ -46,6 +46,24 @@ def test_bilabials_close_open_vowels_open(fps):
     assert gap.max() > 0.012  # the mouth really opens: > 12 mm on open vowels
 
 
+@pytest.mark.parametrize("emotion", ["happy", "sad", "angry", "surprised", "disgusted", "afraid"])
+def test_lips_meet_at_bilabials_whatever_the_emotion(emotion):
+    """Spoken with the emotion (neural targets) or under its shape key (phonetic engine + slider)."""
+    from core.emotions import emotion_weights
+
+    head, fps = load_head(), 30.0
+    n = int(round(PHONES[-1].end * fps))
+    t = frame_times(n, fps)
+    spoken = articulate(PHONES, fps, n, emotions={emotion: 1.0})
+    layered = np.clip(articulate(PHONES, fps, n, layered={emotion: 1.0}) + emotion_weights({emotion: 1.0}), 0, 1)
+    for w in (spoken, layered):
+        gap = lip_gap(head.landmark_positions(w))
+        for p in PHONES:
+            if p.name in {"P", "B", "M"}:
+                assert gap[(t >= p.start) & (t <= p.end)].min() < 1.5e-3, (emotion, p)  # inner lips within 1.5 mm
+        assert gap.max() > 0.008  # and the mouth still opens
+
+
 def test_rounded_vowel_narrows_mouth():
     lm = landmarks(PHONES, 30.0)
     width = mouth_width(lm)
