@@ -26,6 +26,7 @@ from .head import Head
 
 MAX_PROXY = 30000  # target vertices used for fitting
 LANDMARK_WEIGHT = 50.0  # a given landmark outweighs the closest-point pulls around it
+NORMAL_REACH = 0.005  # m: closest points are sought in position + this × normal (see fit_nonrigid)
 UNUSUAL_UP = 1.3  # pose-cost factor for orientations whose up is neither the mesh's +Y nor +Z
 
 
@@ -162,8 +163,10 @@ def fit_nonrigid(target_in_head: np.ndarray, head: Head, target_normals: np.ndar
                  steps=(1.0, 0.3, 0.1, 0.03), iters: int = 4, max_dist: float = 0.01) -> np.ndarray:
     """Deformed head vertices (V×3, head space) hugging the target's surface.
 
-    With target normals, a pair only counts where the surfaces face the same way,
-    so the upper lip's underside never latches onto the lower lip's top. Given
+    With target normals (and no landmarks), closest points are sought in position + NORMAL_REACH ×
+    normal, so a vertex slides to where the target's surface turns the way it does (eye corners,
+    lips, the nose settle on their match instead of the nearest skin), and a pair only counts where the
+    surfaces face the same way, so the upper lip's underside never latches onto the lower lip's top. Given
     landmarks (68×3, NaN where unknown), the head's landmark vertices are pinned to them.
     """
     V = head.vertices.astype(np.float64)
@@ -171,14 +174,16 @@ def fit_nonrigid(target_in_head: np.ndarray, head: Head, target_normals: np.ndar
     tris = triangles(head.faces)
     L = _laplacian(head)
     LtL = (L.T @ L).tocsc()
-    tree_t = cKDTree(target_in_head)
+    # given landmarks already fix where the features go: the normal term would only compete with them
+    oriented = target_normals is not None and landmarks_in_head is None
+    tree_t = cKDTree(np.hstack([target_in_head, NORMAL_REACH * target_normals]) if oriented else target_in_head)
     X = V.copy()
     for stiffness in steps:
         for _ in range(iters):
             nx = vertex_normals(X, tris)
             # head → target: each skin vertex pulled to its closest target point
-            d, idx = tree_t.query(X)
-            ok = d < max_dist
+            _, idx = tree_t.query(np.hstack([X, NORMAL_REACH * nx]) if oriented else X)
+            ok = np.linalg.norm(target_in_head[idx] - X, axis=1) < max_dist
             if target_normals is not None:
                 ok &= (nx * target_normals[idx]).sum(1) > 0.3
             w = (skin & ok).astype(np.float64)
