@@ -122,7 +122,28 @@ def _peak_mb(pid: int) -> float:
         return 0.0
 
 
+def _spin() -> float:
+    """Seconds for a fixed pure-Python loop: the machine's speed right now."""
+    t = time.perf_counter()
+    total = 0
+    for i in range(10_000_000):
+        total += i
+    return time.perf_counter() - t
+
+
+def machine_check() -> str:
+    """The fixed loop alone and on every core at once: a shared host slows the second figure."""
+    alone = _spin()
+    procs = [subprocess.Popen([sys.executable, __file__, "--spin"], stdout=subprocess.PIPE, text=True)
+             for _ in range(os.cpu_count() or 1)]
+    together = max(float(p.communicate()[0]) for p in procs)
+    return f"a fixed loop took {alone:.2f} s alone and {together:.2f} s on every core at once"
+
+
 def main() -> None:
+    if sys.argv[1:] == ["--spin"]:
+        print(_spin())
+        return
     ap = argparse.ArgumentParser()
     ap.add_argument("--lengths", type=float, nargs="+", default=[5, 60, 600])
     ap.add_argument("--engines", nargs="+", default=["phonetic", "phonetic-fast", "neural"])
@@ -133,6 +154,7 @@ def main() -> None:
         print(json.dumps(measure(args.child[0], args.child[1], args.child[2] == "1")))
         return
     rows, source = [], ""
+    check = machine_check()
     with tempfile.TemporaryDirectory() as tmp:
         for seconds in args.lengths:
             path = os.path.join(tmp, f"{int(seconds)}s.wav")
@@ -158,7 +180,8 @@ def main() -> None:
             "or for `neural` the whole network path (log-mel, S2L in 10 s chunks, "
             "ARKit solve, resampling to 30 fps). 'click total' = load + timing + articulation + writing shape "
             "keys, Action and sound strip in Blender. Peak MB = the process's max RSS (bpy and torch "
-            "included); workers' peak MB = the recognition workers' max RSS, added up.\n\n")
+            f"included); workers' peak MB = the recognition workers' max RSS, added up. Before the rows, {check} "
+            "(equal figures: the cores were the machine's own).\n\n")
     publish(args.section, body, header, rows)
 
 
