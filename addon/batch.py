@@ -4,7 +4,7 @@
 
 A manifest is a CSV with a header: `audio` (required), and optionally `object`,
 `text` (a transcript, or empty: a `.txt` beside the clip is used when present),
-`emotion` (`happy=0.5;sad=0.2`), `engine`, `name` (output stem). A folder means every
+`emotion` (`happy=0.5;sad=0.2`), `engine`, `deformer`, `name` (output stem). A folder means every
 audio file in it, on the default object. Each job starts from the opened file as
 saved, so jobs never see each other's data; a failing job is reported and skipped.
 Writes DIR/<name>.blend (+ .mp4 or PNGs, + .glb with --glb) and DIR/report.json; exits 1
@@ -23,6 +23,7 @@ import bpy
 
 from ..core.emotions import parse_emotions
 from ..core.errors import InputError
+from ..core.transfer import DEFAULT_DEFORMER
 from ..operators.animate import run
 from .render import render_preview
 
@@ -88,7 +89,7 @@ def run_job(job: dict, index: int, rig_file: str, out_dir: str, render: str | No
             raise InputError(f"No object named '{job['object']}' in the rig file.")
         emotions = parse_emotions(job.get("emotion", "").replace(";", " ").split())
         secs, timing, warnings = run(scene, obj, job["audio"], _transcript(job), job.get("engine") or "phonetic",
-                                     scene.frame_start, emotions)
+                                     scene.frame_start, emotions, deformer=job.get("deformer") or DEFAULT_DEFORMER)
         blend = os.path.join(out_dir, name + ".blend")
         bpy.ops.wm.save_as_mainfile(filepath=blend, copy=True)
         entry.update(status="ok", message="; ".join(warnings), timing=timing, engine=job.get("engine") or "phonetic",

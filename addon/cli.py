@@ -16,6 +16,7 @@ from ..core.emotions import EMOTION_NAMES, parse_emotions
 from ..core.engines import ENGINES
 from ..core.errors import InputError
 from ..core.head import load_head
+from ..core.transfer import DEFAULT_DEFORMER, DEFORMERS
 from ..operators.add_head import new_head_object
 from ..operators.animate import run
 from .render import render_preview
@@ -32,13 +33,16 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--text", help="transcript, or a .txt file holding it")
     a.add_argument("--engine", default="phonetic", choices=ENGINES)
     a.add_argument("--emotion", action="append", metavar="NAME=V", help=f"repeatable; {', '.join(EMOTION_NAMES)}")
+    a.add_argument("--deformer", default=DEFAULT_DEFORMER, choices=DEFORMERS,
+                   help="how a mesh other than the built-in head gets its shape keys")
     a.add_argument("--start-frame", type=int, default=1)
     a.add_argument("--baked", type=int, default=0, metavar="K",
                    help="baked mode: K basis shape keys (SVD) instead of the 52 ARKit keys")
     a.add_argument("--out", help="save the animated file here (default: overwrite the opened .blend)")
     a.add_argument("--render", metavar="PATH", help="also render a preview: .mp4 (with sound) or .png strip")
     b = sub.add_parser("batch", help="animate (and render) many clips: a CSV manifest or a folder")
-    b.add_argument("--jobs", required=True, help="jobs.csv (audio,object,text,emotion,engine,name) or a folder")
+    b.add_argument("--jobs", required=True,
+                   help="jobs.csv (audio,object,text,emotion,engine,deformer,name) or a folder")
     b.add_argument("--out", required=True, help="folder for the .blend files, renders and report.json")
     b.add_argument("--object", help="object for jobs that name none (and for a folder)")
     b.add_argument("--render", choices=("mp4", "png"), help="also render each job: video with sound, or PNGs")
@@ -67,7 +71,7 @@ def animate_command(args) -> int:
     scene = bpy.context.scene
     obj = _target(args)
     secs, timing, warnings = run(scene, obj, args.audio, args.text, args.engine, args.start_frame,
-                                 parse_emotions(args.emotion), baked_shapes=args.baked)
+                                 parse_emotions(args.emotion), baked_shapes=args.baked, deformer=args.deformer)
     for warning in warnings:
         print(f"talkinghead: warning: {warning}", file=sys.stderr)
     out = args.out or bpy.data.filepath

@@ -21,6 +21,7 @@ class VIEW3D_PT_talkinghead(bpy.types.Panel):
         col.prop(s, "transcript")
         col.prop(s, "start_frame")
         col.prop(s, "engine")
+        col.prop(s, "deformer")
         row = col.row(align=True)
         row.prop(s, "output", expand=True)
         if s.output == "BAKED":

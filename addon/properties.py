@@ -5,6 +5,7 @@ import bpy
 
 from ..core.emotions import EMOTION_NAMES
 from ..core.engines import ENGINES
+from ..core.transfer import DEFAULT_DEFORMER, DEFORMERS
 
 _ENGINE_ITEMS = [
     ("phonetic", "Phonetic", "Recognise words with pocketsphinx, then align their phones (best lip sync)"),
@@ -13,6 +14,12 @@ _ENGINE_ITEMS = [
      "(needs PyTorch and librosa in Blender's Python)"),
 ]
 assert tuple(i[0] for i in _ENGINE_ITEMS) == ENGINES
+_DEFORMER_ITEMS = [
+    ("correspondence", "Correspondence", "Fit the built-in head to the mesh and carry its targets over (any size)"),
+    ("learned", "Learned (DiffusionNet)", "Our network predicts the targets from the mesh's own surface "
+     "(up to 150k vertices; needs PyTorch in Blender's Python)"),
+]
+assert tuple(i[0] for i in _DEFORMER_ITEMS) == tuple(DEFORMERS)
 
 
 class TalkingHeadSettings(bpy.types.PropertyGroup):
@@ -22,6 +29,8 @@ class TalkingHeadSettings(bpy.types.PropertyGroup):
         name="Transcript", description="Optional: what is said (or a .txt file); gives exact phone timing")
     start_frame: bpy.props.IntProperty(name="Start Frame", default=1, description="Frame where the clip starts")
     engine: bpy.props.EnumProperty(name="Engine", items=_ENGINE_ITEMS, default="phonetic")
+    deformer: bpy.props.EnumProperty(name="Deformer", items=_DEFORMER_ITEMS, default=DEFAULT_DEFORMER,
+                                     description="How a mesh other than the built-in head gets its shape keys")
     output: bpy.props.EnumProperty(name="Output", default="RIG", items=[
         ("RIG", "ARKit rig", "52 ARKit shape keys with one curve each: editable, exports as ARKit morphs"),
         ("BAKED", "Baked", "The motion compressed into a few basis shape keys and curves (SVD): compact")])

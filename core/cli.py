@@ -22,6 +22,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--fps", type=float, default=30.0)
     a.add_argument("--vertices", action="store_true", help="also store T×V×3 vertices of the animated mesh")
     a.add_argument("--mesh", help="animate this .obj/.ply face instead of the built-in head (any topology)")
+    a.add_argument("--deformer", default="correspondence", choices=("correspondence", "learned"),
+                   help="how --mesh gets its ARKit targets: registration transfer, or the DiffusionNet")
     a.add_argument("--out", required=True, help="output .npz")
     e = sub.add_parser("export-head", help="write the built-in head's neutral mesh (the --vertices order)")
     e.add_argument("--out", required=True, help="output .obj")
@@ -51,6 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
     td.add_argument("--seed", type=int, default=0)
     td.add_argument("--steps", type=int, default=3000)
     td.add_argument("--out", default=None, help="weights (default: the shipped core/assets/s2d_head.pt)")
+    tf = tsub.add_parser("deform", help="the DiffusionNet deformer (any mesh): identities × topologies")
+    tf.add_argument("--meshes", type=int, default=96, help="training meshes (identity × topology) to draw")
+    tf.add_argument("--seed", type=int, default=0)
+    tf.add_argument("--steps", type=int, default=6000)
+    tf.add_argument("--out", default=None, help="weights (default: the shipped core/assets/deform_net.pt)")
     return ap
 
 
@@ -63,9 +70,9 @@ def main(argv: list[str] | None = None) -> int:
             rig = None
             if args.mesh:
                 from .meshio import read_mesh
-                from .transfer import transfer
+                from .transfer import rig_mesh
 
-                rig = transfer(*read_mesh(args.mesh))
+                rig = rig_mesh(*read_mesh(args.mesh), deformer=args.deformer)
             anim.save_npz(args.out, vertices=args.vertices, rig=rig)
             print(f"{args.out}: {anim.n_frames} frames at {args.fps:g} fps from {anim.duration:.2f} s of audio "
                   f"({anim.metadata['timing']}) in {time.perf_counter() - t:.2f} s")
@@ -88,6 +95,10 @@ def main(argv: list[str] | None = None) -> int:
             out = args.out or corpus.default_folder(args.seed, args.utterances)
             corpus.build(out, args.utterances, args.seed, args.workers)
             print(f"{out}: {args.utterances} utterances")
+        elif args.command == "train" and args.model == "deform":
+            from . import train_deform
+
+            train_deform.main(args)
         elif args.command == "train" and args.model == "s2d":
             from . import train
 

@@ -11,9 +11,15 @@ inherits from the still philtrum it is connected to, the lower lip from the movi
 chin, because the mouth slit separates them in the mesh even where they touch.
 The result is a `Rig`: one shape per ARKit name on the target's vertices, in its
 vertex order, plus its 68 landmarks.
+
+That is the correspondence deformer (the default). The learned one (`learned_transfer`)
+keeps the registration only to pose and scale the mesh and find its landmarks, and has
+the DiffusionNet of `diffusionnet.py` predict the targets from the mesh itself;
+`rig_mesh` picks one by name. `bench/deform.py` compares them.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +30,7 @@ import scipy.sparse.linalg as spla
 from scipy.spatial import cKDTree
 
 from .arkit import INDEX
+from .errors import InputError
 from .head import Head, load_head, posed
 from .mouthcut import lips_part
 from .register import Registration, outward_normals, register, triangles, vertex_normals
@@ -139,11 +146,54 @@ def transfer(vertices: np.ndarray, faces: np.ndarray | None = None, landmarks: n
     if near_seam.any() and (~near_seam).any() and (
             faces is None or lips_part(V, faces, deltas[INDEX["jawOpen"]], reg, head) < LIPS_PART):
         deltas = _diffuse(V, faces, deltas, near_seam)
-    deltas = deltas.astype(np.float32)
-    # landmarks: the fitted head's landmark points (or the given ones), snapped to the closest target vertex
+    return Rig(V.astype(np.float32), deltas.astype(np.float32), _landmark_ids(reg, x, head, landmarks), reg)
+
+
+def _landmark_ids(reg: Registration, x: np.ndarray, head: Head, landmarks: np.ndarray | None) -> np.ndarray:
+    """The fitted head's landmark points (or the given ones), snapped to the closest target vertex."""
     points = reg.fitted[head.landmarks]
     if landmarks is not None:
         known = np.isfinite(landmarks).all(1)
-        points[known] = sim.apply(np.asarray(landmarks, np.float64)[known])
-    _, lm = cKDTree(x).query(points)
-    return Rig(V.astype(np.float32), deltas, lm.astype(np.int32), reg)
+        points[known] = reg.similarity.apply(np.asarray(landmarks, np.float64)[known])
+    return cKDTree(x).query(points)[1].astype(np.int32)
+
+
+def learned_transfer(vertices: np.ndarray, faces: np.ndarray | None = None, landmarks: np.ndarray | None = None,
+                     head: Head | None = None, registration: Registration | None = None) -> Rig:
+    """Rig any mesh with the DiffusionNet deformer (method b): the registration only poses and scales the
+    mesh into the head's frame and finds its landmarks; the network predicts the targets from the mesh."""
+    try:
+        from . import diffusionnet
+    except ImportError as exc:
+        raise InputError(f"The learned deformer needs PyTorch ({exc.name} is missing): choose the "
+                         "correspondence deformer, or install PyTorch into Blender's Python.") from None
+
+    V = np.asarray(vertices, np.float64)
+    if len(V) > diffusionnet.MAX_VERTICES:
+        raise InputError(f"The learned deformer handles meshes up to {diffusionnet.MAX_VERTICES:,} vertices "
+                         f"(this one has {len(V):,}); use the correspondence deformer for it")
+    head = head or load_head()
+    reg = registration or register(V, head, faces, landmarks)
+    x = reg.similarity.apply(V)
+    tris = triangles(faces) if faces is not None and len(faces) else None
+    deltas = reg.similarity.vectors_back(diffusionnet.predict(_deform_net(), x, tris))
+    return Rig(V.astype(np.float32), deltas.astype(np.float32), _landmark_ids(reg, x, head, landmarks), reg)
+
+
+@functools.lru_cache(maxsize=1)
+def _deform_net():
+    from . import diffusionnet
+
+    return diffusionnet.load()
+
+
+DEFORMERS = {"correspondence": transfer, "learned": learned_transfer}
+DEFAULT_DEFORMER = "correspondence"
+
+
+def rig_mesh(vertices: np.ndarray, faces: np.ndarray | None = None, landmarks: np.ndarray | None = None,
+             deformer: str = DEFAULT_DEFORMER) -> Rig:
+    """Rig any mesh with the named deformer (see DEFORMERS)."""
+    if deformer not in DEFORMERS:
+        raise InputError(f"Unknown deformer {deformer!r}; choose one of {', '.join(DEFORMERS)}")
+    return DEFORMERS[deformer](vertices, faces, landmarks)

@@ -8,6 +8,7 @@ import bpy
 from ..core.bake import bake, bake_landmarks
 from ..core.emotions import EMOTION_NAMES
 from ..core.engines import animate, read_text
+from ..core.transfer import DEFAULT_DEFORMER
 from ..core.errors import InputError
 from .add_head import is_builtin_head
 from .rig import rig_for
@@ -30,8 +31,8 @@ def scene_fps(scene: bpy.types.Scene) -> float:
 
 
 def run(scene: bpy.types.Scene, obj: bpy.types.Object | None, audio: str, text: str | None, engine: str,
-        start_frame: int, emotions: dict[str, float] | None = None, blink: bool = True, baked_shapes: int = 0
-        ) -> tuple[float, str, list[str]]:
+        start_frame: int, emotions: dict[str, float] | None = None, blink: bool = True, baked_shapes: int = 0,
+        deformer: str = DEFAULT_DEFORMER) -> tuple[float, str, list[str]]:
     """Animate `obj` from `audio`; returns (seconds taken, how the timing was found, warnings).
 
     `baked_shapes` > 0: baked mode with that many basis shapes instead of the ARKit rig.
@@ -42,7 +43,7 @@ def run(scene: bpy.types.Scene, obj: bpy.types.Object | None, audio: str, text: 
     if emotions is None:
         emotions = {n: getattr(obj.talkinghead, n) for n in EMOTION_NAMES if getattr(obj.talkinghead, n) > 0.0}
     anim = animate(path, read_text(text), engine, scene_fps(scene), emotions, start_frame, blink=blink)
-    deltas = rig_for(obj).deltas
+    deltas = rig_for(obj, deformer).deltas
     baked = None
     if baked_shapes > 0 and anim.landmark_motion is not None and is_builtin_head(obj):
         baked = bake_landmarks(anim.landmark_motion, anim.weights, deltas, baked_shapes)  # S2L → S2D
@@ -74,7 +75,8 @@ class TALKINGHEAD_OT_animate(bpy.types.Operator):
         try:
             secs, timing, warnings = run(context.scene, context.active_object, s.audio_path, s.transcript or None,
                                          s.engine, s.start_frame, blink=blink,
-                                         baked_shapes=s.baked_shapes if s.output == "BAKED" else 0)
+                                         baked_shapes=s.baked_shapes if s.output == "BAKED" else 0,
+                                         deformer=s.deformer)
         except InputError as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}

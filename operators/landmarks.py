@@ -23,7 +23,7 @@ class TALKINGHEAD_OT_detect_landmarks(bpy.types.Operator):
         obj = context.active_object
         try:
             check_target(obj)
-            rig = rig_for(obj)
+            rig = rig_for(obj, context.scene.talkinghead.deformer)
         except InputError as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}

@@ -228,11 +228,14 @@ def test_any_scene_rate(scene, synth_clip):
     assert len(our_fcurves(obj.data.shape_keys)[0].keyframe_points) == n
 
 
-@pytest.mark.parametrize("mesh", ["flame/FLAME_sample.ply", "multiface/20171024.ply"])
-def test_any_mesh_gets_a_working_rig(scene, mesh, synth_clip):
+@pytest.mark.parametrize("mesh, deformer", [("flame/FLAME_sample.ply", "correspondence"),
+                                            ("multiface/20171024.ply", "correspondence"),
+                                            ("flame/FLAME_sample.ply", "learned")])
+def test_any_mesh_gets_a_working_rig(scene, mesh, deformer, synth_clip):
     """A real head of another topology (Y-up data, imported as is): ARKit keys transferred, lips open."""
     import bpy
 
+    scene.talkinghead.deformer = deformer
     path = data_path("meshes", mesh)
     bpy.ops.wm.ply_import(filepath=path)
     obj = bpy.context.active_object
