@@ -126,12 +126,15 @@ def find_landmarks(V: np.ndarray, skin: np.ndarray, D: dict[str, np.ndarray],
         lm[idx] = pick(seam, s * half, lambda p: s * p[:, 0])
     for idx, s in ((60, -1), (64, 1)):      # inner corners: just inside them
         lm[idx] = pick(seam, s * 0.85 * half, lambda p: -np.abs(p[:, 1] - contact_y))
+    # outer lips: the vermilion line, where each lip juts out most (labrale superius / inferius on the midline)
     for idx, f in zip((49, 50, 51, 52, 53), (-0.62, -0.3, 0.0, 0.3, 0.62)):
-        col = _column(upper, V, f * half)                           # outer upper: top of the red lip,
-        col = col[close[col] > 0.7 * close[col].max()]              # where mouthClose still moves it fully
-        lm[idx] = col[np.argmax(V[col, 1])]
+        col = _column(upper, V, f * half)
+        col = col[close[col] > 0.7 * close[col].max()]              # lip tissue: mouthClose moves it fully
+        lm[idx] = col[np.argmax(V[col, 2])]
     for idx, f in zip((55, 56, 57, 58, 59), (0.6, 0.3, 0.0, -0.3, -0.6)):
-        lm[idx] = pick(lower_tissue, f * half, lambda p: -p[:, 1])  # outer lower: bottom of lower lip
+        lm[idx] = pick(lower_tissue, f * half, lambda p: p[:, 2])
+    mid_upper = _column(upper, V, 0.0)
+    lip_top_y = V[mid_upper[close[mid_upper] > 0.7 * close[mid_upper].max()], 1].max()  # upper lip tissue's top
     # inner lips: per column, the upper/lower pair that touch (closest), i.e. where the lips meet
     for up_idx, low_idx, f in ((61, 67, -0.45), (62, 66, 0.0), (63, 65, 0.45)):
         cu, cl = _column(upper, V, f * half), _column(lower, V, f * half)
@@ -178,14 +181,14 @@ def find_landmarks(V: np.ndarray, skin: np.ndarray, D: dict[str, np.ndarray],
     # --- nose: bridge on the midline, tip = most frontal, base from noseSneer
     mid = front[np.abs(V[front, 0]) < 0.02]
     eye_y = 0.5 * (V[lm[39], 1] + V[lm[42], 1])
-    nose_zone = mid[(V[mid, 1] > V[lm[51], 1]) & (V[mid, 1] < eye_y + 0.05)]
+    nose_zone = mid[(V[mid, 1] > lip_top_y) & (V[mid, 1] < eye_y + 0.05)]
     tip = nose_zone[np.argmax(V[nose_zone, 2])]
     lm[30] = tip
     for idx, t in zip((27, 28, 29), (0.0, 1 / 3, 2 / 3)):
         y = eye_y + t * (V[tip, 1] - eye_y)
         row = nose_zone[np.abs(V[nose_zone, 1] - y) < 0.04]
         lm[idx] = row[np.argmax(V[row, 2])]
-    below_tip = nose_zone[(V[nose_zone, 1] < V[tip, 1]) & (V[nose_zone, 1] > V[lm[51], 1])
+    below_tip = nose_zone[(V[nose_zone, 1] < V[tip, 1]) & (V[nose_zone, 1] > lip_top_y)
                           & (V[nose_zone, 2] > V[tip, 2] - 0.35)]
     # subnasale: the deepest point of the profile between the tip and the upper lip
     lm[33] = below_tip[np.argmin(V[below_tip, 2] - 0.8 * (V[tip, 1] - V[below_tip, 1]))]
