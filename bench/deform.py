@@ -2,14 +2,16 @@
 
 1. Landmark error (mm, per group) on the FLAME template and the VOCASET heads against
    the FLAME 68-landmark embedding (51 static points + the frontal jaw contour).
-2. The built-in head re-meshed into topologies the method never saw (midpoint
+2. The built-in head re-meshed into topologies neither method trained on (midpoint
    subdivision, and the same shuffled, rotated to Y-up and scaled to centimetres; quadric
-   decimation to half), ground truth carried by the subdivision or by surface correspondence:
-   mean error (mm) of the transferred jawOpen / mouthPucker / mouthSmile targets in the
-   mouth region and the static region.
+   decimation to half; Blender's voxel and QuadriFlow remeshers on its skin), ground truth
+   carried by the subdivision or by surface correspondence:
+   mean error (mm) of the jawOpen / mouthPucker / mouthSmile targets and of 200 speech
+   frames in the mouth region and the static region.
 3. Every real head: lip gap opened by jawOpen (mm, at the landmarks found on it, or
    the embedding's on FLAME topology) and the largest jawOpen motion of the region
    farthest from the mouth (back/top of the head); seconds per mesh.
+Both methods side by side: (a) correspondence transfer, (b) the learned DiffusionNet.
 Writes the 'deform' section of docs/benchmarks.md.
 
     python bench/deform.py
@@ -23,12 +25,13 @@ import time
 
 import numpy as np
 
-from common import need_data, table, write_section
+from common import REPORT, need_data, table, write_section
 from core.arkit import INDEX
 from core.head import load_head
 from core.meshio import read_mesh
 from core.mouthcut import lips_part
-from core.transfer import transfer
+from core.train_deform import midpoint_subdivide
+from core.transfer import learned_transfer, transfer
 
 GROUPS = {"jaw": range(0, 17), "brows": range(17, 27), "nose": range(27, 36), "eyes": range(36, 48),
           "outer lips": range(48, 60), "inner lips": range(60, 68)}
@@ -73,17 +76,9 @@ def subdivided_head():
     """Midpoint subdivision of the built-in head's triangles: new topology, exact ground truth."""
     head = load_head()
     tris = np.concatenate([head.faces[:, [0, 1, 2]], head.faces[:, [0, 2, 3]]])
-    edges = np.sort(np.concatenate([tris[:, [0, 1]], tris[:, [1, 2]], tris[:, [2, 0]]]), axis=1)
-    uniq, inv = np.unique(edges, axis=0, return_inverse=True)
-    n = len(head.vertices)
-    V = np.concatenate([head.vertices, head.vertices[uniq].mean(1)])
-    D = np.concatenate([head.deltas, head.deltas[:, uniq].mean(2)], axis=1)
-    mid = n + inv.reshape(3, -1).T
-    a, b, c = tris.T
-    ab, bc, ca = mid.T
-    F = np.concatenate([np.stack(x, 1) for x in ((a, ab, ca), (ab, b, bc), (ca, bc, c), (ab, bc, ca))])
-    parts = np.concatenate([head.parts, head.parts[uniq].max(1)])
-    return V, F, D, parts
+    V, F, parents = midpoint_subdivide(head.vertices, tris)
+    D = np.concatenate([head.deltas, head.deltas[:, parents].mean(2)], axis=1)
+    return V, F, D, np.concatenate([head.parts, head.parts[parents].max(1)])
 
 
 def decimated_head(reduction: float = 0.5):
@@ -91,17 +86,77 @@ def decimated_head(reduction: float = 0.5):
     positions; ground truth carried by surface correspondence (each new vertex's closest point on
     the original surface, its targets interpolated there)."""
     import fast_simplification
-    import trimesh
 
     head = load_head()
     tris = np.concatenate([head.faces[:, [0, 1, 2]], head.faces[:, [0, 2, 3]]])
     V, F = fast_simplification.simplify(head.vertices.astype(np.float32), tris.astype(np.int32),
                                         target_reduction=reduction)
+    return (V, F) + carried(V, tris)
+
+
+def carried(V: np.ndarray, tris: np.ndarray):
+    """(targets K×N×3, closest points N×3): the built-in head's targets at each vertex's closest point on it."""
+    import trimesh
+
+    head = load_head()
     original = trimesh.Trimesh(head.vertices, tris, process=False)
     closest, _, tri = trimesh.proximity.closest_point(original, V)
     bary = trimesh.triangles.points_to_barycentric(original.triangles[tri], closest)
-    D = np.einsum("kntd,nt->knd", head.deltas[:, tris[tri]], bary)
-    return V, F, D, closest
+    return np.einsum("kntd,nt->knd", head.deltas[:, tris[tri]], bary), closest
+
+
+def blender_remeshed(mode: str):
+    """The built-in head's skin re-meshed by Blender: 'VOXEL' (2 mm voxels: the closed lips fuse, as on many
+    scans, and only the part from the neck to the brows comes out) or 'QUADRIFLOW' (about 4000 quads);
+    ground truth carried by surface correspondence."""
+    import bpy
+
+    head = load_head()
+    skin = np.nonzero(head.parts == 0)[0]
+    remap = -np.ones(len(head.vertices), int)
+    remap[skin] = np.arange(len(skin))
+    quads = remap[head.faces[(head.parts[head.faces] == 0).all(1)]]
+    mesh = bpy.data.meshes.new("remesh")
+    mesh.from_pydata(head.vertices[skin].tolist(), [], quads.tolist())
+    obj = bpy.data.objects.new("remesh", mesh)
+    bpy.context.scene.collection.objects.link(obj)
+    if mode == "VOXEL":
+        obj.modifiers.new("remesh", "REMESH").voxel_size = 0.002
+        ev = obj.evaluated_get(bpy.context.evaluated_depsgraph_get())
+        out = ev.to_mesh()
+    else:
+        bpy.context.view_layer.objects.active = obj
+        obj.select_set(True)
+        bpy.ops.object.quadriflow_remesh(target_faces=4000, use_mesh_symmetry=False, seed=0)
+        out = obj.data
+    V = np.array([v.co[:] for v in out.vertices])
+    out.calc_loop_triangles()
+    F = np.array([t.vertices[:] for t in out.loop_triangles])
+    bpy.data.objects.remove(obj)
+    skin_quads = head.faces[(head.parts[head.faces] == 0).all(1)]
+    return (V, F) + carried(V, np.concatenate([skin_quads[:, [0, 1, 2]], skin_quads[:, [0, 2, 3]]]))
+
+
+def deform_net_command() -> str:
+    from core import diffusionnet
+
+    return diffusionnet.load().meta["command"]
+
+
+def speech_frames(count: int) -> np.ndarray:
+    """`count` frames of ARKit weights (count×52) drawn from the phonetic engine on synthetic speech,
+    the frames where the mouth moves."""
+    from core.engines import animate
+    from core.synth import synthesise, write_wav
+
+    path = os.path.join(os.path.dirname(REPORT), "..", "out", "deform_bench_speech.wav")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    text = "Bob, please move the big map by the window; we will be home for supper."
+    speech = synthesise(text)
+    write_wav(path, speech.samples, speech.sample_rate)
+    w = animate(path, text, "phonetic", 30.0, {}).weights  # aligned to the text: every viseme is there
+    w = w[w.max(1) > 0.05]
+    return w[np.random.default_rng(0).choice(len(w), count, replace=len(w) < count)]
 
 
 def main() -> None:
@@ -117,6 +172,9 @@ def main() -> None:
         t = time.perf_counter()
         rig = transfer(V, F)
         secs = time.perf_counter() - t
+        t = time.perf_counter()
+        learned = learned_transfer(V, F, registration=rig.registration)
+        secs_b = time.perf_counter() - t
         name = os.path.relpath(path, os.path.join(data, "meshes"))
         flame_topology = len(V) == 5023 and F is not None
         embedding = None
@@ -131,10 +189,11 @@ def main() -> None:
             fixed = transfer(V, F, landmarks=given)
             corrected_rows.append([name, jaw_metrics(rig, embedding)[0], jaw_metrics(fixed, embedding)[0],
                                    jaw_metrics(fixed, embedding)[1]])
-        gap, still = jaw_metrics(rig, embedding)
-        parts = 1000 * lips_part(V, F, rig.deltas[INDEX["jawOpen"]], rig.registration, head) if F is not None else 0.0
-        real_rows.append([name, len(V), gap if embedding is not None else "-", parts, still, secs])
-        print(real_rows[-1], flush=True)
+        for method, r, s in (("a", rig, secs), ("b", learned, secs_b)):
+            gap, still = jaw_metrics(r, embedding)
+            parts = 1000 * lips_part(V, F, r.deltas[INDEX["jawOpen"]], rig.registration, head) if F is not None else 0.
+            real_rows.append([name, len(V), method, gap if embedding is not None else "-", parts, still, s])
+            print(real_rows[-1], flush=True)
     # a 1M-vertex scan: the scan subdivided three times (fitted on a 30k-vertex proxy)
     import resource
 
@@ -146,7 +205,7 @@ def main() -> None:
     t = time.perf_counter()
     rig = transfer(V, F)
     secs = time.perf_counter() - t
-    big = ["scan subdivided ×3", len(V), "-",
+    big = ["scan subdivided ×3", len(V), "a", "-",
            1000 * lips_part(V, F, rig.deltas[INDEX["jawOpen"]], rig.registration, head), jaw_metrics(rig)[1], secs]
     real_rows.append(big)
     peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2
@@ -161,38 +220,57 @@ def main() -> None:
     variants = {"subdivided": (Vs, Fs, Ds, np.eye(3), 1.0, Vs),
                 "subdivided, shuffled, Y-up, cm": (100 * Vs[perm] @ yup.T, inv[Fs], Ds[:, perm], yup, 100.0, Vs[perm]),
                 f"decimated to {len(Vd)} vertices": (Vd, Fd, Dd, np.eye(3), 1.0, on_surface)}
+    for mode, label in (("VOXEL", "voxel-remeshed skin (2 mm; Blender keeps only neck to brows)"),
+                        ("QUADRIFLOW", "quad-remeshed skin (QuadriFlow)")):
+        V, F, D, on_surface = blender_remeshed(mode)
+        variants[f"{label}, {len(V)} vertices"] = (V, F, D, np.eye(3), 1.0, on_surface)
     mouth_c = head.vertices[head.landmarks[48:68]].mean(0)
     remesh_rows = []
+    weights = speech_frames(200)
     for label, (V, F, D, R, scale, base) in variants.items():
         t = time.perf_counter()
         rig = transfer(V, F)
         secs = time.perf_counter() - t
+        t = time.perf_counter()
+        learned = learned_transfer(V, F, registration=rig.registration)
+        secs_b = time.perf_counter() - t
         region_mouth = np.linalg.norm(base - mouth_c, axis=1) < 0.035
         region_static = (base[:, 2] > 0.2) | (base[:, 1] > 0.0)  # scalp and back of head / neck
-        for shape in SHAPES:
-            k = INDEX[shape]
-            pred = rig.deltas[k] @ R / scale  # back to Blender metres
-            err = 1000 * np.linalg.norm(pred - D[k], axis=1)
-            remesh_rows.append([label, shape, float(err[region_mouth].mean()), float(err[region_mouth].max()),
-                                float(err[region_static].mean()), float(err[region_static].max()), secs])
-            print(remesh_rows[-1], flush=True)
-    body = ("## Any mesh: registration + transfer (`python bench/deform.py`)\n\n"
-            "Method (a) of the issue, correspondence transfer: similarity fit over the 24 axis orientations, "
+        for method, r, s in (("a", rig, secs), ("b", learned, secs_b)):
+            pred = r.deltas @ R / scale  # back to Blender metres
+            fields = [(shape, pred[INDEX[shape]], D[INDEX[shape]]) for shape in SHAPES]
+            frames = [(np.tensordot(w, pred, 1), np.tensordot(w, D, 1)) for w in weights]
+            for shape, p, g in fields + [("200 speech frames", *zip(*frames))]:
+                err = 1000 * np.linalg.norm(np.asarray(p) - np.asarray(g), axis=-1)
+                m, st = err[..., region_mouth], err[..., region_static]
+                remesh_rows.append([label, method, shape, float(m.mean()), float(m.max()),
+                                    float(st.mean()), float(st.max()), s])
+                print(remesh_rows[-1], flush=True)
+    body = ("## Any mesh: the two deformers (`python bench/deform.py`)\n\n"
+            "Method **a**, correspondence (the default): similarity fit over the 24 axis orientations, "
             "Laplacian-regularised non-rigid fit of the built-in head, ARKit targets carried by closest "
             "points and, near the lips, diffused over the target's own surface; with no landmarks given, the "
-            "fit seeks closest points in position + 5 mm × normal. The learned DiffusionNet method (b) is "
-            "not built yet; Sparse2Dense (for templates) has its own section.\n\n"
+            "fit seeks closest points in position + 5 mm × normal. Method **b**, learned: the same similarity "
+            "fit poses and scales the mesh, then our DiffusionNet (`core/diffusionnet.py`, weights from "
+            f"`{deform_net_command()}`) predicts the 52 targets from the mesh's own Laplacian spectrum and "
+            "tangent gradients; its seconds exclude the shared registration. Landmarks come from the "
+            "registration for both. Sparse2Dense (for templates) has its own section.\n\n"
             "Landmark error (mm) against the FLAME embedding (jaw: frontal contour row 39):\n\n"
             + table(["mesh"] + list(GROUPS) + ["mean w/o jaw", "mean"], lm_rows)
-            + "\n\nBuilt-in head re-meshed (subdivided: ground truth exact through the subdivision; decimated: "
-            "carried by each vertex's closest point on the original surface); error of the transferred "
-            "targets in mm (mouth: within 35 mm of the lips; static: scalp, back of head, neck):\n\n"
-            + table(["topology", "shape", "mouth mean", "mouth max", "static mean", "static max", "s"], remesh_rows)
+            + "\n\nBuilt-in head re-meshed into topologies neither method trained on (subdivided: ground truth exact "
+            "through the subdivision; decimated and Blender's remeshers: carried by each vertex's closest point on "
+            "the original surface); error of the targets in mm (mouth: within 35 mm of the lips; static: scalp, "
+            "back of head, neck). Blender's voxel remesher keeps only the part of the head from the neck to the "
+            "brows, with the lips fused: the similarity fit turns that piece the wrong way up, so both methods "
+            "fail on it; QuadriFlow bridges the mouth slit in places, which costs (a) and more so (b):\n\n"
+            + table(["topology", "method", "shape", "mouth mean", "mouth max", "static mean", "static max", "s"],
+                    remesh_rows)
             + "\n\nReal heads, jawOpen = 1: lip gap opened at the FLAME embedding's landmarks 62/66 (FLAME "
             "topology only); 'lips part' = the largest separation jawOpen makes between points within 2 mm of "
             "each other near the lip line that are not joined by skin (0 = the lips do not part); largest "
             "motion of the 20 % of vertices farthest from the mouth; seconds to fit and transfer:\n\n"
-            + table(["mesh", "vertices", "lip gap at embedding mm", "lips part mm", "far-region motion mm", "s"],
+            + table(["mesh", "vertices", "method", "lip gap at embedding mm", "lips part mm", "far-region motion mm",
+                     "s"],
                     real_rows)
             + f"\n\nPeak memory of this benchmark process (the 1.1M-vertex transfer dominates): {peak_gb:.1f} GB."
             + "\n\nWith landmarks given (the embedding's 51 face points, as a user corrects them after *Detect "
