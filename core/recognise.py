@@ -116,6 +116,10 @@ def _with_pauses(phones: list[Phone], duration: float) -> list[Phone]:
 
 
 def _decode(dec: Decoder, pcm: bytes) -> None:
+    """One utterance through a fresh front end: pocketsphinx's noise removal carries its noise estimate
+    over from the previous utterance, so a clip's phones would otherwise depend on what its process (or
+    recognition worker) decoded before it."""
+    dec.reinit_feat()
     dec.start_utt()
     dec.process_raw(pcm, full_utt=True)
     dec.end_utt()

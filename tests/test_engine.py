@@ -68,6 +68,20 @@ def test_deterministic(synth_clip):
     assert np.array_equal(a.weights, b.weights)
 
 
+def test_recognition_does_not_depend_on_what_came_before(synth_clip, tmp_path):
+    """The same clip gives the same phones first in a process and after other audio (pocketsphinx's
+    noise estimate would otherwise carry over from one utterance to the next)."""
+    from core.synth import synthesise, write_wav
+
+    speech = synthesise("Please bring the maps back before the boat leaves.")
+    write_wav(str(tmp_path / "other.wav"), speech.samples, speech.sample_rate)
+    clip, other = load_audio(synth_clip[0]), load_audio(str(tmp_path / "other.wav"))
+    recognise._decoder.cache_clear()
+    first = recognise.recognise_words(clip, parallel=False)
+    recognise.recognise_words(other, parallel=False)
+    assert recognise.recognise_words(clip, parallel=False) == first
+
+
 def test_bad_options(synth_clip):
     with pytest.raises(InputError, match="engine"):
         animate(synth_clip[0], engine="nope")
