@@ -37,6 +37,7 @@ from .register import Registration, outward_normals, register, triangles, vertex
 
 SEAM_BAND = 0.012  # m (head scale): target points this close to the head's lip seam are diffused
 LIPS_PART = 0.010  # m: closest points that already open the lips this far are kept as they are
+BEYOND_HEAD = 0.010  # m: the learned deformer's motion fades out from this far beyond the fitted head
 
 
 @dataclass
@@ -176,8 +177,16 @@ def learned_transfer(vertices: np.ndarray, faces: np.ndarray | None = None, land
     reg = registration or register(V, head, faces, landmarks)
     x = reg.similarity.apply(V)
     tris = triangles(faces) if faces is not None and len(faces) else None
-    deltas = reg.similarity.vectors_back(diffusionnet.predict(_deform_net(), x, tris))
+    head_d = diffusionnet.predict(_deform_net(), x, tris) * _within_head(x, reg.fitted)[None, :, None]
+    deltas = reg.similarity.vectors_back(head_d)
     return Rig(V.astype(np.float32), deltas.astype(np.float32), _landmark_ids(reg, x, head, landmarks), reg)
+
+
+def _within_head(x: np.ndarray, fitted: np.ndarray) -> np.ndarray:
+    """1 on the part of the mesh the fitted head covers, fading to 0 from 1 to 3 cm beyond it: the network
+    never saw shoulders or a long neck, and what it predicts there is not motion."""
+    dist = cKDTree(fitted).query(x)[0]
+    return np.clip(1.0 - (dist - BEYOND_HEAD) / BEYOND_HEAD / 2, 0.0, 1.0)
 
 
 @functools.lru_cache(maxsize=1)
