@@ -30,7 +30,7 @@ from core.arkit import INDEX
 from core.head import load_head
 from core.meshio import read_mesh
 from core.mouthcut import lips_part
-from core.train_deform import midpoint_subdivide
+from core.train_deform import midpoint_subdivide, surface_targets
 from core.transfer import learned_transfer, transfer
 
 GROUPS = {"jaw": range(0, 17), "brows": range(17, 27), "nose": range(27, 36), "eyes": range(36, 48),
@@ -96,13 +96,8 @@ def decimated_head(reduction: float = 0.5):
 
 def carried(V: np.ndarray, tris: np.ndarray):
     """(targets K×N×3, closest points N×3): the built-in head's targets at each vertex's closest point on it."""
-    import trimesh
-
     head = load_head()
-    original = trimesh.Trimesh(head.vertices, tris, process=False)
-    closest, _, tri = trimesh.proximity.closest_point(original, V)
-    bary = trimesh.triangles.points_to_barycentric(original.triangles[tri], closest)
-    return np.einsum("kntd,nt->knd", head.deltas[:, tris[tri]], bary), closest
+    return surface_targets(head.vertices, tris, head.deltas, V)
 
 
 def blender_remeshed(mode: str):

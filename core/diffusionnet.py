@@ -99,8 +99,9 @@ def tensors(ops: Operators, to: torch.device | str = "cpu") -> dict[str, torch.T
     return {k: v.to(to) for k, v in out.items()}
 
 
-def features(x_head: np.ndarray, ops: Operators) -> torch.Tensor:
-    return torch.from_numpy(np.concatenate([x_head * IN_SCALE, ops.normals], 1).astype(np.float32))
+def features(x_head: np.ndarray, normals: np.ndarray) -> torch.Tensor:
+    """Per-vertex network input: position (head frame, network units) and unit normal."""
+    return torch.from_numpy(np.concatenate([x_head * IN_SCALE, normals], 1).astype(np.float32))
 
 
 def mesh_inputs(x_head: np.ndarray, tris: np.ndarray | None,
@@ -108,7 +109,7 @@ def mesh_inputs(x_head: np.ndarray, tris: np.ndarray | None,
     """Network inputs of a mesh already in the head's frame (metres, Z up, looking at -Y)."""
     x = np.asarray(x_head, np.float64)
     ops = operators(x * IN_SCALE, tris)
-    return features(x, ops).to(to), tensors(ops, to)
+    return features(x, ops.normals).to(to), tensors(ops, to)
 
 
 def save(model: DeformNet, path: str, meta: dict) -> None:

@@ -183,12 +183,11 @@ def _recognise(audio: Audio, kind: str, parallel: bool) -> tuple[list[Phone], st
     per core; short ones are decoded here."""
     cores = workers.cpu_count()
     spans = _speech_spans(audio)
-    ranges = _cut(audio.samples, spans, PIECE_SECONDS)
     if parallel and cores > 1 and audio.duration >= LONG_SECONDS:
         speech = sum(b - a for a, b in spans) / SAMPLE_RATE
-        ranges = _cut(audio.samples, spans, min(PIECE_SECONDS, max(5.0, speech / (2 * cores))))
+        small = _cut(audio.samples, spans, min(PIECE_SECONDS, max(5.0, speech / (2 * cores))))
         try:
-            results = workers.map_pieces([(_pcm(audio, a, b), a / SAMPLE_RATE) for a, b in ranges], kind)
+            results = workers.map_pieces([(_pcm(audio, a, b), a / SAMPLE_RATE) for a, b in small], kind)
             phones = [Phone(n, s, e) for rows, _ in results for n, s, e in rows]
             return _with_pauses(phones, audio.duration), " ".join(t for _, t in results if t)
         except (OSError, RuntimeError):
@@ -196,7 +195,7 @@ def _recognise(audio: Audio, kind: str, parallel: bool) -> tuple[list[Phone], st
     decode = decode_words if kind == "words" else decode_phones
     phones: list[Phone] = []
     texts = []
-    for a, b in ranges:
+    for a, b in _cut(audio.samples, spans, PIECE_SECONDS):
         p, t = decode(_pcm(audio, a, b), a / SAMPLE_RATE)
         phones += p
         texts += [t] if t else []

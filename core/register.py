@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import robust_laplacian
 import scipy.sparse as sp
+import scipy.sparse.csgraph  # noqa: F401  (sp.csgraph)
 import scipy.sparse.linalg as spla
 from scipy.spatial import cKDTree
 
@@ -136,6 +137,12 @@ def triangles(faces: np.ndarray) -> np.ndarray:
     """Quads (or triangles) → triangles."""
     faces = np.asarray(faces)
     return faces if faces.shape[1] == 3 else np.concatenate([faces[:, [0, 1, 2]], faces[:, [0, 2, 3]]])
+
+
+def piece_labels(n: int, tris: np.ndarray) -> tuple[int, np.ndarray]:
+    """(count, label per vertex) of the mesh's connected pieces; a vertex no triangle uses is its own piece."""
+    graph = sp.coo_matrix((np.ones(tris.size), (tris.ravel(), np.roll(tris, 1, axis=1).ravel())), shape=(n, n))
+    return sp.csgraph.connected_components(graph, directed=False)
 
 
 def vertex_normals(vertices: np.ndarray, tris: np.ndarray) -> np.ndarray:

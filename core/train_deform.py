@@ -20,13 +20,11 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
-import scipy.sparse.csgraph  # noqa: F401  (sp.csgraph)
 import torch
 
 from . import diffusionnet as dn
 from .head import Head, load_head
-from .register import triangles
+from .register import piece_labels, triangles
 
 IDENTITIES = os.path.join(os.path.dirname(__file__), "assets", "identities.npz")
 TARGETS_PER_FACE = 8
@@ -73,20 +71,21 @@ def midpoint_subdivide(V: np.ndarray, F: np.ndarray) -> tuple[np.ndarray, np.nda
     return np.concatenate([V, V[uniq].mean(1)]), F2, uniq
 
 
-def surface_targets(V0: np.ndarray, tris0: np.ndarray, deltas: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """The targets (K×N0×3 on mesh V0) at each point's closest point on that surface (K×P×3)."""
+def surface_targets(V0: np.ndarray, tris0: np.ndarray, deltas: np.ndarray,
+                    points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The targets (K×N0×3 on mesh V0) at each point's closest point on that surface (K×P×3), and
+    those closest points (P×3)."""
     import trimesh
 
     mesh = trimesh.Trimesh(V0, tris0, process=False)
     closest, _, tri = trimesh.proximity.closest_point(mesh, points)
     bary = trimesh.triangles.points_to_barycentric(mesh.triangles[tri], closest)
-    return np.einsum("kntd,nt->knd", deltas[:, tris0[tri]], bary)
+    return np.einsum("kntd,nt->knd", deltas[:, tris0[tri]], bary), closest
 
 
 def largest_piece(n: int, F: np.ndarray) -> np.ndarray:
     """Boolean mask of the vertices of the largest connected piece."""
-    graph = sp.coo_matrix((np.ones(F.size), (F.ravel(), np.roll(F, 1, axis=1).ravel())), shape=(n, n))
-    _, label = sp.csgraph.connected_components(graph, directed=False)
+    label = piece_labels(n, F)[1]
     return label == np.bincount(label[F.ravel()]).argmax()
 
 
@@ -99,10 +98,7 @@ def crop(V: np.ndarray, F: np.ndarray, D: np.ndarray, rng: np.random.Generator):
     if r >= 0.75:
         keep &= (V[:, 1] < rng.uniform(-0.10, -0.04)) & (V[:, 2] > rng.uniform(0.02, 0.06))
     F = F[keep[F].all(1)]
-    used = np.unique(F)
-    keep = np.zeros(len(V), bool)
-    keep[used] = True
-    keep &= largest_piece(len(V), F)
+    keep = largest_piece(len(V), F)  # also drops the vertices no face uses any more
     F = F[keep[F].all(1)]
     remap = np.cumsum(keep) - 1
     return V[keep], remap[F], D[:, keep]
@@ -128,7 +124,7 @@ def _remeshed(head: Head, V0: np.ndarray, rng: np.random.Generator) -> tuple[np.
     V, F = V.astype(np.float64), F.astype(np.int64)
     if kind == 2:
         V, F, _ = midpoint_subdivide(V, F)
-    return V, F, surface_targets(V0, tris0, head.deltas.astype(np.float64), V)
+    return V, F, surface_targets(V0, tris0, head.deltas.astype(np.float64), V)[0]
 
 
 def build_pool(count: int, seed: int, log=print) -> list[Sample]:
@@ -159,9 +155,8 @@ def step_inputs(s: Sample, rng: np.random.Generator) -> tuple[torch.Tensor, torc
     scale = rng.uniform(0.96, 1.04)
     shift = rng.normal(scale=0.003, size=3)
     x = scale * s.x @ R.T + shift
-    feats = np.concatenate([x * dn.IN_SCALE, s.normals @ R.T], 1).astype(np.float32)
     target = s.target @ torch.from_numpy((scale * R.T).astype(np.float32))
-    return torch.from_numpy(feats), target
+    return dn.features(x, s.normals @ R.T), target
 
 
 def loss_fn(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

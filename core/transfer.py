@@ -24,8 +24,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import robust_laplacian
-import scipy.sparse as sp
-import scipy.sparse.csgraph  # noqa: F401  (sp.csgraph)
 import scipy.sparse.linalg as spla
 from scipy.spatial import cKDTree
 
@@ -33,7 +31,7 @@ from .arkit import INDEX
 from .errors import InputError
 from .head import Head, load_head, posed
 from .mouthcut import lips_part
-from .register import Registration, outward_normals, register, triangles, vertex_normals
+from .register import Registration, outward_normals, piece_labels, register, triangles, vertex_normals
 
 SEAM_BAND = 0.012  # m (head scale): target points this close to the head's lip seam are diffused
 LIPS_PART = 0.010  # m: closest points that already open the lips this far are kept as they are
@@ -80,10 +78,7 @@ def _islands_follow_their_part(x: np.ndarray, faces: np.ndarray, head: Head, fit
     to; if that is not skin, its targets come from that part alone: eyes turn with
     eyeLook, upper teeth stay with the skull, lower teeth and tongue follow the jaw.
     """
-    tris = triangles(faces)
-    n = len(x)
-    graph = sp.coo_matrix((np.ones(len(tris) * 3), (tris.ravel(), np.roll(tris, 1, axis=1).ravel())), shape=(n, n))
-    count, label = sp.csgraph.connected_components(graph, directed=False)
+    count, label = piece_labels(len(x), triangles(faces))
     if count < 2:
         return
     main = np.bincount(label).argmax()
