@@ -2,7 +2,8 @@
 
 1. Similarity fit (rotation, uniform scale, translation) by trimmed ICP from each of
    the 24 axis-aligned orientations, so Y-up/+Z data, Blender's Z-up/-Y and odd
-   exports all land the right way; the best trimmed residual wins.
+   exports all land the right way; the best trimmed residual wins. A mesh shorter
+   than the head (a cropped scan) also starts at the head's top and bottom.
 2. Non-rigid fit: the head's skin moves towards the target by closest points in
    both directions, regularised by the head's own Laplacian (robust-laplacian),
    with the stiffness lowered step by step. Where the target has no surface (a
@@ -29,6 +30,7 @@ MAX_PROXY = 30000  # target vertices used for fitting
 LANDMARK_WEIGHT = 50.0  # a given landmark outweighs the closest-point pulls around it
 NORMAL_REACH = 0.005  # m: closest points are sought in position + this × normal (see fit_nonrigid)
 UNUSUAL_UP = 1.3  # pose-cost factor for orientations whose up is neither the mesh's +Y nor +Z
+CROP_ROOM = 0.02  # m: a mesh this much shorter than the head (each end) is also tried at its top and bottom
 
 
 @dataclass
@@ -118,15 +120,19 @@ def fit_similarity(target: np.ndarray, head: Head, rng: np.random.Generator) -> 
     scale_range = (0.8, 1.25) if metric else (0.6, 1.6)
     best, best_cost = None, np.inf
     for r0 in _orientations():
-        t0 = head_centre - s0 * r0 @ centre
-        sim, cost = _trimmed_icp(pts, tree, skin, r0, s0, t0, iters=12, scale_range=scale_range)
-        # a fit that shrinks the target is cheap; compare residuals relative to the fitted size
-        cost = (cost + _asymmetry(sim.apply(pts))) / sim.scale
-        # meshes come Z-up (Blender) or Y-up (most files): other ups must fit clearly better to win
-        if not (r0[2, 1] > 0.5 or r0[2, 2] > 0.5):
-            cost *= UNUSUAL_UP
-        if cost < best_cost:
-            best, best_cost = sim, cost
+        # a piece of a head (neck to brows, a face and neck) starts centred, at the head's bottom and at
+        # its top in turn: from the centre alone, ICP can settle it upside down on the scalp
+        usual_up = r0[2, 1] > 0.5 or r0[2, 2] > 0.5  # meshes come Z-up (Blender) or Y-up (most files)
+        room = (np.ptp(skin[:, 2]) - s0 * (np.abs(r0) @ np.ptp(pts, axis=0))[2]) / 2
+        for shift in (0.0, -room, room) if usual_up and room > CROP_ROOM else (0.0,):
+            t0 = head_centre + [0.0, 0.0, shift] - s0 * r0 @ centre
+            sim, cost = _trimmed_icp(pts, tree, skin, r0, s0, t0, iters=12, scale_range=scale_range)
+            # a fit that shrinks the target is cheap; compare residuals relative to the fitted size
+            cost = (cost + _asymmetry(sim.apply(pts))) / sim.scale
+            if not usual_up:  # other ups must fit clearly better to win
+                cost *= UNUSUAL_UP
+            if cost < best_cost:
+                best, best_cost = sim, cost
     lo, hi = (s0 * k / best.scale for k in scale_range)
     sim, _ = _trimmed_icp(pts, tree, skin, best.rotation, best.scale, best.translation, iters=30,
                           scale_range=(lo, hi))
