@@ -95,6 +95,22 @@ def _column(cands: np.ndarray, V: np.ndarray, x: float, width: float = 0.05) -> 
     return sel
 
 
+BROW_COLUMN, BROW_EDGE = 0.02, 0.9  # column half-width (dm); share of the column's largest browDown motion
+
+
+def _nose_base(cands: np.ndarray, V: np.ndarray, x: float, top_y: float, bottom_y: float) -> int:
+    col = _column(cands, V, x, 0.02)
+    col = col[(V[col, 1] <= top_y + 0.01) & (V[col, 1] >= bottom_y - 0.01)]
+    # the column's profile: a vertex with a more frontal one at the same height is inside a nostril
+    same_height = np.abs(V[col, 1][:, None] - V[col, 1][None]) < 0.015
+    profile = col[V[col, 2] > np.where(same_height, V[col, 2][None], -np.inf).max(1) - 0.02]
+    top, bottom = V[profile[np.argmax(V[profile, 1])], 1:], V[profile[np.argmin(V[profile, 1])], 1:]
+    chord = (top - bottom) / np.linalg.norm(top - bottom)
+    rel = V[profile, 1:] - bottom
+    behind = rel[:, 0] * chord[1] - rel[:, 1] * chord[0]      # (y, z) cross product: > 0 behind the chord
+    return profile[np.argmax(behind)]
+
+
 def find_landmarks(V: np.ndarray, skin: np.ndarray, D: dict[str, np.ndarray],
                    eye_centres: dict[str, np.ndarray]) -> np.ndarray:
     """Return 68 vertex indices (iBUG order) on the MakeHuman head."""
@@ -136,8 +152,8 @@ def find_landmarks(V: np.ndarray, skin: np.ndarray, D: dict[str, np.ndarray],
     mid_upper = _column(upper, V, 0.0)
     lip_top_y = V[mid_upper[close[mid_upper] > 0.7 * close[mid_upper].max()], 1].max()  # upper lip tissue's top
     # inner lips: per column, the upper/lower pair that touch (closest), i.e. where the lips meet
-    for up_idx, low_idx, f in ((61, 67, -0.45), (62, 66, 0.0), (63, 65, 0.45)):
-        cu, cl = _column(upper, V, f * half), _column(lower, V, f * half)
+    for up_idx, low_idx, f in ((61, 67, -0.25), (62, 66, 0.0), (63, 65, 0.25)):
+        cu, cl = _column(upper, V, f * half, 0.02), _column(lower, V, f * half, 0.02)
         d = np.linalg.norm(V[cu][:, None] - V[cl][None], axis=-1)
         i, j = np.unravel_index(np.argmin(d), d.shape)
         lm[up_idx], lm[low_idx] = cu[i], cl[j]
@@ -168,15 +184,18 @@ def find_landmarks(V: np.ndarray, skin: np.ndarray, D: dict[str, np.ndarray],
         lm[l1] = pick(lowm, xo + (xi - xo) / 3, lambda p: p[:, 1])
         lm[l2] = pick(lowm, xo + 2 * (xi - xo) / 3, lambda p: p[:, 1])
 
-    # --- brows: where browDown moves the skin most, in five columns per side
+    # --- brows: the upper edge of the brow (iBUG's brow line) from the brow's outer end, half an
+    # eye width beyond the outer eye corner, to its inner end, a quarter eye width inside the inner
+    # corner. The brow is the skin browDown moves; per column its upper edge is the highest point
+    # that still moves at least half as much as the column's most moved point.
     for name, ids, side in (("browDownRight", (17, 18, 19, 20, 21), -1), ("browDownLeft", (26, 25, 24, 23, 22), 1)):
         mag = np.linalg.norm(D[name], axis=1)
-        cands = front[mag[front] > 0.3 * mag.max()]
+        cands = front[mag[front] > 0.1 * mag.max()]
         eo, ei = V[lm[36 if side < 0 else 45], 0], V[lm[39 if side < 0 else 42], 0]
-        xs = np.linspace(eo + side * 0.12, ei - side * 0.05, 5)
-        for idx, x in zip(ids, xs):
-            col = _column(cands, V, x)
-            lm[idx] = col[np.argmax(mag[col])]
+        for idx, x in zip(ids, np.linspace(eo + 0.5 * (eo - ei), ei - 0.25 * (eo - ei), 5)):
+            col = _column(cands, V, x, BROW_COLUMN)
+            col = col[mag[col] >= BROW_EDGE * mag[col].max()]
+            lm[idx] = col[np.argmax(V[col, 1])]
 
     # --- nose: bridge on the midline, tip = most frontal, base from noseSneer
     mid = front[np.abs(V[front, 0]) < 0.02]
@@ -188,30 +207,33 @@ def find_landmarks(V: np.ndarray, skin: np.ndarray, D: dict[str, np.ndarray],
         y = eye_y + t * (V[tip, 1] - eye_y)
         row = nose_zone[np.abs(V[nose_zone, 1] - y) < 0.04]
         lm[idx] = row[np.argmax(V[row, 2])]
-    below_tip = nose_zone[(V[nose_zone, 1] < V[tip, 1]) & (V[nose_zone, 1] > lip_top_y)
-                          & (V[nose_zone, 2] > V[tip, 2] - 0.35)]
-    # subnasale: the deepest point of the profile between the tip and the upper lip
-    lm[33] = below_tip[np.argmin(V[below_tip, 2] - 0.8 * (V[tip, 1] - V[below_tip, 1]))]
-    sneer = np.linalg.norm(D["noseSneerLeft"], axis=1) + np.linalg.norm(D["noseSneerRight"], axis=1)
-    base_y = V[lm[33], 1] + 0.03
-    ala = front[(np.abs(V[front, 1] - base_y) < 0.06) & (np.abs(V[front, 0]) < 0.3)]
-    nose_half = np.abs(V[ala[sneer[ala] > 0.3 * sneer.max()], 0]).max() * 0.7
-    for idx, f in zip((31, 32, 34, 35), (-1.0, -0.5, 0.5, 1.0)):
-        lm[idx] = pick(ala, f * nose_half, lambda p: p[:, 2] - 5 * np.abs(p[:, 1] - base_y))
+    # nose base: in five columns (the midline, and a third and two thirds of the way out to the
+    # inner eye corners), where the nose's underside meets the upper lip: the profile point
+    # deepest behind the chord from the nose at tip height to the lip at labrale height.
+    reach = V[lm[42], 0]
+    for idx, f in zip((31, 32, 33, 34, 35), (-2 / 3, -1 / 3, 0.0, 1 / 3, 2 / 3)):
+        lm[idx] = _nose_base(front, V, f * reach, V[tip, 1], V[lm[51], 1])
 
-    # --- jaw contour: chin from the midline profile, sides from the frontal silhouette
+    # --- jaw contour: the face's outline seen from the front, from the outer eye corners' height
+    # down to the chin. Sweeping a direction around a centre between the outer eye corners, the
+    # outline point is the one furthest along it; of the points within 3 mm of that, the most
+    # frontal, so that it lies on the jaw line rather than on the neck behind it. The points are
+    # spaced evenly along the outline (in 3D), as iBUG's annotation places them.
     chin_zone = mid[V[mid, 1] < V[lm[57], 1]]
     lm[8] = chin_zone[np.argmax(V[chin_zone, 2] - 1.0 * V[chin_zone, 1])]
-    centre = np.array([0.0, eye_y - 0.15])
+    centre = np.array([0.0, 0.5 * (V[lm[36], 1] + V[lm[45], 1])])
     jaw_region = front[(jaw[front] > 0.08 * jaw.max()) | (V[front, 1] > V[lm[48], 1])]
     jaw_region = jaw_region[(V[jaw_region, 2] > 0.75) & (V[jaw_region, 1] < centre[1] + 0.05)]
-    for k in range(17):
-        if k == 8:
-            continue
-        phi = np.deg2rad(-90 + k * (180 / 16))
-        d = np.array([np.sin(phi), -np.cos(phi)])
-        proj = (V[jaw_region, :2] - centre) @ d
-        lm[k] = jaw_region[np.argmax(proj)]
+    for side, ids in ((-1, range(0, 8)), (1, range(16, 8, -1))):
+        outline = []
+        for phi in np.deg2rad(np.linspace(90, 0, 91)):
+            proj = (V[jaw_region, :2] - centre) @ np.array([side * np.sin(phi), -np.cos(phi)])
+            near = jaw_region[proj > proj.max() - 0.03]
+            outline.append(near[np.argmax(V[near, 2])])
+        outline = np.array(list(dict.fromkeys(outline)) + [lm[8]])
+        arc = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(V[outline], axis=0), axis=1))])
+        for k, idx in enumerate(ids):
+            lm[idx] = outline[np.argmin(np.abs(arc - arc[-1] * k / 8))]
     return lm
 
 
