@@ -70,9 +70,11 @@ def main(argv: list[str] | None = None) -> int:
             rig = None
             if args.mesh:
                 from .meshio import read_mesh
-                from .transfer import rig_mesh
+                from .transfer import glued_lips_message, rig_mesh
 
                 rig = rig_mesh(*read_mesh(args.mesh), deformer=args.deformer)
+                if rig.lips_glued:
+                    print(f"warning: {glued_lips_message(args.mesh)}", file=sys.stderr)
             anim.save_npz(args.out, vertices=args.vertices, rig=rig)
             print(f"{args.out}: {anim.n_frames} frames at {args.fps:g} fps from {anim.duration:.2f} s of audio "
                   f"({anim.metadata['timing']}) in {time.perf_counter() - t:.2f} s")

@@ -36,6 +36,7 @@ from .register import Registration, outward_normals, piece_labels, register, tri
 SEAM_BAND = 0.012  # m (head scale): target points this close to the head's lip seam are diffused
 LIPS_PART = 0.010  # m: closest points that already open the lips this far are kept as they are
 BEYOND_HEAD = 0.010  # m: the learned deformer's motion fades out from this far beyond the fitted head
+GLUED = 0.002  # m (head scale): lips that jawOpen parts less than this are taken to be one surface
 
 
 @dataclass
@@ -46,6 +47,7 @@ class Rig:
     deltas: np.ndarray
     landmarks: np.ndarray
     registration: Registration | None = None
+    lips_glued: bool = False  # jawOpen does not part the lips: they are one surface (see mouthcut)
 
     def landmark_positions(self, weights: np.ndarray) -> np.ndarray:
         return posed(self.vertices[self.landmarks], self.deltas[:, self.landmarks], weights)
@@ -200,4 +202,13 @@ def rig_mesh(vertices: np.ndarray, faces: np.ndarray | None = None, landmarks: n
     """Rig any mesh with the named deformer (see DEFORMERS)."""
     if deformer not in DEFORMERS:
         raise InputError(f"Unknown deformer {deformer!r}; choose one of {', '.join(DEFORMERS)}")
-    return DEFORMERS[deformer](vertices, faces, landmarks)
+    rig = DEFORMERS[deformer](vertices, faces, landmarks)
+    if faces is not None and len(faces):
+        parted = lips_part(rig.vertices, faces, rig.deltas[INDEX["jawOpen"]], rig.registration, load_head())
+        rig.lips_glued = parted < GLUED
+    return rig
+
+
+def glued_lips_message(name: str) -> str:
+    return (f"The lips of '{name}' do not part when the jaw opens: they are one surface, as on many scans. "
+            "Cut them apart first (Cut Lips Apart in Blender's Talking Head panel), then animate again.")

@@ -8,7 +8,7 @@ import bpy
 from ..core.bake import bake, bake_landmarks
 from ..core.emotions import EMOTION_NAMES
 from ..core.engines import animate, read_text
-from ..core.transfer import DEFAULT_DEFORMER
+from ..core.transfer import DEFAULT_DEFORMER, glued_lips_message
 from ..core.errors import InputError
 from .add_head import is_builtin_head
 from .rig import rig_for
@@ -43,13 +43,16 @@ def run(scene: bpy.types.Scene, obj: bpy.types.Object | None, audio: str, text: 
     if emotions is None:
         emotions = {n: getattr(obj.talkinghead, n) for n in EMOTION_NAMES if getattr(obj.talkinghead, n) > 0.0}
     anim = animate(path, read_text(text), engine, scene_fps(scene), emotions, start_frame, blink=blink)
-    deltas = rig_for(obj, deformer).deltas
+    rig = rig_for(obj, deformer)
+    deltas = rig.deltas
     baked = None
     if baked_shapes > 0 and anim.landmark_motion is not None and is_builtin_head(obj):
         baked = bake_landmarks(anim.landmark_motion, anim.weights, deltas, baked_shapes)  # S2L → S2D
     elif baked_shapes > 0:
         baked = bake(anim.weights, deltas, baked_shapes)
     warnings = apply_animation(scene, obj, anim, deltas, baked=baked)
+    if rig.lips_glued:
+        warnings.append(glued_lips_message(obj.name))
     if baked is not None:
         warnings.append(f"Baked into {len(baked.basis)} shapes: reconstruction error mean "
                         f"{baked.mean_error_mm:.3f} mm, max {baked.max_error_mm:.2f} mm")

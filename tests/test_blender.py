@@ -314,11 +314,19 @@ def test_cut_lips_apart_lets_a_glued_scan_open(scene, synth_clip):
     bmesh.ops.holes_fill(bm, edges=[e for e in bm.edges if e.is_boundary], sides=0)
     bm.to_mesh(obj.data)
     bm.free()
+    from talkinghead.operators.animate import run
+
+    def glued_warning() -> bool:
+        warnings = run(scene, obj, synth_clip[0], synth_clip[1], "phonetic", 1)[2]
+        return any("do not part when the jaw opens" in w for w in warnings)
+
+    assert glued_warning()  # animating the glued scan says what to do
     n = len(obj.data.vertices)
     assert bpy.ops.talkinghead.cut_lips() == {"FINISHED"}
     added = len(obj.data.vertices) - n
     assert 5 <= added <= 60  # a slit along the mouth, not a shredded mesh
     assert animate(scene, synth_clip[0], synth_clip[1]) == {"FINISHED"}
+    assert not glued_warning()
     key = obj.data.shape_keys
     basis = np.array([v.co[:] for v in key.reference_key.data])
     jaw = np.array([v.co[:] for v in key.key_blocks["jawOpen"].data])

@@ -13,7 +13,7 @@ from core.errors import InputError
 from core.head import load_head
 from core.meshio import read_mesh, write_obj
 from core.register import fit_similarity, register
-from core.transfer import transfer
+from core.transfer import rig_mesh, transfer
 
 sys.path.insert(0, f"{ROOT}/bench")
 from deform import flame_embedding, flame_landmarks, jaw_metrics, subdivided_head  # noqa: E402
@@ -139,10 +139,17 @@ def test_animate_npz_on_another_mesh(tmp_path, synth_clip):
     res = subprocess.run([sys.executable, "-m", "core", "animate", "--audio", synth_clip[0], "--text", synth_clip[1],
                           "--mesh", mesh, "--vertices", "--out", str(out)], cwd=ROOT, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
+    assert "do not part" not in res.stderr  # BIWI lips part: no glued-lips warning
     z = np.load(out)
     V, _ = read_mesh(mesh)
     assert z["vertices"].shape[1:] == V.shape and z["landmarks"].shape[1:] == (68, 3)
     assert np.abs(z["vertices"] - V).max(axis=(1, 2)).max() > 0.002  # the face moves
+
+
+def test_glued_lips_are_flagged():
+    """Multiface heads' lips are one surface: the rig says so (the operator and the CLI then point to the cut)."""
+    assert rig_mesh(*read_mesh(data_path("meshes", "multiface", "20180226.ply"))).lips_glued
+    assert not rig_mesh(*read_mesh(data_path("meshes", "flame", "FLAME_sample.ply"))).lips_glued
 
 
 def test_missing_and_unsupported_mesh_files(tmp_path):
