@@ -187,7 +187,7 @@ def find_landmarks(V: np.ndarray, skin: np.ndarray, D: dict[str, np.ndarray],
     # --- brows: the upper edge of the brow (iBUG's brow line) from the brow's outer end, half an
     # eye width beyond the outer eye corner, to its inner end, a quarter eye width inside the inner
     # corner. The brow is the skin browDown moves; per column its upper edge is the highest point
-    # that still moves at least half as much as the column's most moved point.
+    # that moves nearly (BROW_EDGE) as much as the column's most moved point.
     for name, ids, side in (("browDownRight", (17, 18, 19, 20, 21), -1), ("browDownLeft", (26, 25, 24, 23, 22), 1)):
         mag = np.linalg.norm(D[name], axis=1)
         cands = front[mag[front] > 0.1 * mag.max()]
@@ -197,7 +197,7 @@ def find_landmarks(V: np.ndarray, skin: np.ndarray, D: dict[str, np.ndarray],
             col = col[mag[col] >= BROW_EDGE * mag[col].max()]
             lm[idx] = col[np.argmax(V[col, 1])]
 
-    # --- nose: bridge on the midline, tip = most frontal, base from noseSneer
+    # --- nose: bridge on the midline, tip = most frontal, base where the nose meets the lip
     mid = front[np.abs(V[front, 0]) < 0.02]
     eye_y = 0.5 * (V[lm[39], 1] + V[lm[42], 1])
     nose_zone = mid[(V[mid, 1] > lip_top_y) & (V[mid, 1] < eye_y + 0.05)]
