@@ -82,6 +82,13 @@ def test_real_flame_heads_open_their_lips(name):
     assert np.median(err) < 0.006 and err[60:].mean() < 0.003  # the features, by FLAME's definition (~4 and ~2 mm)
 
 
+def test_a_mouth_that_sits_higher_still_opens_where_it_is():
+    """FaceTalk_170728_03272 rests with parted lips and its mouth 11 mm above the head's after the pose fit:
+    with a 1 cm reach the head's upper lip settled on its lower lip and jawOpen opened 5 mm at its mouth."""
+    V, F = read_mesh(data_path("meshes", "vocaset", "FaceTalk_170728_03272_TA.ply"))
+    assert jaw_metrics(transfer(V, F), flame_embedding(F, data_path("meshes", "flame")))[0] > 20.0
+
+
 def test_given_landmarks_pin_the_fit():
     """Landmarks a user corrected: the fit follows them (here the FLAME embedding's 51 face points)."""
     V, F = read_mesh(data_path("meshes", "vocaset", "FaceTalk_170811_03275_TA.ply"))
