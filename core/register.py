@@ -4,9 +4,10 @@
    the 24 axis-aligned orientations, so Y-up/+Z data, Blender's Z-up/-Y and odd
    exports all land the right way; the best trimmed residual wins. A mesh shorter
    than the head (a cropped scan) also starts at the head's top and bottom.
-2. Non-rigid fit: the head's skin moves towards the target by closest points in
-   both directions, regularised by the head's own Laplacian (robust-laplacian),
-   with the stiffness lowered step by step. Where the target has no surface (a
+2. Non-rigid fit: the head's skin moves towards the target's skin (its small
+   separate pieces, eyeballs and teeth, left out) by closest points in both
+   directions, regularised by the head's own Laplacian (robust-laplacian), with
+   the stiffness lowered step by step. Where the target has no surface (a
    front-only scan) the head just follows its smooth neighbours.
 Large meshes are fitted on a random proxy of their vertices; the result is used by
 `transfer` to carry the ARKit targets and landmarks onto the target's own vertices.
@@ -30,6 +31,7 @@ MAX_PROXY = 30000  # target vertices used for fitting
 LANDMARK_WEIGHT = 50.0  # a given landmark outweighs the closest-point pulls around it
 NORMAL_REACH = 0.005  # m: closest points are sought in position + this × normal (see fit_nonrigid)
 UNUSUAL_UP = 1.3  # pose-cost factor for orientations whose up is neither the mesh's +Y nor +Z
+SKIN_PIECE = 0.25  # a piece this big against the largest one is skin; smaller ones are eyes, teeth...
 CROP_ROOM = 0.02  # m: a mesh this much shorter than the head (each end) is also tried at its top and bottom
 
 
@@ -271,7 +273,14 @@ def register(target_vertices: np.ndarray, head: Head, faces: np.ndarray | None =
         sim = fit_similarity(V[pick], head, rng)
     normals = None
     if faces is not None and len(faces):
-        normals = outward_normals(V, triangles(faces))[pick] @ sim.rotation.T
+        tris = triangles(faces)
+        normals = outward_normals(V, tris)[pick] @ sim.rotation.T
+        # the skin is fitted to the target's skin: eyeballs and teeth (small separate pieces) would pull
+        # the head's eyelids and lips onto themselves
+        _, labels = piece_labels(len(V), tris)
+        sizes = np.bincount(labels)
+        skin = (sizes >= SKIN_PIECE * sizes.max())[labels][pick]
+        pick, normals = pick[skin], normals[skin]
     lm_head = None if landmarks is None else sim.apply(np.asarray(landmarks, np.float64))
     fitted = fit_nonrigid(sim.apply(V[pick]), head, normals, lm_head)
     return Registration(sim, fitted)
