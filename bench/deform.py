@@ -4,7 +4,8 @@
    the FLAME 68-landmark embedding (51 static points + the frontal jaw contour).
 2. The built-in head re-meshed into topologies neither method trained on (midpoint
    subdivision, and the same shuffled, rotated to Y-up and scaled to centimetres; quadric
-   decimation to half; Blender's voxel and QuadriFlow remeshers on its skin), ground truth
+   decimation to half; Blender's voxel and QuadriFlow remeshers on its skin; the closed voxel
+   remesh again after *Cut Lips Apart*), ground truth
    carried by the subdivision or by surface correspondence:
    mean error (mm) of the jawOpen / mouthPucker / mouthSmile targets and of 200 speech
    frames in the mouth region and the static region.
@@ -21,9 +22,11 @@ from __future__ import annotations
 import glob
 import os
 import pickle
+import sys
 import time
 
 import numpy as np
+from scipy.spatial import cKDTree
 
 from common import REPORT, need_data, table, write_section
 from core.arkit import INDEX
@@ -146,6 +149,47 @@ def blender_remeshed(mode: str):
     return (V, F) + carried(V, np.concatenate([skin_quads[:, [0, 1, 2]], skin_quads[:, [0, 2, 3]]]))
 
 
+def cut_apart(V: np.ndarray, F: np.ndarray):
+    """The mesh after the extension's own *Cut Lips Apart* (the real operator, in bpy), with ground truth
+    carried again: the slit's two copies of each cut vertex take the upper or the lower lip's target,
+    by the side their faces lie on (plain closest points cannot tell the two apart)."""
+    import bpy
+
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "scripts"))
+    from talkinghead_cli import load_package
+
+    pkg = load_package()
+    pkg.register()
+    mesh = bpy.data.meshes.new("glued")
+    mesh.from_pydata(V.tolist(), [], F.tolist())
+    obj = bpy.data.objects.new("glued", mesh)
+    bpy.context.scene.collection.objects.link(obj)
+    bpy.context.view_layer.objects.active = obj
+    assert bpy.ops.talkinghead.cut_lips() == {"FINISHED"}
+    V2 = np.array([v.co[:] for v in mesh.vertices])
+    F2 = np.array([p.vertices[:] for p in mesh.polygons])
+    bpy.data.objects.remove(obj)
+    pkg.unregister()
+    head = load_head()
+    quads = head.faces[(head.parts[head.faces] == 0).all(1)]
+    tris = np.concatenate([quads[:, [0, 1, 2]], quads[:, [0, 2, 3]]])
+    D, base = carried(V2, tris)
+    # the cut's vertices: the new copies and the originals they were split from (same position)
+    new = np.arange(len(V), len(V2))
+    split = np.unique(np.r_[new, cKDTree(V2[:len(V)]).query(V2[new])[1]])
+    centre, count = np.zeros(len(V2)), np.zeros(len(V2))
+    for k in range(3):
+        np.add.at(centre, F2[:, k], V2[F2].mean(1)[:, 2])
+        np.add.at(count, F2[:, k], 1.0)
+    below = centre / np.maximum(count, 1) < V2[:, 2]  # its faces lie under it: the lower lip's copy
+    jaw = np.linalg.norm(head.deltas[INDEX["jawOpen"]], axis=1)
+    moving = jaw[tris].mean(1) > 0.5 * jaw[head.landmarks[66]]
+    for lower in (True, False):
+        ids = split[below[split] == lower]
+        D[:, ids], base[ids] = surface_targets(head.vertices, tris[moving == lower], head.deltas, V2[ids])
+    return V2, F2, D, base
+
+
 def deform_net_command() -> str:
     from core import diffusionnet
 
@@ -234,6 +278,9 @@ def main() -> None:
                         ("QUADRIFLOW", "quad-remeshed skin (QuadriFlow)")):
         V, F, D, on_surface = blender_remeshed(mode)
         variants[f"{label}, {len(V)} vertices"] = (V, F, D, np.eye(3), 1.0, on_surface)
+        if mode == "VOXEL_CLOSED":
+            V, F, D, on_surface = cut_apart(V, F)
+            variants[f"{label}, after *Cut Lips Apart*, {len(V)} vertices"] = (V, F, D, np.eye(3), 1.0, on_surface)
     mouth_c = head.vertices[head.landmarks[48:68]].mean(0)
     remesh_rows = []
     weights = speech_frames(200)
@@ -276,7 +323,9 @@ def main() -> None:
             "the neck to the brows, with the lips fused (the similarity fit also starts a piece shorter than the "
             "head at the head's top and bottom, which poses it the right way up); with the neck hole filled "
             "first (a closed mesh, as sculptors voxel-remesh) it keeps the whole head, its closed lips fused "
-            "into one surface, so jawOpen cannot part them without *Cut Lips Apart*; QuadriFlow bridges the "
+            "into one surface, so jawOpen cannot part them without *Cut Lips Apart* (the extension's operator, "
+            "run on it in the next rows; the slit's two copies of each cut vertex carry the upper or the lower "
+            "lip's ground truth by the side their faces lie on); QuadriFlow bridges the "
             "mouth slit in places, which costs (a) and more so (b):\n\n"
             + table(["topology", "method", "shape", "mouth mean", "mouth max", "static mean", "static max", "s"],
                     remesh_rows)

@@ -59,14 +59,15 @@ def lips_part(vertices: np.ndarray, faces: np.ndarray, jaw_open: np.ndarray, reg
               head: Head) -> float:
     """How far jawOpen pulls the lips apart (m, head scale): 0 when they are glued.
 
-    Looks at points within 2 mm of each other near the lip contact line that jawOpen
-    moves apart. On separate lips some such pair lies one on each lip, and the way
-    between them over the surface goes round a mouth corner; on glued lips every such
-    pair is joined by a few millimetres of stretched skin.
+    Looks at points within 2 mm of each other near the middle half of the lip contact
+    line that jawOpen moves apart. On separate lips some such pair lies one on each lip,
+    and the way between them over the surface goes round a mouth corner; on glued lips
+    every such pair is joined by a few millimetres of stretched skin. Only the middle
+    counts: lips that part at a corner alone still do not open the mouth.
     """
     x = reg.similarity.apply(vertices)
-    line = contact_line(reg, head)
-    near = np.nonzero(cKDTree(np.linspace(line[:-1], line[1:], 10).reshape(-1, 3)).query(x)[0] < 0.004)[0]
+    middle = contact_line(reg, head)[1:4]
+    near = np.nonzero(cKDTree(np.linspace(middle[:-1], middle[1:], 10).reshape(-1, 3)).query(x)[0] < 0.004)[0]
     if len(near) < 2:
         return 0.0
     pairs = cKDTree(x[near]).query_pairs(0.002, output_type="ndarray")

@@ -344,6 +344,45 @@ def test_cut_lips_apart_lets_a_glued_scan_open(scene, synth_clip):
     assert bpy.ops.talkinghead.cut_lips() == {"CANCELLED"} and len(flame.data.vertices) == 5023
 
 
+def test_cut_lips_apart_opens_the_middle_of_a_sculpt(scene):
+    """A sculptor's voxel remesh fuses the closed lips; after the cut jawOpen must open the mouth's
+    middle, not only a corner (closest points gave both sides of the slit the same motion there)."""
+    import bpy
+
+    import bmesh
+    from scipy.spatial import cKDTree
+
+    from core.arkit import INDEX
+    from core.head import load_head
+    from core.transfer import rig_mesh
+
+    head = load_head()
+    skin = np.nonzero(head.parts == 0)[0]
+    remap = np.full(len(head.vertices), -1)
+    remap[skin] = np.arange(len(skin))
+    mesh = bpy.data.meshes.new("sculpt")
+    mesh.from_pydata(head.vertices[skin].tolist(), [], remap[head.faces[(head.parts[head.faces] == 0).all(1)]].tolist())
+    bm = bmesh.new()
+    bm.from_mesh(mesh)
+    bmesh.ops.holes_fill(bm, edges=[e for e in bm.edges if e.is_boundary], sides=0)  # a closed sculpt
+    bm.to_mesh(mesh)
+    bm.free()
+    obj = bpy.data.objects.new("sculpt", mesh)
+    scene.collection.objects.link(obj)
+    bpy.context.view_layer.objects.active = obj
+    obj.modifiers.new("remesh", "REMESH").voxel_size = 0.003
+    bpy.ops.object.modifier_apply(modifier="remesh")
+    n = len(mesh.vertices)
+    assert bpy.ops.talkinghead.cut_lips() == {"FINISHED"}
+    V = np.array([v.co[:] for v in mesh.vertices])
+    F = np.array([p.vertices[:] for p in mesh.polygons])
+    jaw = rig_mesh(V, F).deltas[INDEX["jawOpen"]]
+    new = np.arange(n, len(V))
+    twin = cKDTree(V[:n]).query(V[new])[1]
+    middle = np.abs(V[new, 0]) < 0.3 * np.ptp(V[new, 0])  # the cut's middle, away from the corners
+    assert np.median(np.linalg.norm(jaw[new] - jaw[twin], axis=1)[middle]) > 0.01
+
+
 def test_baked_mode_replaces_the_rig_and_reproduces_the_motion(scene, synth_clip):
     import bpy
 
