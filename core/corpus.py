@@ -1,10 +1,13 @@
-"""Synthetic training corpus for the neural engine: espeak-ng speech with exact phoneme timing.
+"""Synthetic training corpus for the neural engine: synthetic speech with exact phoneme timing.
 
-Every utterance is drawn from a seed: a language, a voice variant, pitch, pitch
-range, rate and word gaps; the text is random dictionary words (English) or
-pseudo-words built from each language's spelling (so no sentence used for
-evaluation can leak in); the audio is augmented (EQ, band limits, reverb, noise,
-level, clipping) so the model learns speech, not espeak's clean formants. Targets
+Every utterance is drawn from a seed. Even ones are espeak-ng speech: a language,
+a voice variant, pitch, pitch range, rate and word gaps. Odd ones are English
+from one of flite's voices recorded from people (`core.flite`), at a random
+rate and pitch, played faster or slower (a shorter or longer vocal tract). The
+text is random dictionary words (English) or pseudo-words built from each
+language's spelling (so no sentence used for evaluation can leak in); the audio
+is augmented (EQ, band limits, reverb, noise, level, clipping) so the model
+learns speech, not the synthesisers' clean signal. Targets
 are not stored: the timed phones are, and the articulation model turns them into
 landmark motion at training time for whatever emotion is drawn.
 
@@ -22,9 +25,10 @@ import numpy as np
 import soxr
 from scipy.signal import fftconvolve
 
+from . import flite
 from .audio import SAMPLE_RATE
 from .features import log_mel
-from .phones import ARPABET
+from .phones import ARPABET, Phone
 from .synth import synthesise
 
 # language (espeak-ng voice) → onsets, nuclei, codas for pseudo-words
@@ -113,12 +117,7 @@ def augment(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return x.astype(np.float32)
 
 
-def utterance(seed: int, index: int) -> dict:
-    """One utterance drawn from (seed, index): features, phones and how it was made.
-
-    espeak-ng's audio also depends on what the process synthesised before (its
-    phoneme timing does not): `build` makes each shard in a fresh process."""
-    rng = np.random.default_rng([seed, index])
+def _espeak(rng: np.random.Generator) -> tuple[str, str, np.ndarray, list[Phone]]:
     language = LANGUAGES[int(rng.integers(len(LANGUAGES)))]
     variant = VARIANTS[int(rng.integers(len(VARIANTS)))]
     voice = language + (f"+{variant}" if variant else "")
@@ -126,11 +125,30 @@ def utterance(seed: int, index: int) -> dict:
     speech = synthesise(text, voice=voice, rate_wpm=int(rng.integers(110, 260)), pitch=int(rng.integers(15, 85)),
                         word_gap=int(rng.integers(0, 6)), pitch_range=int(rng.integers(10, 90)),
                         seed=int(rng.integers(2 ** 31)))
-    x = soxr.resample(speech.samples, speech.sample_rate, SAMPLE_RATE)
+    return voice, text, soxr.resample(speech.samples, speech.sample_rate, SAMPLE_RATE), speech.phones()
+
+
+def _flite(rng: np.random.Generator) -> tuple[str, str, np.ndarray, list[Phone]]:
+    voice = flite.VOICES[int(rng.integers(len(flite.VOICES)))]
+    text = sentence(rng, "en-us")
+    samples, rate, phones = flite.synthesise(text, voice, stretch=float(rng.uniform(0.75, 1.5)),
+                                             pitch=float(rng.uniform(0.8, 1.3)))
+    warp = float(rng.uniform(0.88, 1.12))  # pitch, formants and timing scaled together
+    x = soxr.resample(samples, rate * warp, SAMPLE_RATE)
+    return f"flite-{voice}", text, x, [Phone(p.name, p.start / warp, p.end / warp) for p in phones]
+
+
+def utterance(seed: int, index: int) -> dict:
+    """One utterance drawn from (seed, index): features, phones and how it was made; odd indices are flite's.
+
+    espeak-ng's audio also depends on what the process synthesised before (its
+    phoneme timing does not): `build` makes each shard in a fresh process."""
+    rng = np.random.default_rng([seed, index])
+    voice, text, x, timed = (_flite if index % 2 else _espeak)(rng)
     lead, tail = rng.uniform(0.05, 0.6, 2)
     x = np.concatenate([np.zeros(int(lead * SAMPLE_RATE)), x, np.zeros(int(tail * SAMPLE_RATE))])
     x = augment(x.astype(np.float64), rng)
-    phones = [(PHONE_INDEX[p.name], p.start + lead, p.end + lead) for p in speech.phones()]
+    phones = [(PHONE_INDEX[p.name], p.start + lead, p.end + lead) for p in timed]
     return {"mel": log_mel(x).astype(np.float16), "phones": np.array(phones, np.float32).reshape(-1, 3),
             "voice": voice, "text": text}
 
@@ -155,7 +173,7 @@ def build(out: str, utterances: int, seed: int = 0, workers: int | None = None, 
           progress=print) -> list[str]:
     """Write (or reuse) the corpus shards in `out`; deterministic from `seed`. Returns the shard paths."""
     os.makedirs(out, exist_ok=True)
-    spec = {"seed": seed, "utterances": utterances, "shard_size": shard_size, "version": 3}
+    spec = {"seed": seed, "utterances": utterances, "shard_size": shard_size, "version": 4}
     spec_path = os.path.join(out, "corpus.json")
     if os.path.exists(spec_path):
         with open(spec_path) as fh:
@@ -190,4 +208,4 @@ def load(folder: str) -> list[tuple[np.ndarray, np.ndarray]]:
 
 def default_folder(seed: int, utterances: int) -> str:
     root = os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache"))
-    return os.path.join(root, "talkinghead", f"corpus-v3-seed{seed}-n{utterances}")
+    return os.path.join(root, "talkinghead", f"corpus-v4-seed{seed}-n{utterances}")
