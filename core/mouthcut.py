@@ -14,7 +14,7 @@ import scipy.sparse.csgraph  # noqa: F401  (sp.csgraph)
 from scipy.spatial import cKDTree
 
 from .head import Head
-from .register import Registration, triangles
+from .register import Registration, outward_normals, triangles
 
 
 def _edges(faces: np.ndarray) -> np.ndarray:
@@ -55,32 +55,56 @@ def seam_path(vertices: np.ndarray, faces: np.ndarray, reg: Registration, head: 
     return np.array(path[::-1], dtype=np.int64)
 
 
+def _line_pairs(x: np.ndarray, reg: Registration, head: Head, within: float) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs of points (head space) closer than `within` to each other, near the lip contact line."""
+    line = contact_line(reg, head)
+    near = np.nonzero(cKDTree(np.linspace(line[:-1], line[1:], 10).reshape(-1, 3)).query(x)[0] < 0.004)[0]
+    pairs = cKDTree(x[near]).query_pairs(within, output_type="ndarray") if len(near) > 1 else np.zeros((0, 2), int)
+    return near[pairs[:, 0]], near[pairs[:, 1]]
+
+
+def _across_slit(graph: sp.csr_matrix, a: int, b: int) -> bool:
+    """No short way round over the surface: the two points lie one on each side of a slit."""
+    return sp.csgraph.dijkstra(graph, indices=a, limit=0.01)[b] > 0.01
+
+
 def lips_part(vertices: np.ndarray, faces: np.ndarray, jaw_open: np.ndarray, reg: Registration,
               head: Head) -> float:
     """How far jawOpen pulls the lips apart (m, head scale): 0 when they are glued.
 
-    Looks at points within 2 mm of each other near the middle half of the lip contact
-    line that jawOpen moves apart. On separate lips some such pair lies one on each lip,
-    and the way between them over the surface goes round a mouth corner; on glued lips
-    every such pair is joined by a few millimetres of stretched skin. Only the middle
-    counts: lips that part at a corner alone still do not open the mouth.
+    Looks at points within 2 mm of each other near the lip contact line that jawOpen
+    moves apart. On separate lips some such pair lies one on each lip, and the way
+    between them over the surface goes round a mouth corner; on glued lips every such
+    pair is joined by a few millimetres of stretched skin.
     """
     x = reg.similarity.apply(vertices)
-    middle = contact_line(reg, head)[1:4]
-    near = np.nonzero(cKDTree(np.linspace(middle[:-1], middle[1:], 10).reshape(-1, 3)).query(x)[0] < 0.004)[0]
-    if len(near) < 2:
+    a, b = _line_pairs(x, reg, head, 0.002)
+    if len(a) == 0:
         return 0.0
-    pairs = cKDTree(x[near]).query_pairs(0.002, output_type="ndarray")
-    if len(pairs) == 0:
-        return 0.0
-    a, b = near[pairs[:, 0]], near[pairs[:, 1]]
     moved = x + jaw_open @ reg.similarity.rotation.T * reg.similarity.scale
     grown = np.linalg.norm(moved[a] - moved[b], axis=1) - np.linalg.norm(x[a] - x[b], axis=1)
-    order = np.argsort(-grown)[:20]
     graph = _graph(x, faces, np.zeros(len(x)))
-    for k in order:
+    for k in np.argsort(-grown)[:20]:
         if grown[k] <= 0:
             break
-        if sp.csgraph.dijkstra(graph, indices=a[k], limit=0.01)[b[k]] > 0.01:  # no short way round: a slit
+        if _across_slit(graph, a[k], b[k]):
             return float(grown[k])
     return 0.0
+
+
+def has_cut(vertices: np.ndarray, faces: np.ndarray, reg: Registration, head: Head) -> bool:
+    """Whether the lips were cut apart (*Cut Lips Apart*): twin vertices in one place, one on each lip,
+    facing the same way.
+
+    Closest points cannot tell such twins apart, so they would move together. (Lips that merely touch
+    have twins too, but facing each other: closest points tell those apart by their normals.)"""
+    x = reg.similarity.apply(vertices)
+    a, b = _line_pairs(x, reg, head, 1e-4)
+    if len(a) == 0:
+        return False
+    n = outward_normals(x, triangles(faces))
+    same_way = np.nonzero((n[a] * n[b]).sum(1) > 0.5)[0][:10]
+    if len(same_way) == 0:
+        return False
+    graph = _graph(x, faces, np.zeros(len(x)))
+    return any(_across_slit(graph, a[k], b[k]) for k in same_way)

@@ -30,11 +30,11 @@ from scipy.spatial import cKDTree
 from .arkit import INDEX
 from .errors import InputError
 from .head import Head, load_head, posed
-from .mouthcut import lips_part
+from .mouthcut import has_cut, lips_part
 from .register import Registration, outward_normals, piece_labels, register, triangles, vertex_normals
 
-SEAM_BAND = 0.012  # m (head scale): target points this close to the head's lip seam are diffused
-LIPS_PART = 0.010  # m: closest points that already open the lips this far are kept as they are
+SEAM_BAND = 0.005  # m (head scale): target points this close to the head's lip seam are diffused
+LIPS_PART = 0.010  # m: closest points that already open the lips this far are kept (unless the lips were cut)
 BEYOND_HEAD = 0.010  # m: the learned deformer's motion fades out from this far beyond the fitted head
 GLUED = 0.002  # m (head scale): lips that jawOpen parts less than this are taken to be one surface
 
@@ -142,7 +142,8 @@ def transfer(vertices: np.ndarray, faces: np.ndarray | None = None, landmarks: n
     deltas = sim.vectors_back(head_d)
     near_seam = (w * seam_distance(head)[idx]).sum(1) < SEAM_BAND
     if near_seam.any() and (~near_seam).any() and (
-            faces is None or lips_part(V, faces, deltas[INDEX["jawOpen"]], reg, head) < LIPS_PART):
+            faces is None or lips_part(V, faces, deltas[INDEX["jawOpen"]], reg, head) < LIPS_PART
+            or has_cut(V, faces, reg, head)):
         deltas = _diffuse(V, faces, deltas, near_seam)
     return Rig(V.astype(np.float32), deltas.astype(np.float32), _landmark_ids(reg, x, head, landmarks), reg)
 

@@ -76,7 +76,7 @@ def test_real_flame_heads_open_their_lips(name):
     rig = transfer(V, F)
     flame = data_path("meshes", "flame")
     gap, still = jaw_metrics(rig, flame_embedding(F, flame))
-    assert gap > 10.0 and still < 0.1  # jawOpen parts the real lips by over 1 cm; the back of the head stays
+    assert gap > 30.0 and still < 0.1  # jawOpen parts the real lips by over 3 cm (touching lips too); the back stays
     gt = flame_landmarks(V, F, flame)
     err = np.linalg.norm(V[rig.landmarks] - gt, axis=1)
     assert np.median(err) < 0.006 and err[60:].mean() < 0.003  # the features, by FLAME's definition (~4 and ~2 mm)
