@@ -33,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, help="output .wav")
     d = sub.add_parser("data", help="training data")
     dsub = d.add_subparsers(dest="data_command", required=True)
-    ds = dsub.add_parser("synth", help="build the synthetic speech corpus (espeak-ng, exact phoneme timing)")
+    ds = dsub.add_parser("synth", help="build the synthetic speech corpus (espeak-ng and flite, exact phone timing)")
     ds.add_argument("--out", help="corpus folder (default: a cache folder named after seed and size)")
     ds.add_argument("--utterances", type=int, default=6000)
     ds.add_argument("--seed", type=int, default=0)

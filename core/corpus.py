@@ -27,6 +27,7 @@ from scipy.signal import fftconvolve
 
 from . import flite
 from .audio import SAMPLE_RATE
+from .errors import InputError
 from .features import log_mel
 from .phones import ARPABET, Phone
 from .synth import synthesise
@@ -172,6 +173,9 @@ def _shard(args: tuple[str, int, int, int]) -> str:
 def build(out: str, utterances: int, seed: int = 0, workers: int | None = None, shard_size: int = 100,
           progress=print) -> list[str]:
     """Write (or reuse) the corpus shards in `out`; deterministic from `seed`. Returns the shard paths."""
+    if not flite.available():
+        raise InputError("Building the training corpus needs the flite program for its human-recorded voices "
+                         "(apt install flite); it is used for training only.")
     os.makedirs(out, exist_ok=True)
     spec = {"seed": seed, "utterances": utterances, "shard_size": shard_size, "version": 4}
     spec_path = os.path.join(out, "corpus.json")
