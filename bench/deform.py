@@ -101,6 +101,12 @@ def decimated_head(reduction: float = 0.5):
     return (V, F) + carried(V, tris)
 
 
+def skin_triangles(head) -> np.ndarray:
+    """The built-in head's skin quads as triangles: the surface re-meshed heads carry their truth from."""
+    quads = head.faces[(head.parts[head.faces] == 0).all(1)]
+    return np.concatenate([quads[:, [0, 1, 2]], quads[:, [0, 2, 3]]])
+
+
 def carried(V: np.ndarray, tris: np.ndarray):
     """(targets K×N×3, closest points N×3): the built-in head's targets at each vertex's closest point on it."""
     head = load_head()
@@ -145,8 +151,7 @@ def blender_remeshed(mode: str):
     out.calc_loop_triangles()
     F = np.array([t.vertices[:] for t in out.loop_triangles])
     bpy.data.objects.remove(obj)
-    skin_quads = head.faces[(head.parts[head.faces] == 0).all(1)]
-    return (V, F) + carried(V, np.concatenate([skin_quads[:, [0, 1, 2]], skin_quads[:, [0, 2, 3]]]))
+    return (V, F) + carried(V, skin_triangles(head))
 
 
 def cut_apart(V: np.ndarray, F: np.ndarray):
@@ -171,15 +176,14 @@ def cut_apart(V: np.ndarray, F: np.ndarray):
     bpy.data.objects.remove(obj)
     pkg.unregister()
     head = load_head()
-    quads = head.faces[(head.parts[head.faces] == 0).all(1)]
-    tris = np.concatenate([quads[:, [0, 1, 2]], quads[:, [0, 2, 3]]])
+    tris = skin_triangles(head)
     D, base = carried(V2, tris)
     # the cut's vertices: the new copies and the originals they were split from (same position)
     new = np.arange(len(V), len(V2))
     split = np.unique(np.r_[new, cKDTree(V2[:len(V)]).query(V2[new])[1]])
-    centre, count = np.zeros(len(V2)), np.zeros(len(V2))
+    centre, count, face_z = np.zeros(len(V2)), np.zeros(len(V2)), V2[F2].mean(1)[:, 2]
     for k in range(3):
-        np.add.at(centre, F2[:, k], V2[F2].mean(1)[:, 2])
+        np.add.at(centre, F2[:, k], face_z)
         np.add.at(count, F2[:, k], 1.0)
     below = centre / np.maximum(count, 1) < V2[:, 2]  # its faces lie under it: the lower lip's copy
     jaw = np.linalg.norm(head.deltas[INDEX["jawOpen"]], axis=1)

@@ -7,9 +7,9 @@ rate and pitch, played faster or slower (a shorter or longer vocal tract). The
 text is random dictionary words (English) or pseudo-words built from each
 language's spelling (so no sentence used for evaluation can leak in); the audio
 is augmented (EQ, band limits, reverb, noise, level, clipping) so the model
-learns speech, not the synthesisers' clean signal. Targets
-are not stored: the timed phones are, and the articulation model turns them into
-landmark motion at training time for whatever emotion is drawn.
+learns speech, not the synthesisers' clean signal. Targets are not stored: the
+timed phones are, and the articulation model turns them into landmark motion at
+training time for whatever emotion is drawn.
 
     python -m core data synth --out DIR --utterances 4000 --seed 0
 """

@@ -36,8 +36,6 @@ def synthesise(text: str, voice: str = "slt", stretch: float = 1.0, pitch: float
 
     `stretch` scales durations; `pitch` scales the voice's pitch (statistical
     voices take it as a factor, diphone voices as a mean of 105 Hz × pitch)."""
-    if not available():
-        raise RuntimeError("the training corpus needs flite for its human-recorded voices: apt install flite")
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "speech.wav")
         run = subprocess.run(["flite", "-voice", voice, "--setf", f"duration_stretch={stretch:.4f}",

@@ -14,7 +14,7 @@ import scipy.sparse.csgraph  # noqa: F401  (sp.csgraph)
 from scipy.spatial import cKDTree
 
 from .head import Head
-from .register import Registration, outward_normals, triangles
+from .register import Registration, triangles
 
 
 def _edges(faces: np.ndarray) -> np.ndarray:
@@ -92,9 +92,9 @@ def lips_part(vertices: np.ndarray, faces: np.ndarray, jaw_open: np.ndarray, reg
     return 0.0
 
 
-def has_cut(vertices: np.ndarray, faces: np.ndarray, reg: Registration, head: Head) -> bool:
+def has_cut(vertices: np.ndarray, faces: np.ndarray, normals: np.ndarray, reg: Registration, head: Head) -> bool:
     """Whether the lips were cut apart (*Cut Lips Apart*): twin vertices in one place, one on each lip,
-    facing the same way.
+    facing the same way (`normals`: the mesh's vertex normals, in any frame).
 
     Closest points cannot tell such twins apart, so they would move together. (Lips that merely touch
     have twins too, but facing each other: closest points tell those apart by their normals.)"""
@@ -102,8 +102,7 @@ def has_cut(vertices: np.ndarray, faces: np.ndarray, reg: Registration, head: He
     a, b = _line_pairs(x, reg, head, 1e-4)
     if len(a) == 0:
         return False
-    n = outward_normals(x, triangles(faces))
-    same_way = np.nonzero((n[a] * n[b]).sum(1) > 0.5)[0][:10]
+    same_way = np.nonzero((normals[a] * normals[b]).sum(1) > 0.5)[0][:10]
     if len(same_way) == 0:
         return False
     graph = _graph(x, faces, np.zeros(len(x)))

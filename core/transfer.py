@@ -143,7 +143,7 @@ def transfer(vertices: np.ndarray, faces: np.ndarray | None = None, landmarks: n
     near_seam = (w * seam_distance(head)[idx]).sum(1) < SEAM_BAND
     if near_seam.any() and (~near_seam).any() and (
             faces is None or lips_part(V, faces, deltas[INDEX["jawOpen"]], reg, head) < LIPS_PART
-            or has_cut(V, faces, reg, head)):
+            or has_cut(V, faces, nt, reg, head)):
         deltas = _diffuse(V, faces, deltas, near_seam)
     return Rig(V.astype(np.float32), deltas.astype(np.float32), _landmark_ids(reg, x, head, landmarks), reg)
 
