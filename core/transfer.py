@@ -1,8 +1,8 @@
 """Carry the built-in head's ARKit targets and landmarks onto any mesh through a registration.
 
-Each target vertex takes the displacement of the fitted head surface under it
-(inverse-distance blend of the closest fitted head vertices that face the same
-way, so the upper lip's underside never takes the lower lip's motion), turned
+Each target vertex takes the displacement of the fitted head's skin at its closest
+point on it (on a triangle facing the same way, so the upper lip's underside never
+takes the lower lip's motion), turned
 back into the target's own frame and scale. Where that still does not part the
 lips (the fit put the head's mouth a few millimetres off), the displacements near
 the lip seam are instead diffused over the target's *own* surface (harmonic
@@ -31,7 +31,8 @@ from .arkit import INDEX
 from .errors import InputError
 from .head import Head, load_head, posed
 from .mouthcut import has_cut, lips_part
-from .register import Registration, outward_normals, piece_labels, register, triangles, vertex_normals
+from .register import Registration, outward_normals, piece_labels, register, triangles
+from .surface import closest_points
 
 SEAM_BAND = 0.005  # m (head scale): target points this close to the head's lip seam are diffused
 LIPS_PART = 0.010  # m: closest points that already open the lips this far are kept (unless the lips were cut)
@@ -60,6 +61,12 @@ def head_rig(head: Head | None = None) -> Rig:
     """The built-in head's own rig (exact artist targets)."""
     head = head or load_head()
     return Rig(head.vertices, head.deltas, head.landmarks)
+
+
+def head_skin_triangles(head: Head) -> np.ndarray:
+    """The built-in head's skin quads as triangles: the surface other meshes take their motion from."""
+    quads = head.faces[(head.parts[head.faces] == 0).all(1)]
+    return np.concatenate([quads[:, [0, 1, 2]], quads[:, [0, 2, 3]]])
 
 
 def seam_distance(head: Head) -> np.ndarray:
@@ -127,20 +134,16 @@ def transfer(vertices: np.ndarray, faces: np.ndarray | None = None, landmarks: n
     reg = registration or register(V, head, faces, landmarks)
     sim = reg.similarity
     x = sim.apply(V)
-    dist, idx = cKDTree(reg.fitted).query(x, k=8)
-    w = 1.0 / np.maximum(dist, 1e-6)
-    if faces is not None and len(faces):
-        # a head vertex facing the other way is on the other lip (or eyelid): it does not count
-        nt = outward_normals(x, triangles(faces))
-        nf = vertex_normals(reg.fitted, triangles(head.faces))
-        agree = np.einsum("nd,nkd->nk", nt, nf[idx]) > 0.0
-        w = np.where(agree.any(1, keepdims=True), w * agree, w)
-    w /= w.sum(1, keepdims=True)
-    head_d = np.einsum("nk,cnkd->cnd", w, head.deltas[:, idx])  # 52×N×3, head space
-    if faces is not None and len(faces):
+    # a head triangle facing the other way is on the other lip (or eyelid): it does not count
+    nt = outward_normals(x, triangles(faces)) if faces is not None and len(faces) else None
+    skin = head_skin_triangles(head)
+    tri, bary = closest_points(x, reg.fitted, skin, nt)
+    idx = skin[tri]
+    head_d = np.einsum("nk,cnkd->cnd", bary, head.deltas[:, idx])  # 52×N×3, head space
+    if nt is not None:
         _islands_follow_their_part(x, faces, head, reg.fitted, head_d)
     deltas = sim.vectors_back(head_d)
-    near_seam = (w * seam_distance(head)[idx]).sum(1) < SEAM_BAND
+    near_seam = (bary * seam_distance(head)[idx]).sum(1) < SEAM_BAND
     if near_seam.any() and (~near_seam).any() and (
             faces is None or lips_part(V, faces, deltas[INDEX["jawOpen"]], reg, head) < LIPS_PART
             or has_cut(V, faces, nt, reg, head)):

@@ -66,7 +66,7 @@ def test_transferred_targets_match_ground_truth(remeshed):
     static = (base[:, 2] > 0.2) | (base[:, 1] > 0.0)
     for shape in ("jawOpen", "mouthPucker", "mouthSmileLeft"):
         err = np.linalg.norm(rig.deltas[INDEX[shape]] - truth[INDEX[shape]], axis=1) * 10  # cm → mm
-        assert err[mouth].mean() < 2.0, shape
+        assert err[mouth].mean() < 0.3, shape  # 0.43 mm for jawOpen when it blended the 8 nearest vertices
         assert err[static].max() < 0.1, shape
 
 
