@@ -32,9 +32,11 @@ from common import REPORT, need_data, table, write_section
 from core.arkit import INDEX
 from core.head import load_head
 from core.meshio import read_mesh
+from core.register import outward_normals, triangles
+from core.surface import closest_points
 from core.mouthcut import lips_part
 from core.train_deform import midpoint_subdivide, surface_targets
-from core.transfer import learned_transfer, transfer
+from core.transfer import head_skin_triangles, learned_transfer, transfer
 
 GROUPS = {"jaw": range(0, 17), "brows": range(17, 27), "nose": range(27, 36), "eyes": range(36, 48),
           "outer lips": range(48, 60), "inner lips": range(60, 68)}
@@ -90,36 +92,32 @@ def subdivided_head():
 
 def decimated_head(reduction: float = 0.5):
     """The built-in head's triangles decimated (quadric error) to half: new topology and vertex
-    positions; ground truth carried by surface correspondence (each new vertex's closest point on
-    the original surface, its targets interpolated there)."""
+    positions; ground truth carried by surface correspondence (`carried`)."""
     import fast_simplification
 
     head = load_head()
     tris = np.concatenate([head.faces[:, [0, 1, 2]], head.faces[:, [0, 2, 3]]])
     V, F = fast_simplification.simplify(head.vertices.astype(np.float32), tris.astype(np.int32),
                                         target_reduction=reduction)
-    return (V, F) + carried(V, tris)
+    return (V, F) + carried(V, F, tris)
 
 
-def skin_triangles(head) -> np.ndarray:
-    """The built-in head's skin quads as triangles: the surface re-meshed heads carry their truth from."""
-    quads = head.faces[(head.parts[head.faces] == 0).all(1)]
-    return np.concatenate([quads[:, [0, 1, 2]], quads[:, [0, 2, 3]]])
-
-
-def carried(V: np.ndarray, tris: np.ndarray):
-    """(targets K×N×3, closest points N×3): the built-in head's targets at each vertex's closest point on it."""
+def carried(V: np.ndarray, F: np.ndarray, tris: np.ndarray):
+    """(targets K×N×3, closest points N×3): the built-in head's targets (on its triangles `tris`) at each
+    vertex's closest point on it that faces the same way: by the mouth slit a re-meshed vertex of one lip
+    can lie nearer the other lip's underside, and the way its own surface faces says which lip it is on."""
     head = load_head()
-    return surface_targets(head.vertices, tris, head.deltas, V)
+    tri, w = closest_points(V, head.vertices.astype(np.float64), tris, outward_normals(V, triangles(F)))
+    ids = tris[tri]
+    return np.einsum("nk,cnkd->cnd", w, head.deltas[:, ids]), (head.vertices[ids] * w[..., None]).sum(1)
 
 
 def blender_remeshed(mode: str):
     """The built-in head's skin re-meshed by Blender; ground truth carried by surface correspondence.
 
-    'VOXEL': 2 mm voxels on the open skin (the neck is cut open, so only the part from the neck to
-    the brows comes out, and the closed lips fuse); 'VOXEL_CLOSED': the neck hole filled first, as a
-    sculptor's closed mesh, then 3 mm voxels (the whole head; the lips fuse); 'QUADRIFLOW': about
-    4000 quads."""
+    'VOXEL_CLOSED': the neck hole filled first, as a sculptor's closed mesh, then 3 mm voxels (the whole
+    head; the lips fuse); 'QUADRIFLOW': about 4000 quads. (The voxel remesher needs a closed mesh: on
+    the open skin it only fills the closed pockets, the mouth's inside and the eye sockets.)"""
     import bpy
     import bmesh  # after bpy, which makes it importable
 
@@ -132,14 +130,13 @@ def blender_remeshed(mode: str):
     mesh.from_pydata(head.vertices[skin].tolist(), [], quads.tolist())
     obj = bpy.data.objects.new("remesh", mesh)
     bpy.context.scene.collection.objects.link(obj)
-    if mode.startswith("VOXEL"):
-        if mode == "VOXEL_CLOSED":
-            bm = bmesh.new()
-            bm.from_mesh(mesh)
-            bmesh.ops.holes_fill(bm, edges=[e for e in bm.edges if e.is_boundary], sides=0)
-            bm.to_mesh(mesh)
-            bm.free()
-        obj.modifiers.new("remesh", "REMESH").voxel_size = 0.002 if mode == "VOXEL" else 0.003
+    if mode == "VOXEL_CLOSED":
+        bm = bmesh.new()
+        bm.from_mesh(mesh)
+        bmesh.ops.holes_fill(bm, edges=[e for e in bm.edges if e.is_boundary], sides=0)
+        bm.to_mesh(mesh)
+        bm.free()
+        obj.modifiers.new("remesh", "REMESH").voxel_size = 0.003
         ev = obj.evaluated_get(bpy.context.evaluated_depsgraph_get())
         out = ev.to_mesh()
     else:
@@ -151,7 +148,7 @@ def blender_remeshed(mode: str):
     out.calc_loop_triangles()
     F = np.array([t.vertices[:] for t in out.loop_triangles])
     bpy.data.objects.remove(obj)
-    return (V, F) + carried(V, skin_triangles(head))
+    return (V, F) + carried(V, F, head_skin_triangles(head))
 
 
 def cut_apart(V: np.ndarray, F: np.ndarray):
@@ -176,8 +173,8 @@ def cut_apart(V: np.ndarray, F: np.ndarray):
     bpy.data.objects.remove(obj)
     pkg.unregister()
     head = load_head()
-    tris = skin_triangles(head)
-    D, base = carried(V2, tris)
+    tris = head_skin_triangles(head)
+    D, base = carried(V2, F2, tris)
     # the cut's vertices: the new copies and the originals they were split from (same position)
     new = np.arange(len(V), len(V2))
     split = np.unique(np.r_[new, cKDTree(V2[:len(V)]).query(V2[new])[1]])
@@ -192,6 +189,20 @@ def cut_apart(V: np.ndarray, F: np.ndarray):
         ids = split[below[split] == lower]
         D[:, ids], base[ids] = surface_targets(head.vertices, tris[moving == lower], head.deltas, V2[ids])
     return V2, F2, D, base
+
+
+def limit_rows(offsets: np.ndarray, floors: np.ndarray) -> list[list]:
+    """Rows of the landmark-limits table from per-head errors: offsets H×68×3 (found − true, before
+    snapping to a vertex) and floors H×68 (each true point's distance to its nearest vertex), mm."""
+    h = len(offsets)
+    shared = np.array([offsets[i] - (offsets.sum(0) - offsets[i]) / (h - 1) for i in range(h)])
+
+    def row(label: str, err: np.ndarray) -> list:
+        return [label] + [float(err[:, list(r)].mean()) for r in GROUPS.values()] + [float(err.mean())]
+
+    return [row("found, before snapping to a vertex", np.linalg.norm(offsets, axis=2)),
+            row("nearest vertex to the true point (floor of a vertex landmark)", floors),
+            row("found, before snapping, less the other heads' shared offset", np.linalg.norm(shared, axis=2))]
 
 
 def deform_net_command() -> str:
@@ -222,6 +233,7 @@ def main() -> None:
     flame_dir = os.path.join(data, "meshes", "flame")
     # 1 + 3 on the real heads
     lm_rows, real_rows, corrected_rows = [], [], []
+    offsets, floors = [], []  # per FLAME-topology head: found − true landmark (mm, unsnapped); nearest vertex
     meshes = sorted(glob.glob(os.path.join(data, "meshes", "*", "*.ply")) +
                     glob.glob(os.path.join(data, "meshes", "*", "*.obj")))
     for path in meshes:
@@ -241,6 +253,10 @@ def main() -> None:
             err = 1000 * np.linalg.norm(V[rig.landmarks] - gt, axis=1)
             lm_rows.append([name] + [float(err[list(r)].mean()) for r in GROUPS.values()]
                            + [float(err[17:].mean()), float(err.mean())])
+            sim = rig.registration.similarity
+            found = (rig.registration.fitted[head.landmarks] - sim.translation) @ sim.rotation / sim.scale
+            offsets.append(1000 * (found - gt))
+            floors.append(1000 * cKDTree(V).query(gt)[0])
             # the same head with its 51 face landmarks given, as a user would correct them in Blender
             given = np.where(np.arange(68)[:, None] >= 17, gt, np.nan)
             fixed = transfer(V, F, landmarks=given)
@@ -277,8 +293,7 @@ def main() -> None:
     variants = {"subdivided": (Vs, Fs, Ds, np.eye(3), 1.0, Vs),
                 "subdivided, shuffled, Y-up, cm": (100 * Vs[perm] @ yup.T, inv[Fs], Ds[:, perm], yup, 100.0, Vs[perm]),
                 f"decimated to {len(Vd)} vertices": (Vd, Fd, Dd, np.eye(3), 1.0, on_surface)}
-    for mode, label in (("VOXEL", "voxel-remeshed open skin (2 mm; Blender keeps only neck to brows)"),
-                        ("VOXEL_CLOSED", "voxel-remeshed closed skin (3 mm)"),
+    for mode, label in (("VOXEL_CLOSED", "voxel-remeshed closed skin (3 mm)"),
                         ("QUADRIFLOW", "quad-remeshed skin (QuadriFlow)")):
         V, F, D, on_surface = blender_remeshed(mode)
         variants[f"{label}, {len(V)} vertices"] = (V, F, D, np.eye(3), 1.0, on_surface)
@@ -309,8 +324,9 @@ def main() -> None:
                 print(remesh_rows[-1], flush=True)
     body = ("## Any mesh: the two deformers (`python bench/deform.py`)\n\n"
             "Method **a**, correspondence (the default): similarity fit over the 24 axis orientations, "
-            "Laplacian-regularised non-rigid fit of the built-in head, ARKit targets carried by closest "
-            "points and, near the lips, diffused over the target's own surface; with no landmarks given, the "
+            "Laplacian-regularised non-rigid fit of the built-in head, ARKit targets read off the fitted head's skin "
+            "at each vertex's closest point on it (on a triangle facing the same way) and, near glued or cut lips, "
+            "diffused over the target's own surface; with no landmarks given, the "
             "fit seeks closest points in position + 5 mm × normal. Method **b**, learned: the same similarity "
             "fit poses and scales the mesh, then our DiffusionNet (`core/diffusionnet.py`, weights from "
             f"`{deform_net_command()}`) predicts the 52 targets from the mesh's own Laplacian spectrum and "
@@ -320,13 +336,18 @@ def main() -> None:
             "frontal: it is the symmetric row, and FLAME's code indexes rows by yaw 0…39°, then −1…−39°):\n\n"
             + table(["mesh"] + list(GROUPS) + ["mean w/o jaw", "mean"],
                     lm_rows + [[f"mean of {len(lm_rows)}"] + list(np.mean([r[1:] for r in lm_rows], axis=0))])
+            + "\n\nWhat limits it (mean of the same heads, mm): the nearest mesh vertex to each true point is as "
+            "close as a landmark reported as a vertex can be; most of the rest is an offset the heads share, "
+            "FLAME's placement of each point against our built-in head's (taking away the offset the other "
+            "heads show, leave-one-out, leaves little):\n\n"
+            + table(["landmarks"] + list(GROUPS) + ["mean"], limit_rows(np.array(offsets), np.array(floors)))
             + "\n\nBuilt-in head re-meshed into topologies neither method trained on (subdivided: ground truth exact "
             "through the subdivision; decimated and Blender's remeshers: carried by each vertex's closest point on "
-            "the original surface); error of the targets in mm (mouth: within 35 mm of the lips; static: scalp, "
-            "back of head, neck). On the open skin Blender's voxel remesher keeps only the part of the head from "
-            "the neck to the brows, with the lips fused (the similarity fit also starts a piece shorter than the "
-            "head at the head's top and bottom, which poses it the right way up); with the neck hole filled "
-            "first (a closed mesh, as sculptors voxel-remesh) it keeps the whole head, its closed lips fused "
+            "the original surface that faces the same way, so that a vertex of one lip lying nearer the other "
+            "lip's underside stays on its own lip); error of the targets in mm (mouth: within 35 mm of the lips; "
+            "static: scalp, back of head, neck). Blender's voxel remesher is given the skin with its neck hole "
+            "filled (a closed mesh, as sculptors voxel-remesh; on the open skin it only fills the closed pockets, "
+            "the mouth's inside and the eye sockets, which is no head): it keeps the whole head, its closed lips fused "
             "into one surface, so jawOpen cannot part them without *Cut Lips Apart* (the extension's operator, "
             "run on it in the next rows; the slit's two copies of each cut vertex carry the upper or the lower "
             "lip's ground truth by the side their faces lie on); QuadriFlow bridges the "
