@@ -36,7 +36,7 @@ from core.register import outward_normals, triangles
 from core.surface import closest_points
 from core.mouthcut import lips_part
 from core.train_deform import midpoint_subdivide, surface_targets
-from core.transfer import head_skin_triangles, learned_transfer, transfer
+from core.transfer import learned_transfer, transfer
 
 GROUPS = {"jaw": range(0, 17), "brows": range(17, 27), "nose": range(27, 36), "eyes": range(36, 48),
           "outer lips": range(48, 60), "inner lips": range(60, 68)}
@@ -148,7 +148,7 @@ def blender_remeshed(mode: str):
     out.calc_loop_triangles()
     F = np.array([t.vertices[:] for t in out.loop_triangles])
     bpy.data.objects.remove(obj)
-    return (V, F) + carried(V, F, head_skin_triangles(head))
+    return (V, F) + carried(V, F, head.skin_triangles())
 
 
 def cut_apart(V: np.ndarray, F: np.ndarray):
@@ -173,7 +173,7 @@ def cut_apart(V: np.ndarray, F: np.ndarray):
     bpy.data.objects.remove(obj)
     pkg.unregister()
     head = load_head()
-    tris = head_skin_triangles(head)
+    tris = head.skin_triangles()
     D, base = carried(V2, F2, tris)
     # the cut's vertices: the new copies and the originals they were split from (same position)
     new = np.arange(len(V), len(V2))

@@ -38,6 +38,11 @@ class Head:
         """T×52 weights → T×V×3 animated vertices."""
         return posed(self.vertices, self.deltas, weights)
 
+    def skin_triangles(self) -> np.ndarray:
+        """The skin's quads as triangles: the surface other meshes are fitted to and read their motion from."""
+        quads = self.faces[(self.parts[self.faces] == 0).all(1)]
+        return np.concatenate([quads[:, [0, 1, 2]], quads[:, [0, 2, 3]]])
+
 
 def posed(vertices: np.ndarray, deltas: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Blend shapes: N×3 rest + T×K weights · K×N×3 deltas → T×N×3 float32."""

@@ -26,6 +26,7 @@ from scipy.spatial import cKDTree
 
 from .errors import InputError
 from .head import Head
+from .surface import closest_points, incident_triangles, onto_rings
 
 MAX_PROXY = 30000  # target vertices used for fitting
 LANDMARK_WEIGHT = 50.0  # a given landmark outweighs the closest-point pulls around it
@@ -33,6 +34,7 @@ NORMAL_REACH = 0.005  # m: closest points are sought in position + this × norma
 UNUSUAL_UP = 1.3  # pose-cost factor for orientations whose up is neither the mesh's +Y nor +Z
 SKIN_PIECE = 0.25  # a piece this big against the largest one is skin; smaller ones are eyes, teeth...
 CROP_ROOM = 0.02  # m: a mesh this much shorter than the head (each end) is also tried at its top and bottom
+ON_SURFACE = 0.1  # fit stages this supple or more match a head vertex to the target's surface, not its vertex
 
 
 @dataclass
@@ -139,6 +141,23 @@ def fit_similarity(target: np.ndarray, head: Head, rng: np.random.Generator) -> 
     lo, hi = (s0 * k / best.scale for k in scale_range)
     sim, _ = _trimmed_icp(pts, tree, skin, best.rotation, best.scale, best.translation, iters=30,
                           scale_range=(lo, hi))
+    return _refine_on_surface(pts, head, sim)
+
+
+def _refine_on_surface(target: np.ndarray, head: Head, sim: Similarity, iters: int = 10,
+                       keep: float = 0.8) -> Similarity:
+    """The pose again, matching each point to the closest point on the head's skin instead of its closest
+    vertex: vertex matches leave an offset (about 1 mm on the head re-meshed finer) for the non-rigid fit
+    to take for shape."""
+    tris = head.skin_triangles()
+    hv = head.vertices.astype(np.float64)
+    for _ in range(iters):
+        x = sim.apply(target)
+        tri, w = closest_points(x, hv, tris)
+        q = (hv[tris[tri]] * w[..., None]).sum(1)
+        dist = np.linalg.norm(q - x, axis=1)
+        sel = dist <= np.quantile(dist, keep)
+        sim = Similarity(*_umeyama(target[sel], q[sel]))
     return sim
 
 
@@ -175,7 +194,7 @@ def _laplacian(head: Head) -> sp.csr_matrix:
 
 
 def fit_nonrigid(target_in_head: np.ndarray, head: Head, target_normals: np.ndarray | None = None,
-                 landmarks_in_head: np.ndarray | None = None,
+                 landmarks_in_head: np.ndarray | None = None, target_tris: np.ndarray | None = None,
                  steps=(1.0, 0.3, 0.1, 0.03), iters: int = 4,
                  reach: tuple[float, ...] = (0.02, 0.015, 0.01, 0.01)) -> np.ndarray:
     """Deformed head vertices (V×3, head space) hugging the target's surface.
@@ -190,6 +209,11 @@ def fit_nonrigid(target_in_head: np.ndarray, head: Head, target_normals: np.ndar
     lips, the nose settle on their match instead of the nearest skin), and a pair only counts where the
     surfaces face the same way, so the upper lip's underside never latches onto the lower lip's top. Given
     landmarks (68×3, NaN where unknown), the head's landmark vertices are pinned to them.
+
+    With the target's triangles (over `target_in_head`), the supple stages (ON_SURFACE) match a head
+    vertex to the closest point on the triangles around its matched target vertex, and target points
+    pull the head only along its normal: a coarse target's vertices (QuadriFlow's are 5 mm apart) and a
+    fine target's many points around one head vertex would otherwise drag the head sideways.
     """
     V = head.vertices.astype(np.float64)
     skin = head.parts == 0
@@ -200,7 +224,10 @@ def fit_nonrigid(target_in_head: np.ndarray, head: Head, target_normals: np.ndar
     oriented = target_normals is not None and landmarks_in_head is None
     tree_t = cKDTree(np.hstack([target_in_head, NORMAL_REACH * target_normals]) if oriented else target_in_head)
     X = V.copy()
+    ring = None if target_tris is None or not len(target_tris) else incident_triangles(len(target_in_head),
+                                                                                        target_tris)
     for stiffness, max_dist in zip(steps, reach):
+        on_surface = ring is not None and stiffness <= ON_SURFACE
         for _ in range(iters):
             nx = vertex_normals(X, tris)
             # head → target: each skin vertex pulled to its closest target point
@@ -209,7 +236,8 @@ def fit_nonrigid(target_in_head: np.ndarray, head: Head, target_normals: np.ndar
             if target_normals is not None:
                 ok &= (nx * target_normals[idx]).sum(1) > 0.3
             w = (skin & ok).astype(np.float64)
-            y = np.where(w[:, None] > 0, target_in_head[idx], X)
+            matched = onto_rings(X, idx, target_in_head, target_tris, ring) if on_surface else target_in_head[idx]
+            y = np.where(w[:, None] > 0, matched, X)
             # target → head: target points pull their closest head vertex (covers thin features: lips)
             d2, idx2 = cKDTree(X[skin]).query(target_in_head)
             near = d2 < max_dist
@@ -221,7 +249,10 @@ def fit_nonrigid(target_in_head: np.ndarray, head: Head, target_normals: np.ndar
             np.add.at(acc, skin_ids, target_in_head[near])
             np.add.at(cnt, skin_ids, 1.0)
             has = cnt > 0
-            y[has] = 0.5 * y[has] + 0.5 * acc[has] / cnt[has, None]
+            pull = acc[has] / cnt[has, None]
+            if ring is not None:
+                pull = X[has] + ((pull - X[has]) * nx[has]).sum(1, keepdims=True) * nx[has]
+            y[has] = 0.5 * y[has] + 0.5 * pull
             w[has] = np.maximum(w[has], 1.0)
             if landmarks_in_head is not None:
                 known = np.isfinite(landmarks_in_head).all(1)
@@ -283,5 +314,13 @@ def register(target_vertices: np.ndarray, head: Head, faces: np.ndarray | None =
         skin = (sizes >= SKIN_PIECE * sizes.max())[labels][pick]
         pick, normals = pick[skin], normals[skin]
     lm_head = None if landmarks is None else sim.apply(np.asarray(landmarks, np.float64))
-    fitted = fit_nonrigid(sim.apply(V[pick]), head, normals, lm_head)
+    picked_tris = None
+    if faces is not None and len(faces):
+        # the target's triangles among the picked points (all of a mesh up to MAX_PROXY vertices; of a
+        # bigger one's random proxy hardly any, and the fit then matches vertices)
+        where = -np.ones(len(V), np.int64)
+        where[pick] = np.arange(len(pick))
+        t = where[triangles(faces)]
+        picked_tris = t[(t >= 0).all(1)]
+    fitted = fit_nonrigid(sim.apply(V[pick]), head, normals, lm_head, picked_tris)
     return Registration(sim, fitted)

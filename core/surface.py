@@ -49,8 +49,8 @@ def closest_on_triangles(p: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndar
     return out
 
 
-def _incident(n: int, tris: np.ndarray) -> np.ndarray:
-    """Each vertex's triangles (n×max valence, padded with its first one; rows of unused vertices are junk)."""
+def incident_triangles(n: int, tris: np.ndarray) -> np.ndarray:
+    """Each vertex's triangles (n×max valence), padded with its first one; -1 for a vertex in none."""
     order = np.argsort(tris.ravel(), kind="stable")
     owner = tris.ravel()[order]
     tri = order // 3
@@ -59,8 +59,28 @@ def _incident(n: int, tris: np.ndarray) -> np.ndarray:
     slot = np.arange(len(owner)) - start[owner]
     out = np.full((n, max(count.max(), 1)), -1, np.int64)
     out[owner, slot] = tri
-    first = np.where(out[:, 0] >= 0, out[:, 0], 0)
-    return np.where(out >= 0, out, first[:, None])
+    return np.where(out >= 0, out, out[:, :1])
+
+
+def _nearest_on(points: np.ndarray, corners: np.ndarray, cand: np.ndarray) -> tuple[np.ndarray, np.ndarray,
+                                                                                      np.ndarray]:
+    """Per point, over its candidate triangles (N×C): weights N×C×3, closest points N×C×3, distances N×C."""
+    a, b, c = (corners[cand, i] for i in range(3))
+    bary = closest_on_triangles(points[:, None], a, b, c)
+    q = bary[..., :1] * a + bary[..., 1:2] * b + bary[..., 2:] * c
+    return bary, q, np.linalg.norm(q - points[:, None], axis=-1)
+
+
+def onto_rings(points: np.ndarray, ids: np.ndarray, vertices: np.ndarray, tris: np.ndarray,
+               ring: np.ndarray) -> np.ndarray:
+    """Each point's closest point on the triangles around vertex ids[i] (`ring` from incident_triangles);
+    that vertex itself where it is in no triangle."""
+    cand = ring[ids]
+    lonely = cand[:, 0] < 0
+    _, q, d = _nearest_on(points, vertices[tris], np.maximum(cand, 0))
+    out = q[np.arange(len(points)), d.argmin(1)]
+    out[lonely] = vertices[ids[lonely]]
+    return out
 
 
 def closest_points(points: np.ndarray, vertices: np.ndarray, tris: np.ndarray,
@@ -75,7 +95,7 @@ def closest_points(points: np.ndarray, vertices: np.ndarray, tris: np.ndarray,
     corners = vertices[tris]
     face_n = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
     used = np.unique(tris)
-    around = _incident(len(vertices), tris)[used]
+    around = incident_triangles(len(vertices), tris)[used]
     tree = cKDTree(vertices[used])
     tri_out = np.empty(len(points), np.int64)
     bary_out = np.empty((len(points), 3))
@@ -85,10 +105,7 @@ def closest_points(points: np.ndarray, vertices: np.ndarray, tris: np.ndarray,
         p = points[ids]
         k = min(k, len(used))
         cand = around[tree.query(p, k=k)[1].reshape(len(p), k)].reshape(len(p), -1)
-        a, b, c = (corners[cand, i] for i in range(3))
-        bary = closest_on_triangles(p[:, None], a, b, c)
-        q = bary[..., :1] * a + bary[..., 1:2] * b + bary[..., 2:] * c
-        d = np.linalg.norm(q - p[:, None], axis=-1)
+        bary, _, d = _nearest_on(p, corners, cand)
         mixed = np.zeros(len(p), bool)
         if normals is not None:
             agree = np.einsum("nd,nkd->nk", normals[ids], face_n[cand]) > 0

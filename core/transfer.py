@@ -63,12 +63,6 @@ def head_rig(head: Head | None = None) -> Rig:
     return Rig(head.vertices, head.deltas, head.landmarks)
 
 
-def head_skin_triangles(head: Head) -> np.ndarray:
-    """The built-in head's skin quads as triangles: the surface other meshes take their motion from."""
-    quads = head.faces[(head.parts[head.faces] == 0).all(1)]
-    return np.concatenate([quads[:, [0, 1, 2]], quads[:, [0, 2, 3]]])
-
-
 def seam_distance(head: Head) -> np.ndarray:
     """Each head vertex's distance to the lip seam (where jawOpen's motion jumps within 3 mm)."""
     skin = np.nonzero(head.parts == 0)[0]
@@ -136,7 +130,7 @@ def transfer(vertices: np.ndarray, faces: np.ndarray | None = None, landmarks: n
     x = sim.apply(V)
     # a head triangle facing the other way is on the other lip (or eyelid): it does not count
     nt = outward_normals(x, triangles(faces)) if faces is not None and len(faces) else None
-    skin = head_skin_triangles(head)
+    skin = head.skin_triangles()
     tri, bary = closest_points(x, reg.fitted, skin, nt)
     idx = skin[tri]
     head_d = np.einsum("nk,cnkd->cnd", bary, head.deltas[:, idx])  # 52×N×3, head space

@@ -6,7 +6,6 @@ import trimesh
 
 from core.head import load_head
 from core.surface import closest_on_triangles, closest_points
-from core.transfer import head_skin_triangles
 
 
 def test_closest_point_on_a_triangle_in_every_region():
@@ -27,7 +26,7 @@ def test_closest_point_on_a_triangle_in_every_region():
 
 def test_closest_points_on_the_head_match_trimesh():
     head = load_head()
-    V, tris = head.vertices.astype(np.float64), head_skin_triangles(head)
+    V, tris = head.vertices.astype(np.float64), head.skin_triangles()
     rng = np.random.default_rng(1)
     skin = np.nonzero(head.parts == 0)[0]
     p = V[rng.choice(skin, 3000)] + rng.normal(0, 0.001, (3000, 3))
