@@ -210,10 +210,10 @@ def fit_nonrigid(target_in_head: np.ndarray, head: Head, target_normals: np.ndar
     surfaces face the same way, so the upper lip's underside never latches onto the lower lip's top. Given
     landmarks (68×3, NaN where unknown), the head's landmark vertices are pinned to them.
 
-    With the target's triangles (over `target_in_head`), the supple stages (ON_SURFACE) match a head
-    vertex to the closest point on the triangles around its matched target vertex, and target points
-    pull the head only along its normal: a coarse target's vertices (QuadriFlow's are 5 mm apart) and a
-    fine target's many points around one head vertex would otherwise drag the head sideways.
+    With the target's triangles (over `target_in_head`), target points pull the head only along its
+    normal, and the supple stages (ON_SURFACE) match a head vertex to the closest point on the triangles
+    around its matched target vertex: a fine target's many points around one head vertex, and a coarse
+    target's vertices (QuadriFlow's are 5 mm apart), would otherwise drag the head sideways.
     """
     V = head.vertices.astype(np.float64)
     skin = head.parts == 0
