@@ -3,12 +3,12 @@
 Each target vertex takes the displacement of the fitted head's skin at its closest
 point on it (on a triangle facing the same way, so the upper lip's underside never
 takes the lower lip's motion), turned back into the target's own frame and scale.
-Where that still does not part the
-lips (the fit put the head's mouth a few millimetres off), the displacements near
-the lip seam are instead diffused over the target's *own* surface (harmonic
-interpolation with its Laplacian, as heat diffusion in ScanTalk): the upper lip
-inherits from the still philtrum it is connected to, the lower lip from the moving
-chin, because the mouth slit separates them in the mesh even where they touch.
+Where that still does not part the lips (the fit put the head's mouth a few
+millimetres off), the displacements near the lip seam are instead diffused over the
+target's *own* surface (harmonic interpolation with its Laplacian, as heat diffusion
+in ScanTalk): the upper lip inherits from the still philtrum it is connected to, the
+lower lip from the moving chin, because the mouth slit separates them in the mesh
+even where they touch.
 The result is a `Rig`: one shape per ARKit name on the target's vertices, in its
 vertex order, plus its 68 landmarks.
 
