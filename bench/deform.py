@@ -84,7 +84,7 @@ def jaw_metrics(rig, embedding: tuple[np.ndarray, np.ndarray] | None = None) -> 
 def subdivided_head():
     """Midpoint subdivision of the built-in head's triangles: new topology, exact ground truth."""
     head = load_head()
-    tris = np.concatenate([head.faces[:, [0, 1, 2]], head.faces[:, [0, 2, 3]]])
+    tris = triangles(head.faces)
     V, F, parents = midpoint_subdivide(head.vertices, tris)
     D = np.concatenate([head.deltas, head.deltas[:, parents].mean(2)], axis=1)
     return V, F, D, np.concatenate([head.parts, head.parts[parents].max(1)])
@@ -96,7 +96,7 @@ def decimated_head(reduction: float = 0.5):
     import fast_simplification
 
     head = load_head()
-    tris = np.concatenate([head.faces[:, [0, 1, 2]], head.faces[:, [0, 2, 3]]])
+    tris = triangles(head.faces)
     V, F = fast_simplification.simplify(head.vertices.astype(np.float32), tris.astype(np.int32),
                                         target_reduction=reduction)
     return (V, F) + carried(V, F, tris)

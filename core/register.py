@@ -303,7 +303,7 @@ def register(target_vertices: np.ndarray, head: Head, faces: np.ndarray | None =
                               r, sc, t, iters=10)
     else:
         sim = fit_similarity(V[pick], head, rng)
-    normals = None
+    normals = picked_tris = None
     if faces is not None and len(faces):
         tris = triangles(faces)
         normals = outward_normals(V, tris)[pick] @ sim.rotation.T
@@ -313,14 +313,12 @@ def register(target_vertices: np.ndarray, head: Head, faces: np.ndarray | None =
         sizes = np.bincount(labels)
         skin = (sizes >= SKIN_PIECE * sizes.max())[labels][pick]
         pick, normals = pick[skin], normals[skin]
-    lm_head = None if landmarks is None else sim.apply(np.asarray(landmarks, np.float64))
-    picked_tris = None
-    if faces is not None and len(faces):
         # the target's triangles among the picked points (all of a mesh up to MAX_PROXY vertices; of a
         # bigger one's random proxy hardly any, and the fit then matches vertices)
         where = -np.ones(len(V), np.int64)
         where[pick] = np.arange(len(pick))
-        t = where[triangles(faces)]
+        t = where[tris]
         picked_tris = t[(t >= 0).all(1)]
+    lm_head = None if landmarks is None else sim.apply(np.asarray(landmarks, np.float64))
     fitted = fit_nonrigid(sim.apply(V[pick]), head, normals, lm_head, picked_tris)
     return Registration(sim, fitted)
