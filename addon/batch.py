@@ -89,7 +89,8 @@ def run_job(job: dict, index: int, rig_file: str, out_dir: str, render: str | No
             raise InputError(f"No object named '{job['object']}' in the rig file.")
         emotions = parse_emotions(job.get("emotion", "").replace(";", " ").split())
         secs, timing, warnings = run(scene, obj, job["audio"], _transcript(job), job.get("engine") or "phonetic",
-                                     scene.frame_start, emotions, deformer=job.get("deformer") or DEFAULT_DEFORMER)
+                                     scene.frame_start, emotions, deformer=job.get("deformer") or DEFAULT_DEFORMER,
+                                     convention=scene.talkinghead.landmark_convention)
         blend = os.path.join(out_dir, name + ".blend")
         bpy.ops.wm.save_as_mainfile(filepath=blend, copy=True)
         entry.update(status="ok", message="; ".join(warnings), timing=timing, engine=job.get("engine") or "phonetic",

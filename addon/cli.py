@@ -35,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--emotion", action="append", metavar="NAME=V", help=f"repeatable; {', '.join(EMOTION_NAMES)}")
     a.add_argument("--deformer", default=DEFAULT_DEFORMER, choices=DEFORMERS,
                    help="how a mesh other than the built-in head gets its shape keys")
+    a.add_argument("--landmark-convention", metavar="FILE",
+                   help="landmark convention (.npz from `python -m core landmarks learn`; default: the scene's)")
     a.add_argument("--start-frame", type=int, default=1)
     a.add_argument("--baked", type=int, default=0, metavar="K",
                    help="baked mode: K basis shape keys (SVD) instead of the 52 ARKit keys")
@@ -71,7 +73,8 @@ def animate_command(args) -> int:
     scene = bpy.context.scene
     obj = _target(args)
     secs, timing, warnings = run(scene, obj, args.audio, args.text, args.engine, args.start_frame,
-                                 parse_emotions(args.emotion), baked_shapes=args.baked, deformer=args.deformer)
+                                 parse_emotions(args.emotion), baked_shapes=args.baked, deformer=args.deformer,
+                                 convention=args.landmark_convention or scene.talkinghead.landmark_convention)
     for warning in warnings:
         print(f"talkinghead: warning: {warning}", file=sys.stderr)
     out = args.out or bpy.data.filepath

@@ -22,6 +22,7 @@ class VIEW3D_PT_talkinghead(bpy.types.Panel):
         col.prop(s, "start_frame")
         col.prop(s, "engine")
         col.prop(s, "deformer")
+        col.prop(s, "landmark_convention")
         row = col.row(align=True)
         row.prop(s, "output", expand=True)
         if s.output == "BAKED":

@@ -31,6 +31,10 @@ class TalkingHeadSettings(bpy.types.PropertyGroup):
     engine: bpy.props.EnumProperty(name="Engine", items=_ENGINE_ITEMS, default="phonetic")
     deformer: bpy.props.EnumProperty(name="Deformer", items=_DEFORMER_ITEMS, default=DEFAULT_DEFORMER,
                                      description="How a mesh other than the built-in head gets its shape keys")
+    landmark_convention: bpy.props.StringProperty(
+        name="Landmarks", subtype="FILE_PATH", default="",
+        description="Optional: a landmark convention (.npz from `python -m core landmarks learn`) that finds the "
+                    "landmarks where your dataset puts them; empty: the built-in head's own")
     output: bpy.props.EnumProperty(name="Output", default="RIG", items=[
         ("RIG", "ARKit rig", "52 ARKit shape keys with one curve each: editable, exports as ARKit morphs"),
         ("BAKED", "Baked", "The motion compressed into a few basis shape keys and curves (SVD): compact")])

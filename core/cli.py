@@ -24,9 +24,27 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--mesh", help="animate this .obj/.ply face instead of the built-in head (any topology)")
     a.add_argument("--deformer", default="correspondence", choices=("correspondence", "learned"),
                    help="how --mesh gets its ARKit targets: registration transfer, or the DiffusionNet")
+    a.add_argument("--landmark-convention", metavar="FILE",
+                   help="find --mesh's landmarks where this learned convention puts them (`landmarks learn`)")
     a.add_argument("--out", required=True, help="output .npz")
     e = sub.add_parser("export-head", help="write the built-in head's neutral mesh (the --vertices order)")
     e.add_argument("--out", required=True, help="output .obj")
+    lm = sub.add_parser("landmarks", help="find landmarks on a mesh; learn a landmark convention")
+    lsub = lm.add_subparsers(dest="landmarks_command", required=True)
+    lf = lsub.add_parser("find", help="the 68 landmarks found on a mesh → a text file (68 lines of x y z)")
+    lf.add_argument("--mesh", required=True, help=".obj/.ply face (any topology)")
+    lf.add_argument("--convention", metavar="FILE", help="a learned convention (default: the built-in head's)")
+    lf.add_argument("--out", required=True, help="output .txt")
+    ll = lsub.add_parser("learn", help="learn where a dataset puts the landmarks, from its meshes whose "
+                                       "landmarks are known")
+    ll.add_argument("--meshes", required=True,
+                    help="folder of .obj/.ply faces, each with NAME.landmarks.txt (or .npy) beside it: 68 rows "
+                         "of x y z in the mesh's frame, nan for unknown")
+    ll.add_argument("--flame", metavar="DIR", help="take the landmarks of FLAME-topology meshes from the FLAME "
+                                                   "embedding in DIR (flame_static_embedding.pkl, "
+                                                   "flame_dynamic_embedding.npy) instead")
+    ll.add_argument("--name", help="the convention's name (default: the folder's)")
+    ll.add_argument("--out", required=True, help="output .npz")
     s = sub.add_parser("synth", help="synthesise speech with espeak-ng (demo and test input)")
     s.add_argument("--text", required=True)
     s.add_argument("--voice", default="en-us")
@@ -72,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
                 from .meshio import read_mesh
                 from .transfer import glued_lips_message, rig_mesh
 
-                rig = rig_mesh(*read_mesh(args.mesh), deformer=args.deformer)
+                rig = rig_mesh(*read_mesh(args.mesh), deformer=args.deformer,
+                               convention=_convention(args.landmark_convention))
                 if rig.lips_glued:
                     print(f"warning: {glued_lips_message(args.mesh)}", file=sys.stderr)
             anim.save_npz(args.out, vertices=args.vertices, rig=rig)
@@ -85,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
             head = load_head()
             write_obj(args.out, head.vertices, head.faces)
             print(f"{args.out}: {len(head.vertices)} vertices, {len(head.faces)} quads")
+        elif args.command == "landmarks":
+            _landmarks(args)
         elif args.command == "synth":
             from .synth import synthesise, write_wav
 
@@ -113,3 +134,57 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def _convention(path: str | None):
+    from . import landmarks
+
+    return None if path is None else landmarks.load(path)
+
+
+def _landmarks(args) -> None:
+    import os
+
+    import numpy as np
+
+    from . import landmarks
+    from .meshio import read_mesh
+
+    if args.landmarks_command == "find":
+        from .transfer import transfer
+
+        rig = transfer(*read_mesh(args.mesh), convention=_convention(args.convention))
+        np.savetxt(args.out, rig.landmark_points(), fmt="%.6f")
+        print(f"{args.out}: 68 landmarks on {args.mesh}")
+        return
+    if not os.path.isdir(args.meshes):
+        raise InputError(f"'{args.meshes}' is not a folder of meshes.")
+    examples, names = [], []
+    for entry in sorted(os.listdir(args.meshes)):
+        stem, ext = os.path.splitext(entry)
+        if ext.lower() not in (".obj", ".ply"):
+            continue
+        V, F = read_mesh(os.path.join(args.meshes, entry))
+        given = [os.path.join(args.meshes, stem + ".landmarks" + e) for e in (".txt", ".npy")]
+        if args.flame:
+            points = landmarks.flame_landmarks(V, F, args.flame)
+        elif any(os.path.exists(g) for g in given):
+            points = landmarks.read_points(next(g for g in given if os.path.exists(g)))
+        else:
+            print(f"skipped {entry}: no {stem}.landmarks.txt beside it", file=sys.stderr)
+            continue
+        examples.append((V, F, points))
+        names.append(entry)
+    if len(examples) < 2:
+        raise InputError(f"'{args.meshes}' holds {len(examples)} mesh(es) with landmarks: a convention needs 2 "
+                         "or more (each is also checked against the others).")
+    name = args.name or os.path.basename(os.path.normpath(args.meshes))
+    conv, errors = landmarks.learn(examples, name)
+    landmarks.save(conv, args.out)
+    groups = "  ".join(f"{g}" for g in landmarks.GROUPS)
+    print(f"leave-one-out error (mm): each mesh's landmarks found by the convention learned from the others\n"
+          f"{'mesh':<40} {groups}  mean")
+    for entry, err in zip(names, errors):
+        cols = "  ".join(f"{np.nanmean(err[list(r)]):{len(g)}.2f}" for g, r in landmarks.GROUPS.items())
+        print(f"{entry:<40} {cols}  {np.nanmean(err):.2f}")
+    print(f"{args.out}: convention '{name}' from {len(examples)} meshes")

@@ -26,6 +26,7 @@ from scipy.spatial import cKDTree
 
 from .errors import InputError
 from .head import Head
+from .landmarks import Convention, builtin
 from .surface import closest_points, incident_triangles, onto_rings
 
 MAX_PROXY = 30000  # target vertices used for fitting
@@ -182,10 +183,15 @@ def vertex_normals(vertices: np.ndarray, tris: np.ndarray) -> np.ndarray:
     return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
 
 
+def outward_triangles(vertices: np.ndarray, tris: np.ndarray) -> np.ndarray:
+    """`tris`, reversed as a whole if the mesh's faces wind inwards (inverted normals)."""
+    n = vertex_normals(vertices, tris)
+    return tris[:, ::-1] if np.einsum("nd,nd->n", n, vertices - vertices.mean(0)).mean() < 0 else tris
+
+
 def outward_normals(vertices: np.ndarray, tris: np.ndarray) -> np.ndarray:
     """Vertex normals, flipped as a whole if the mesh's faces wind inwards (inverted normals)."""
-    n = vertex_normals(vertices, tris)
-    return -n if np.einsum("nd,nd->n", n, vertices - vertices.mean(0)).mean() < 0 else n
+    return vertex_normals(vertices, outward_triangles(vertices, tris))
 
 
 def _laplacian(head: Head) -> sp.csr_matrix:
@@ -195,7 +201,7 @@ def _laplacian(head: Head) -> sp.csr_matrix:
 
 def fit_nonrigid(target_in_head: np.ndarray, head: Head, target_normals: np.ndarray | None = None,
                  landmarks_in_head: np.ndarray | None = None, target_tris: np.ndarray | None = None,
-                 steps=(1.0, 0.3, 0.1, 0.03), iters: int = 4,
+                 convention: Convention | None = None, steps=(1.0, 0.3, 0.1, 0.03), iters: int = 4,
                  reach: tuple[float, ...] = (0.02, 0.015, 0.01, 0.01)) -> np.ndarray:
     """Deformed head vertices (V×3, head space) hugging the target's surface.
 
@@ -208,7 +214,8 @@ def fit_nonrigid(target_in_head: np.ndarray, head: Head, target_normals: np.ndar
     normal, so a vertex slides to where the target's surface turns the way it does (eye corners,
     lips, the nose settle on their match instead of the nearest skin), and a pair only counts where the
     surfaces face the same way, so the upper lip's underside never latches onto the lower lip's top. Given
-    landmarks (68×3, NaN where unknown), the head's landmark vertices are pinned to them.
+    landmarks (68×3, NaN where unknown), the head's landmarks (`convention`'s points, by default its
+    landmark vertices) are pinned to them: each landmark's triangle is moved as one onto its point.
 
     With the target's triangles (over `target_in_head`), target points pull the head only along its
     normal, and the supple stages (ON_SURFACE) match a head vertex to the closest point on the triangles
@@ -218,6 +225,7 @@ def fit_nonrigid(target_in_head: np.ndarray, head: Head, target_normals: np.ndar
     V = head.vertices.astype(np.float64)
     skin = head.parts == 0
     tris = triangles(head.faces)
+    convention = convention or builtin(head)
     L = _laplacian(head)
     LtL = (L.T @ L).tocsc()
     # given landmarks already fix where the features go: the normal term would only compete with them
@@ -256,8 +264,10 @@ def fit_nonrigid(target_in_head: np.ndarray, head: Head, target_normals: np.ndar
             w[has] = np.maximum(w[has], 1.0)
             if landmarks_in_head is not None:
                 known = np.isfinite(landmarks_in_head).all(1)
-                y[head.landmarks[known]] = landmarks_in_head[known]
-                w[head.landmarks[known]] = LANDMARK_WEIGHT
+                ids = convention.vertices[known]
+                shift = landmarks_in_head[known] - convention.on(X)[known]
+                y[ids] = X[ids] + shift[:, None]
+                w[ids] = LANDMARK_WEIGHT
             # minimise |W(X - y)|² + (λ|L (X - V)|)², keeping the head's shape as the prior
             # (a tiny pull to the current position keeps unobserved islands well-posed)
             w = np.maximum(w, 1e-6)
@@ -277,15 +287,18 @@ def fit_nonrigid(target_in_head: np.ndarray, head: Head, target_normals: np.ndar
 class Registration:
     similarity: Similarity
     fitted: np.ndarray  # V×3 head vertices fitted to the target, head space
+    convention: Convention  # where on the head the landmarks found through this fit sit
 
 
 def register(target_vertices: np.ndarray, head: Head, faces: np.ndarray | None = None,
-             landmarks: np.ndarray | None = None, seed: int = 0) -> Registration:
+             landmarks: np.ndarray | None = None, seed: int = 0,
+             convention: Convention | None = None) -> Registration:
     """Fit the built-in head to `target_vertices` (N×3, any pose, scale and vertex order).
 
     `faces` (triangles or quads) give surface normals that make the fit of the lips safer.
     `landmarks` (68×3 in the target's frame, NaN rows unknown), e.g. corrected by the user,
-    set the pose from them (with 6 or more) and pin the head's landmarks to them.
+    set the pose from them (with 6 or more) and pin the head's landmarks to them. `convention` says where
+    on the head the landmarks sit (default: the head's own landmark vertices; see core.landmarks).
     """
     V = np.asarray(target_vertices, np.float64)
     if V.ndim != 2 or V.shape[1] != 3 or len(V) < 100:
@@ -296,9 +309,10 @@ def register(target_vertices: np.ndarray, head: Head, faces: np.ndarray | None =
         raise InputError("The mesh has no extent: all its vertices are in one point.")
     rng = np.random.default_rng(seed)
     pick = np.arange(len(V)) if len(V) <= MAX_PROXY else rng.choice(len(V), MAX_PROXY, replace=False)
+    convention = convention or builtin(head)
     known = None if landmarks is None else np.isfinite(landmarks).all(1)
     if known is not None and known.sum() >= 6:
-        r, sc, t = _umeyama(landmarks[known], head.vertices[head.landmarks[known]].astype(np.float64))
+        r, sc, t = _umeyama(landmarks[known], convention.on(head.vertices)[known])
         sim, _ = _trimmed_icp(V[pick], cKDTree(head.vertices[head.parts == 0]), head.vertices[head.parts == 0],
                               r, sc, t, iters=10)
     else:
@@ -320,5 +334,5 @@ def register(target_vertices: np.ndarray, head: Head, faces: np.ndarray | None =
         t = where[tris]
         picked_tris = t[(t >= 0).all(1)]
     lm_head = None if landmarks is None else sim.apply(np.asarray(landmarks, np.float64))
-    fitted = fit_nonrigid(sim.apply(V[pick]), head, normals, lm_head, picked_tris)
-    return Registration(sim, fitted)
+    fitted = fit_nonrigid(sim.apply(V[pick]), head, normals, lm_head, picked_tris, convention)
+    return Registration(sim, fitted, convention)

@@ -10,7 +10,8 @@ in ScanTalk): the upper lip inherits from the still philtrum it is connected to,
 lower lip from the moving chin, because the mouth slit separates them in the mesh
 even where they touch.
 The result is a `Rig`: one shape per ARKit name on the target's vertices, in its
-vertex order, plus its 68 landmarks.
+vertex order, plus its 68 landmarks: points on its surface where the registration's
+landmark convention (core.landmarks) puts them, and the vertex nearest each.
 
 That is the correspondence deformer (the default). The learned one (`learned_transfer`)
 keeps the registration only to pose and scale the mesh and find its landmarks, and has
@@ -30,8 +31,10 @@ from scipy.spatial import cKDTree
 from .arkit import INDEX
 from .errors import InputError
 from .head import Head, load_head, posed
+from .landmarks import Convention
 from .mouthcut import has_cut, lips_part
-from .register import Registration, outward_normals, piece_labels, register, triangles
+from .register import (Registration, outward_normals, outward_triangles, piece_labels, register, triangles,
+                       vertex_normals)
 from .surface import closest_points
 
 SEAM_BAND = 0.005  # m (head scale): target points this close to the head's lip seam are diffused
@@ -42,16 +45,30 @@ GLUED = 0.002  # m (head scale): lips that jawOpen parts less than this are take
 
 @dataclass
 class Rig:
-    """ARKit targets on a mesh: deltas (52×N×3, the mesh's frame) and landmark vertex ids (68)."""
+    """ARKit targets on a mesh: deltas (52×N×3, the mesh's frame) and its 68 landmarks.
+
+    `landmarks` are vertex ids (the vertex nearest each landmark); `surface`, when given, places the
+    landmarks between vertices: (68×3 vertex ids of a triangle, 68×3 barycentric weights).
+    """
 
     vertices: np.ndarray
     deltas: np.ndarray
     landmarks: np.ndarray
     registration: Registration | None = None
     lips_glued: bool = False  # jawOpen does not part the lips: they are one surface (see mouthcut)
+    surface: tuple[np.ndarray, np.ndarray] | None = None
 
     def landmark_positions(self, weights: np.ndarray) -> np.ndarray:
-        return posed(self.vertices[self.landmarks], self.deltas[:, self.landmarks], weights)
+        """T×52 weights → T×68×3 landmark positions (on the surface, between vertices where placed so)."""
+        if self.surface is None:
+            return posed(self.vertices[self.landmarks], self.deltas[:, self.landmarks], weights)
+        ids, w = self.surface
+        at = posed(self.vertices[ids.ravel()], self.deltas[:, ids.ravel()], weights).reshape(len(weights), 68, 3, 3)
+        return np.einsum("nk,tnkd->tnd", w.astype(np.float32), at)
+
+    def landmark_points(self) -> np.ndarray:
+        """The 68 landmarks on the mesh at rest (68×3, its frame)."""
+        return self.landmark_positions(np.zeros((1, len(self.deltas)), np.float32))[0]
 
     def vertex_positions(self, weights: np.ndarray) -> np.ndarray:
         return posed(self.vertices, self.deltas, weights)
@@ -118,14 +135,16 @@ def _diffuse(V: np.ndarray, faces: np.ndarray | None, deltas: np.ndarray, unknow
 
 
 def transfer(vertices: np.ndarray, faces: np.ndarray | None = None, landmarks: np.ndarray | None = None,
-             head: Head | None = None, registration: Registration | None = None) -> Rig:
+             head: Head | None = None, registration: Registration | None = None,
+             convention: Convention | None = None) -> Rig:
     """Rig any mesh (N×3 vertices in its own frame, optional faces and known 68×3 landmarks).
 
-    Registers the head to it, then transfers the ARKit targets.
+    Registers the head to it (landmarks found where `convention` puts them), then transfers the
+    ARKit targets.
     """
     head = head or load_head()
     V = np.asarray(vertices, np.float64)
-    reg = registration or register(V, head, faces, landmarks)
+    reg = registration or register(V, head, faces, landmarks, convention=convention)
     sim = reg.similarity
     x = sim.apply(V)
     # a head triangle facing the other way is on the other lip (or eyelid): it does not count
@@ -142,20 +161,42 @@ def transfer(vertices: np.ndarray, faces: np.ndarray | None = None, landmarks: n
             faces is None or lips_part(V, faces, deltas[INDEX["jawOpen"]], reg, head) < LIPS_PART
             or has_cut(V, faces, nt, reg, head)):
         deltas = _diffuse(V, faces, deltas, near_seam)
-    return Rig(V.astype(np.float32), deltas.astype(np.float32), _landmark_ids(reg, x, head, landmarks), reg)
+    return _rig(V, faces, deltas, reg, head, landmarks)
 
 
-def _landmark_ids(reg: Registration, x: np.ndarray, head: Head, landmarks: np.ndarray | None) -> np.ndarray:
-    """The fitted head's landmark points (or the given ones), snapped to the closest target vertex."""
-    points = reg.fitted[head.landmarks]
+def _rig(V: np.ndarray, faces: np.ndarray | None, deltas: np.ndarray, reg: Registration, head: Head,
+         landmarks: np.ndarray | None) -> Rig:
+    """The Rig, its landmarks on the surface and, as vertex ids, the vertex of each one's triangle it lies nearest."""
+    surface = landmark_surface(V, faces, reg, head, landmarks)
+    nearest = surface[0][np.arange(68), surface[1].argmax(1)].astype(np.int32)
+    return Rig(V.astype(np.float32), deltas.astype(np.float32), nearest, reg, surface=surface)
+
+
+def landmark_surface(V: np.ndarray, faces: np.ndarray | None, reg: Registration, head: Head,
+                     landmarks: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The fitted head's landmarks (the registration's convention's points; the given ones where known) as
+    points on the target's surface: (68×3 target vertex ids, 68×3 barycentric weights). On a triangle
+    facing the way the head does there (an inner-lip point stays on its own lip); without faces, the
+    nearest vertex."""
+    sim, convention = reg.similarity, reg.convention
+    x = sim.apply(np.asarray(V, np.float64))
+    points = convention.on(reg.fitted)
     if landmarks is not None:
         known = np.isfinite(landmarks).all(1)
-        points[known] = reg.similarity.apply(np.asarray(landmarks, np.float64)[known])
-    return cKDTree(x).query(points)[1].astype(np.int32)
+        points[known] = sim.apply(np.asarray(landmarks, np.float64)[known])
+    if faces is None or not len(faces):
+        ids = cKDTree(x).query(points)[1]
+        return np.repeat(ids[:, None], 3, 1), np.tile([1.0, 0.0, 0.0], (68, 1))
+    tris = outward_triangles(x, triangles(faces))
+    normals = np.einsum("nk,nkd->nd", convention.weights,
+                        vertex_normals(reg.fitted, triangles(head.faces))[convention.vertices])
+    tri, bary = closest_points(points, x, tris, normals)
+    return tris[tri], bary
 
 
 def learned_transfer(vertices: np.ndarray, faces: np.ndarray | None = None, landmarks: np.ndarray | None = None,
-                     head: Head | None = None, registration: Registration | None = None) -> Rig:
+                     head: Head | None = None, registration: Registration | None = None,
+                     convention: Convention | None = None) -> Rig:
     """Rig any mesh with the DiffusionNet deformer (method b): the registration only poses and scales the
     mesh into the head's frame and finds its landmarks; the network predicts the targets from the mesh."""
     try:
@@ -169,12 +210,12 @@ def learned_transfer(vertices: np.ndarray, faces: np.ndarray | None = None, land
         raise InputError(f"The learned deformer handles meshes up to {diffusionnet.MAX_VERTICES:,} vertices "
                          f"(this one has {len(V):,}); use the correspondence deformer for it")
     head = head or load_head()
-    reg = registration or register(V, head, faces, landmarks)
+    reg = registration or register(V, head, faces, landmarks, convention=convention)
     x = reg.similarity.apply(V)
     tris = triangles(faces) if faces is not None and len(faces) else None
     head_d = diffusionnet.predict(_deform_net(), x, tris) * _within_head(x, reg.fitted)[None, :, None]
     deltas = reg.similarity.vectors_back(head_d)
-    return Rig(V.astype(np.float32), deltas.astype(np.float32), _landmark_ids(reg, x, head, landmarks), reg)
+    return _rig(V, faces, deltas, reg, head, landmarks)
 
 
 def _within_head(x: np.ndarray, fitted: np.ndarray) -> np.ndarray:
@@ -196,11 +237,11 @@ DEFAULT_DEFORMER = "correspondence"
 
 
 def rig_mesh(vertices: np.ndarray, faces: np.ndarray | None = None, landmarks: np.ndarray | None = None,
-             deformer: str = DEFAULT_DEFORMER) -> Rig:
-    """Rig any mesh with the named deformer (see DEFORMERS)."""
+             deformer: str = DEFAULT_DEFORMER, convention: Convention | None = None) -> Rig:
+    """Rig any mesh with the named deformer (see DEFORMERS); its landmarks found by `convention`."""
     if deformer not in DEFORMERS:
         raise InputError(f"Unknown deformer {deformer!r}; choose one of {', '.join(DEFORMERS)}")
-    rig = DEFORMERS[deformer](vertices, faces, landmarks)
+    rig = DEFORMERS[deformer](vertices, faces, landmarks, convention=convention)
     if faces is not None and len(faces):
         parted = lips_part(rig.vertices, faces, rig.deltas[INDEX["jawOpen"]], rig.registration, load_head())
         rig.lips_glued = parted < GLUED

@@ -32,10 +32,11 @@ def scene_fps(scene: bpy.types.Scene) -> float:
 
 def run(scene: bpy.types.Scene, obj: bpy.types.Object | None, audio: str, text: str | None, engine: str,
         start_frame: int, emotions: dict[str, float] | None = None, blink: bool = True, baked_shapes: int = 0,
-        deformer: str = DEFAULT_DEFORMER) -> tuple[float, str, list[str]]:
+        deformer: str = DEFAULT_DEFORMER, convention: str = "") -> tuple[float, str, list[str]]:
     """Animate `obj` from `audio`; returns (seconds taken, how the timing was found, warnings).
 
-    `baked_shapes` > 0: baked mode with that many basis shapes instead of the ARKit rig.
+    `baked_shapes` > 0: baked mode with that many basis shapes instead of the ARKit rig. `convention`: a
+    landmark convention file (see core.landmarks) for a mesh other than the built-in head.
     """
     t = time.perf_counter()
     check_target(obj)
@@ -43,7 +44,7 @@ def run(scene: bpy.types.Scene, obj: bpy.types.Object | None, audio: str, text: 
     if emotions is None:
         emotions = {n: getattr(obj.talkinghead, n) for n in EMOTION_NAMES if getattr(obj.talkinghead, n) > 0.0}
     anim = animate(path, read_text(text), engine, scene_fps(scene), emotions, start_frame, blink=blink)
-    rig = rig_for(obj, deformer)
+    rig = rig_for(obj, deformer, convention)
     deltas = rig.deltas
     baked = None
     if baked_shapes > 0 and anim.landmark_motion is not None and is_builtin_head(obj):
@@ -79,7 +80,7 @@ class TALKINGHEAD_OT_animate(bpy.types.Operator):
             secs, timing, warnings = run(context.scene, context.active_object, s.audio_path, s.transcript or None,
                                          s.engine, s.start_frame, blink=blink,
                                          baked_shapes=s.baked_shapes if s.output == "BAKED" else 0,
-                                         deformer=s.deformer)
+                                         deformer=s.deformer, convention=s.landmark_convention)
         except InputError as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}

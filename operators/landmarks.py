@@ -23,11 +23,12 @@ class TALKINGHEAD_OT_detect_landmarks(bpy.types.Operator):
         obj = context.active_object
         try:
             check_target(obj)
-            rig = rig_for(obj, context.scene.talkinghead.deformer)
+            settings = context.scene.talkinghead
+            rig = rig_for(obj, settings.deformer, settings.landmark_convention)
         except InputError as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
-        points = rig.vertices[rig.landmarks].tolist()
+        points = rig.landmark_points().tolist()
         lm = landmarks_object(obj)
         if lm is None:
             lm = bpy.data.objects.new(f"{obj.name}.landmarks", bpy.data.meshes.new(f"{obj.name}.landmarks"))

@@ -33,7 +33,8 @@ class TALKINGHEAD_OT_cut_lips(bpy.types.Operator):
             co, tris = mesh_arrays(obj)
             if tris is None:
                 raise InputError(f"'{obj.name}' has no faces to cut.")
-            rig, head = rig_for(obj, context.scene.talkinghead.deformer), load_head()
+            settings = context.scene.talkinghead
+            rig, head = rig_for(obj, settings.deformer, settings.landmark_convention), load_head()
             reg = rig.registration
             parted = lips_part(co, tris, rig.deltas[INDEX["jawOpen"]], reg, head)
             if not self.force and parted > 0.005:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import bpy
 import numpy as np
 
+from ..core import landmarks as conventions
 from ..core.transfer import DEFAULT_DEFORMER, Rig, head_rig, rig_mesh
 from .add_head import is_builtin_head
 
@@ -43,18 +44,20 @@ def user_landmarks(obj: bpy.types.Object) -> np.ndarray | None:
     return co @ to_local[:3, :3].T + to_local[:3, 3]
 
 
-def rig_for(obj: bpy.types.Object, deformer: str = DEFAULT_DEFORMER) -> Rig:
-    """The rig of `obj`: the head's own targets, else carried over by `deformer` (see core.transfer.DEFORMERS)."""
+def rig_for(obj: bpy.types.Object, deformer: str = DEFAULT_DEFORMER, convention: str = "") -> Rig:
+    """The rig of `obj`: the head's own targets, else carried over by `deformer` (see core.transfer.DEFORMERS),
+    its landmarks found where the `convention` file puts them ('': the built-in head's own landmarks)."""
     if is_builtin_head(obj):
         return head_rig()
     co, tris = mesh_arrays(obj)
     landmarks = user_landmarks(obj)
+    path = bpy.path.abspath(convention) if convention else ""
     key = (obj.data.name_full, len(co), hash(co.tobytes()), None if landmarks is None else landmarks.tobytes(),
-           deformer)
+           deformer, path)
     if key in _CACHE:
         _CACHE[key] = _CACHE.pop(key)  # most recently used last
     else:
         while len(_CACHE) >= _CACHE_SIZE:
             _CACHE.pop(next(iter(_CACHE)))
-        _CACHE[key] = rig_mesh(co, tris, landmarks, deformer)
+        _CACHE[key] = rig_mesh(co, tris, landmarks, deformer, conventions.load(path) if path else None)
     return _CACHE[key]

@@ -324,14 +324,9 @@ def test_a_user_character_with_modifiers_keys_and_islands(scene, synth_clip):
 
 def test_detect_landmarks_then_corrections_steer_the_fit(scene, synth_clip):
     """Detect Landmarks makes 68 movable points snapped to the face; moved points change the rig."""
-    import sys
-
     import bpy
 
-    from conftest import ROOT
-
-    sys.path.insert(0, os.path.join(ROOT, "bench"))
-    from deform import flame_embedding
+    from core.landmarks import flame_embedding
 
     path = data_path("meshes", "vocaset", "FaceTalk_170811_03274_TA.ply")
     bpy.ops.wm.ply_import(filepath=path)

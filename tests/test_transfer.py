@@ -11,12 +11,13 @@ from conftest import ROOT, data_path
 from core.arkit import INDEX
 from core.errors import InputError
 from core.head import load_head
+from core.landmarks import flame_embedding, flame_landmarks
 from core.meshio import read_mesh, write_obj
 from core.register import fit_similarity, register
 from core.transfer import rig_mesh, transfer
 
 sys.path.insert(0, f"{ROOT}/bench")
-from deform import flame_embedding, flame_landmarks, jaw_metrics, subdivided_head  # noqa: E402
+from deform import jaw_metrics, subdivided_head  # noqa: E402
 
 
 @pytest.fixture(scope="module")
