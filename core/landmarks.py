@@ -126,9 +126,11 @@ def load(path: str) -> Convention:
         with np.load(path, allow_pickle=False) as z:
             conv = Convention(z["vertices"].astype(np.int64), z["weights"].astype(np.float64), str(z["name"]))
             n = int(z["n_head_vertices"])
-    except (OSError, KeyError, ValueError) as exc:
+    except FileNotFoundError:
+        raise InputError(f"Landmark convention '{path}' not found.") from None
+    except (OSError, KeyError, ValueError):
         raise InputError(f"'{path}' is not a landmark convention (make one with "
-                         f"`python -m core landmarks learn`): {exc}") from None
+                         "`python -m core landmarks learn`).") from None
     if conv.vertices.shape != (68, 3) or n != len(load_head().vertices):
         raise InputError(f"'{path}' was learned for another version of the built-in head: learn it again.")
     return conv

@@ -362,6 +362,43 @@ def test_detect_landmarks_then_corrections_steer_the_fit(scene, synth_clip):
     assert lip_gap_opened() > 0.01
 
 
+def test_a_landmark_convention_moves_the_detected_points(scene, tmp_path):
+    """The panel's Landmarks file: Detect Landmarks puts the points where the learned convention says (here one
+    that puts every landmark 5 mm higher on the face); a file that is no convention cancels with a message and
+    leaves the points as they were."""
+    import bpy
+
+    from core import landmarks
+    from core.head import load_head
+
+    head = load_head()
+    mesh = bpy.data.meshes.new("Face")
+    mesh.from_pydata(head.vertices.tolist(), [], head.faces.tolist())
+    obj = bpy.data.objects.new("Face", mesh)
+    scene.collection.objects.link(obj)
+    bpy.context.view_layer.objects.active = obj
+    obj.select_set(True)
+    path = str(tmp_path / "higher.npz")
+    landmarks.save(landmarks.from_points(head.vertices[head.landmarks] + [0.0, 0.0, 0.005], "higher"), path)
+
+    def points() -> np.ndarray:
+        return np.array([v.co[:] for v in obj["talkinghead_landmarks"].data.vertices])
+
+    assert bpy.ops.talkinghead.detect_landmarks() == {"FINISHED"}
+    own = points()
+    bpy.data.objects.remove(obj["talkinghead_landmarks"])  # points left in place would be the user's: kept
+    scene.talkinghead.landmark_convention = path
+    assert bpy.ops.talkinghead.detect_landmarks() == {"FINISHED"}
+    moved = points() - own
+    assert np.median(moved[:, 2]) > 0.003 and np.median(np.abs(moved[:, 0])) < 0.001
+    before = points()
+    (tmp_path / "junk.npz").write_bytes(b"junk")
+    scene.talkinghead.landmark_convention = str(tmp_path / "junk.npz")
+    with pytest.raises(RuntimeError, match="not a landmark convention"):
+        bpy.ops.talkinghead.detect_landmarks()
+    assert np.array_equal(points(), before)  # the points stay as they were
+
+
 def test_cut_lips_apart_lets_a_glued_scan_open(scene, synth_clip):
     import bpy
 
