@@ -179,6 +179,7 @@ def _landmarks(args) -> None:
         raise InputError(f"'{args.meshes}' holds {len(examples)} mesh(es) with landmarks: a convention needs 2 "
                          "or more (each is also checked against the others).")
     name = args.name or os.path.basename(os.path.normpath(args.meshes))
+    print(f"fitting the built-in head to {len(examples)} meshes (a few seconds each)...", flush=True)
     conv, errors = landmarks.learn(examples, name)
     landmarks.save(conv, args.out)
     groups = "  ".join(f"{g}" for g in landmarks.GROUPS)

@@ -41,6 +41,7 @@ SEAM_BAND = 0.005  # m (head scale): target points this close to the head's lip 
 LIPS_PART = 0.010  # m: closest points that already open the lips this far are kept (unless the lips were cut)
 BEYOND_HEAD = 0.010  # m: the learned deformer's motion fades out from this far beyond the fitted head
 GLUED = 0.002  # m (head scale): lips that jawOpen parts less than this are taken to be one surface
+LANDMARK_REACH = 0.02  # m (head scale): a landmark's surface point is sought among the triangles this near it
 
 
 @dataclass
@@ -188,6 +189,10 @@ def landmark_surface(V: np.ndarray, faces: np.ndarray | None, reg: Registration,
         ids = cKDTree(x).query(points)[1]
         return np.repeat(ids[:, None], 3, 1), np.tile([1.0, 0.0, 0.0], (68, 1))
     tris = outward_triangles(x, triangles(faces))
+    # only the triangles near the landmarks: a million-vertex scan need not be indexed whole for 68 points
+    near = tris[np.isfinite(cKDTree(points).query(x[tris].mean(1), distance_upper_bound=LANDMARK_REACH)[0])]
+    if len(near) and (cKDTree(x[near].mean(1)).query(points)[0] < LANDMARK_REACH).all():
+        tris = near
     normals = np.einsum("nk,nkd->nd", convention.weights,
                         vertex_normals(reg.fitted, triangles(head.faces))[convention.vertices])
     tri, bary = closest_points(points, x, tris, normals)
