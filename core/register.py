@@ -184,9 +184,11 @@ def vertex_normals(vertices: np.ndarray, tris: np.ndarray) -> np.ndarray:
 
 
 def outward_triangles(vertices: np.ndarray, tris: np.ndarray) -> np.ndarray:
-    """`tris`, reversed as a whole if the mesh's faces wind inwards (inverted normals)."""
-    n = vertex_normals(vertices, tris)
-    return tris[:, ::-1] if np.einsum("nd,nd->n", n, vertices - vertices.mean(0)).mean() < 0 else tris
+    """`tris`, reversed as a whole if the mesh's faces wind inwards (inverted normals): the volume they
+    enclose about the mesh's centre comes out negative."""
+    c = vertices - vertices.mean(0)
+    volume = np.einsum("nd,nd->n", np.cross(c[tris[:, 0]], c[tris[:, 1]]), c[tris[:, 2]]).sum()
+    return tris[:, ::-1] if volume < 0 else tris
 
 
 def outward_normals(vertices: np.ndarray, tris: np.ndarray) -> np.ndarray:

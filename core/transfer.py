@@ -176,12 +176,13 @@ def _rig(V: np.ndarray, faces: np.ndarray | None, deltas: np.ndarray, reg: Regis
 def landmark_surface(V: np.ndarray, faces: np.ndarray | None, reg: Registration, head: Head,
                      landmarks: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The fitted head's landmarks (the registration's convention's points; the given ones where known) as
-    points on the target's surface: (68×3 target vertex ids, 68×3 barycentric weights). On a triangle
-    facing the way the head does there (an inner-lip point stays on its own lip); without faces, the
-    nearest vertex."""
+    points on the target's surface: (68×3 target vertex ids, 68×3 barycentric weights). A found point goes on
+    a triangle facing the way the head does there (an inner-lip point stays on its own lip), a given one
+    (already on the surface, where the user left it) on the nearest; without faces, the nearest vertex."""
     sim, convention = reg.similarity, reg.convention
     x = sim.apply(np.asarray(V, np.float64))
     points = convention.on(reg.fitted)
+    known = np.zeros(68, bool)
     if landmarks is not None:
         known = np.isfinite(landmarks).all(1)
         points[known] = sim.apply(np.asarray(landmarks, np.float64)[known])
@@ -196,6 +197,8 @@ def landmark_surface(V: np.ndarray, faces: np.ndarray | None, reg: Registration,
     normals = np.einsum("nk,nkd->nd", convention.weights,
                         vertex_normals(reg.fitted, triangles(head.faces))[convention.vertices])
     tri, bary = closest_points(points, x, tris, normals)
+    if known.any():
+        tri[known], bary[known] = closest_points(points[known], x, tris)
     return tris[tri], bary
 
 

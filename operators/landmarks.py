@@ -30,6 +30,7 @@ class TALKINGHEAD_OT_detect_landmarks(bpy.types.Operator):
             return {"CANCELLED"}
         points = rig.landmark_points().tolist()
         lm = landmarks_object(obj)
+        kept = lm is not None  # its points are the user's, given to the fit: found where they were left
         if lm is None:
             lm = bpy.data.objects.new(f"{obj.name}.landmarks", bpy.data.meshes.new(f"{obj.name}.landmarks"))
             lm.data.from_pydata(points, [], [])
@@ -47,6 +48,10 @@ class TALKINGHEAD_OT_detect_landmarks(bpy.types.Operator):
             for v, p in zip(lm.data.vertices, points):
                 v.co = p
             lm.data.update()
-        self.report({"INFO"}, f"68 landmarks on '{obj.name}': move them in Edit Mode of '{lm.name}' "
-                              "to correct the fit, then Animate from Audio")
+        if kept:
+            self.report({"INFO"}, f"Kept the landmarks you placed on '{obj.name}' (delete '{lm.name}' to detect "
+                                  "them afresh)")
+        else:
+            self.report({"INFO"}, f"68 landmarks on '{obj.name}': move them in Edit Mode of '{lm.name}' "
+                                  "to correct the fit, then Animate from Audio")
         return {"FINISHED"}

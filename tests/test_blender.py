@@ -391,6 +391,10 @@ def test_a_landmark_convention_moves_the_detected_points(scene, tmp_path):
     assert bpy.ops.talkinghead.detect_landmarks() == {"FINISHED"}
     moved = points() - own
     assert np.median(moved[:, 2]) > 0.003 and np.median(np.abs(moved[:, 0])) < 0.001
+    placed = points()
+    scene.talkinghead.landmark_convention = ""
+    assert bpy.ops.talkinghead.detect_landmarks() == {"FINISHED"}
+    assert np.abs(points() - placed).max() < 1e-4  # points already there are the user's: kept, not re-detected
     before = points()
     (tmp_path / "junk.npz").write_bytes(b"junk")
     scene.talkinghead.landmark_convention = str(tmp_path / "junk.npz")
