@@ -164,7 +164,11 @@ def _landmarks(args) -> None:
         stem, ext = os.path.splitext(entry)
         if ext.lower() not in (".obj", ".ply"):
             continue
-        V, F = read_mesh(os.path.join(args.meshes, entry))
+        try:
+            V, F = read_mesh(os.path.join(args.meshes, entry))
+        except InputError as exc:
+            print(f"skipped {entry}: {exc}", file=sys.stderr)
+            continue
         given = [os.path.join(args.meshes, stem + ".landmarks" + e) for e in (".txt", ".npy")]
         if args.flame:
             points = landmarks.flame_landmarks(V, F, args.flame)

@@ -97,12 +97,14 @@ def test_the_cli_learns_a_convention_and_finds_landmarks_with_it(dataset, tmp_pa
         write_obj(str(folder / f"head{k}.obj"), V, F)
         np.savetxt(folder / f"head{k}.landmarks.txt", np.where(np.arange(68)[:, None] == 5, np.nan, truth))
     write_obj(str(folder / "no_landmarks.obj"), *dataset[0][:2])
+    (folder / "broken.ply").write_bytes(b"ply\nformat ascii 1.0\nelement vertex 3\nend_header\n1 2\n")
     conv = str(tmp_path / "made-up.npz")
     run = lambda *a: subprocess.run([sys.executable, "-m", "core", *a], cwd=ROOT,  # noqa: E731
                                     capture_output=True, text=True, timeout=300)
     r = run("landmarks", "learn", "--meshes", str(folder), "--out", conv)
     assert r.returncode == 0, r.stderr
-    assert "skipped no_landmarks.obj" in r.stderr and "leave-one-out" in r.stdout and os.path.exists(conv)
+    assert "skipped no_landmarks.obj" in r.stderr and "skipped broken.ply" in r.stderr
+    assert "leave-one-out" in r.stdout and os.path.exists(conv)
     V, F, truth = dataset[2]
     write_obj(str(tmp_path / "fine.obj"), V, F)
     r = run("landmarks", "find", "--mesh", str(tmp_path / "fine.obj"), "--convention", conv,
