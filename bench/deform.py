@@ -205,7 +205,7 @@ def main() -> None:
     flame_dir = os.path.join(data, "meshes", "flame")
     # 1 + 3 on the real heads
     lm_rows, real_rows, corrected_rows = [], [], []
-    flame_heads, on_surface, at_vertex, floors = [], [], [], []  # FLAME-topology heads; their landmark errors
+    flame_heads, surface_errors, at_vertex, floors = [], [], [], []  # FLAME-topology heads; their landmark errors
     fits = []  # every head: (name, vertices, faces, its rig) to place FLAME's convention on
     meshes = sorted(glob.glob(os.path.join(data, "meshes", "*", "*.ply")) +
                     glob.glob(os.path.join(data, "meshes", "*", "*.obj")))
@@ -228,7 +228,7 @@ def main() -> None:
             lm_rows.append([name] + [float(err[list(r)].mean()) for r in GROUPS.values()]
                            + [float(err[17:].mean()), float(err.mean())])
             flame_heads.append((V, F, gt))
-            on_surface.append(err)
+            surface_errors.append(err)
             at_vertex.append(1000 * np.linalg.norm(V[rig.landmarks] - gt, axis=1))
             floors.append(1000 * cKDTree(V).query(gt)[0])
             # the same head with its 51 face landmarks given, as a user would correct them in Blender
@@ -254,7 +254,7 @@ def main() -> None:
     convention_rows = [group_row(row[0], e[None]) for row, e in zip(lm_rows, loo)]
     convention_rows.append(group_row(f"mean of {len(loo)}", loo))
     compare_rows = [group_row("built-in convention, at a mesh vertex (as reported before)", np.array(at_vertex)),
-                    group_row("built-in convention, on the surface", np.array(on_surface)),
+                    group_row("built-in convention, on the surface", np.array(surface_errors)),
                     group_row("FLAME's convention learned from the other heads, on the surface", loo),
                     group_row("nearest vertex to the true point (floor of a landmark at a vertex)", np.array(floors))]
     # a 1M-vertex scan: the scan subdivided three times (fitted on a 30k-vertex proxy)

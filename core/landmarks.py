@@ -102,17 +102,22 @@ def learn(examples: Iterable[tuple[np.ndarray, np.ndarray | None, np.ndarray]], 
     implied = np.array(implied)
     errors = np.full((len(meshes), 68), np.nan)
     for k, (V, F, truth, reg) in enumerate(meshes):
-        others = np.delete(implied, k, axis=0)
-        seen = np.isfinite(others).all(2).any(0) & np.isfinite(truth).all(1)
-        if not seen.any() or not len(others):
+        others = _mean_known(np.delete(implied, k, axis=0))
+        seen = np.isfinite(others).all(1) & np.isfinite(truth).all(1)
+        if not seen.any():
             continue
-        conv = from_points(np.nanmean(others, axis=0), name, head)
-        ids, w = landmark_surface(V, F, replace(reg, convention=conv), head)
+        ids, w = landmark_surface(V, F, replace(reg, convention=from_points(others, name, head)), head)
         found = np.einsum("nk,nkd->nd", w, V[ids])
         errors[k, seen] = 1000 * np.linalg.norm(found[seen] - truth[seen], axis=1)
-    with np.errstate(invalid="ignore"):
-        mean = np.nanmean(implied, axis=0) if np.isfinite(implied).any() else implied[0]
-    return from_points(mean, name, head), errors
+    return from_points(_mean_known(implied), name, head), errors
+
+
+def _mean_known(points: np.ndarray) -> np.ndarray:
+    """E×68×3 points (NaN rows unknown) → their 68×3 mean over the examples that know each; NaN where none does."""
+    known = np.isfinite(points).all(2)
+    count = known.sum(0)[:, None]
+    total = np.where(known[..., None], points, 0.0).sum(0)
+    return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
 
 def save(convention: Convention, path: str) -> None:
