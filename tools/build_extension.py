@@ -88,11 +88,15 @@ def main() -> None:
                 download(p, py, wheels)
         names = sorted(os.path.basename(w) for w in glob.glob(os.path.join(wheels, "*.whl")))
         manifest = os.path.join(src, "blender_manifest.toml")
-        text = open(manifest, encoding="utf-8").read()
+        with open(manifest, encoding="utf-8") as fh:
+            text = fh.read()
         listing = "wheels = [\n" + "".join(f'  "./wheels/{n}",\n' for n in names) + "]\n"
         platforms = "platforms = [" + ", ".join(f'"{p}"' for p in args.platforms) + "]\n"
         text = text.replace("\n[permissions]", "\n" + platforms + listing + "\n[permissions]")
-        open(manifest, "w", encoding="utf-8").write(text)
+        with open(manifest, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        for n in names:  # what each wheel costs the download (scipy and pocketsphinx dominate)
+            print(f"{os.path.getsize(os.path.join(wheels, n)) / 1e6:6.1f} MB  {n}")
         os.makedirs(args.out, exist_ok=True)
         built = os.path.join(tmp, "built")
         os.makedirs(built)

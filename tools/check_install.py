@@ -167,7 +167,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="th-check-") as user:
         try:
             lines = run(args, user)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure is the verdict, with its traceback
             traceback.print_exc()
             print(f"FAIL: {os.path.basename(args.zip)}: {type(exc).__name__}: {exc}", flush=True)
             return 1
