@@ -21,9 +21,9 @@ import traceback
 
 import bpy
 
-from ..core.emotions import parse_emotions
+from ..core.deform.deformers import DEFAULT_DEFORMER
 from ..core.errors import InputError
-from ..core.transfer import DEFAULT_DEFORMER
+from ..core.face.emotions import parse_emotions
 from ..operators.animate import run
 from .render import render_preview
 

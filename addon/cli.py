@@ -12,11 +12,11 @@ import sys
 
 import bpy
 
-from ..core.emotions import EMOTION_NAMES, parse_emotions
+from ..core.deform.deformers import DEFAULT_DEFORMER, DEFORMERS
 from ..core.engines import ENGINES
 from ..core.errors import InputError
-from ..core.head import load_head
-from ..core.transfer import DEFAULT_DEFORMER, DEFORMERS
+from ..core.face.emotions import EMOTION_NAMES, parse_emotions
+from ..core.face.head import load_head
 from ..operators.add_head import new_head_object
 from ..operators.animate import run
 from .render import render_preview

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import bpy
 
-from ..core.emotions import EMOTION_NAMES
+from ..core.face.emotions import EMOTION_NAMES
 
 
 class VIEW3D_PT_talkinghead(bpy.types.Panel):

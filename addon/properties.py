@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import bpy
 
-from ..core.emotions import EMOTION_NAMES
+from ..core.deform.deformers import DEFAULT_DEFORMER, DEFORMERS
 from ..core.engines import ENGINES
-from ..core.transfer import DEFAULT_DEFORMER, DEFORMERS
+from ..core.face.emotions import EMOTION_NAMES
 
 _ENGINE_ITEMS = [
     ("phonetic", "Phonetic", "Recognise words with pocketsphinx, then align their phones (best lip sync)"),

@@ -28,47 +28,26 @@ import time
 from dataclasses import replace
 
 import numpy as np
+from common import REPORT, need_data, table, write_section
 from scipy.spatial import cKDTree
 
-from common import REPORT, need_data, table, write_section
-from core.arkit import INDEX
-from core.head import load_head
-from core.landmarks import GROUPS, flame_embedding, flame_landmarks, learn
-from core.meshio import read_mesh
-from core.register import outward_normals, triangles
-from core.surface import closest_points
-from core.mouthcut import lips_part
-from core.train_deform import midpoint_subdivide, surface_targets
-from core.transfer import landmark_surface, learned_transfer, transfer
+from core.deform.correspondence import transfer
+from core.deform.glued_lips import lips_part
+from core.deform.landmarks import flame_embedding, flame_landmarks
+from core.deform.landmarks_learn import learn
+from core.deform.learned import learned_transfer
+from core.deform.rig import landmark_surface
+from core.face.arkit import INDEX
+from core.face.head import load_head
+from core.face.ibug import GROUPS
+from core.geometry.meshio import read_mesh
+from core.geometry.ops import outward_normals, triangles
+from core.geometry.surface import closest_points
+from core.training.deform_eval import jaw_metrics, subdivided_head, surface_targets
 
 SHAPES = ("jawOpen", "mouthPucker", "mouthSmileLeft", "mouthSmileRight")
 
 
-def jaw_metrics(rig, embedding: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[float, float]:
-    """(lip gap opened by jawOpen in mm, largest jawOpen motion in the farthest 20 % from the mouth, mm).
-
-    The gap is measured at the `embedding`'s landmarks (vertex ids, barycentric weights) when
-    given, else at the landmarks found on the mesh.
-    """
-    d = rig.deltas[INDEX["jawOpen"]]
-    if embedding is None:
-        at = lambda i, X: X[rig.landmarks[i]]  # noqa: E731
-    else:
-        at = lambda i, X: (X[embedding[0][i]] * embedding[1][i][:, None]).sum(0)  # noqa: E731
-    rest, moved = rig.vertices, rig.vertices + d
-    gap = np.linalg.norm(at(62, moved) - at(66, moved)) - np.linalg.norm(at(62, rest) - at(66, rest))
-    motion = np.linalg.norm(d, axis=1)
-    far = np.linalg.norm(rig.vertices - rig.vertices[np.argmax(motion)], axis=1)
-    return 1000 * gap, 1000 * motion[far > np.percentile(far, 80)].max()
-
-
-def subdivided_head():
-    """Midpoint subdivision of the built-in head's triangles: new topology, exact ground truth."""
-    head = load_head()
-    tris = triangles(head.faces)
-    V, F, parents = midpoint_subdivide(head.vertices, tris)
-    D = np.concatenate([head.deltas, head.deltas[:, parents].mean(2)], axis=1)
-    return V, F, D, np.concatenate([head.parts, head.parts[parents].max(1)])
 
 
 def decimated_head(reduction: float = 0.5):
@@ -99,8 +78,8 @@ def blender_remeshed(mode: str):
     'VOXEL_CLOSED': the neck hole filled first, as a sculptor's closed mesh, then 3 mm voxels (the whole
     head; the lips fuse); 'QUADRIFLOW': about 4000 quads. (The voxel remesher needs a closed mesh: on
     the open skin it only fills the closed pockets, the mouth's inside and the eye sockets.)"""
-    import bpy
     import bmesh  # after bpy, which makes it importable
+    import bpy
 
     head = load_head()
     skin = np.nonzero(head.parts == 0)[0]
@@ -178,7 +157,7 @@ def group_row(label: str, err: np.ndarray) -> list:
 
 
 def deform_net_command() -> str:
-    from core import diffusionnet
+    from core.deform import diffusionnet
 
     return diffusionnet.load().meta["command"]
 
@@ -187,7 +166,7 @@ def speech_frames(count: int) -> np.ndarray:
     """`count` frames of ARKit weights (count×52) drawn from the phonetic engine on synthetic speech,
     the frames where the mouth moves."""
     from core.engines import animate
-    from core.synth import synthesise, write_wav
+    from core.speech.espeak import synthesise, write_wav
 
     path = os.path.join(os.path.dirname(REPORT), "..", "out", "deform_bench_speech.wav")
     os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -318,7 +297,7 @@ def main() -> None:
             "at each vertex's closest point on it (on a triangle facing the same way) and, near glued or cut lips, "
             "diffused over the target's own surface; with no landmarks given, the "
             "fit seeks closest points in position + 5 mm × normal. Method **b**, learned: the same similarity "
-            "fit poses and scales the mesh, then our DiffusionNet (`core/diffusionnet.py`, weights from "
+            "fit poses and scales the mesh, then our DiffusionNet (`core/deform/diffusionnet.py`, weights from "
             f"`{deform_net_command()}`) predicts the 52 targets from the mesh's own Laplacian spectrum and "
             "tangent gradients; its seconds exclude the shared registration. Landmarks come from the "
             "registration for both. Sparse2Dense (for templates) has its own section.\n\n"
@@ -328,7 +307,7 @@ def main() -> None:
                     lm_rows + [[f"mean of {len(lm_rows)}"] + list(np.mean([r[1:] for r in lm_rows], axis=0))])
             + "\n\nMost of that error is where FLAME puts each point against where the built-in head's own rules "
             "do (its jaw contour 15 mm further back, its eyelid points nearer the middle of the lid): an offset the "
-            "heads share. A landmark convention learned from meshes whose landmarks are known removes it (core/"
+            "heads share. A landmark convention learned from meshes whose landmarks are known removes it (core/deform/"
             "landmarks.py; `python -m core landmarks learn --meshes DIR --flame FLAME_DIR --out flame.npz`, then "
             "`--landmark-convention flame.npz` or the panel's Landmarks file). Each head's error with the convention "
             "learned from the other six (leave-one-out, as on a new mesh; the learned file stays with the user, as "

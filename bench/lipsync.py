@@ -13,13 +13,14 @@ import os
 import time
 
 import numpy as np
-
 from common import table, transcribed_clips, write_section
-from core import recognise
-from core.audio import Audio, load_audio
-from core.engines import animate, neural_weights
-from core.evaluation import score
-from core.head import load_head
+
+from core.engines import animate
+from core.face.head import load_head
+from core.motion.neural import neural_weights
+from core.speech import recognise
+from core.speech.audio import Audio, load_audio
+from core.training.evaluation import score
 
 MODES = [("audio only: neural", "neural", False),
          ("audio only: words (phonetic)", "phonetic", False),

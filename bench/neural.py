@@ -16,15 +16,15 @@ from __future__ import annotations
 
 import numpy as np
 import soxr
-
 from common import publish, transcribed_clips
-from core import recognise
-from core.audio import SAMPLE_RATE, Audio, load_audio
-from core.emotions import EMOTION_NAMES, emotion_pose
+
 from core.engines import animate
-from core.evaluation import score
-from core.head import load_head
-from core.synth import synthesise
+from core.face.emotions import EMOTION_NAMES, emotion_pose
+from core.face.head import load_head
+from core.speech import recognise
+from core.speech.audio import SAMPLE_RATE, Audio, load_audio
+from core.speech.espeak import synthesise
+from core.training.evaluation import score
 
 FPS = 30.0
 SENTENCES = {

@@ -16,12 +16,13 @@ import os
 import time
 
 import numpy as np
-
 from common import DATA, publish, transcribed_clips
-from core import recognise, s2d
-from core.articulation import articulate
-from core.audio import load_audio
-from core.train import template_identities
+
+from core.motion import s2d
+from core.motion.articulation import articulate
+from core.speech import recognise
+from core.speech.audio import load_audio
+from core.training.train_s2d import template_identities
 
 
 def ridge(x: np.ndarray, y: np.ndarray, lam: float = 1e-6) -> np.ndarray:

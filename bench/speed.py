@@ -20,14 +20,13 @@ import tempfile
 import time
 
 import numpy as np
-
 from common import DATA, ROOT, publish
 
 
 def make_clip(seconds: float, path: str) -> str:
     import soundfile as sf
 
-    from core.audio import load_audio
+    from core.speech.audio import load_audio
 
     speech_dir = os.path.join(DATA, "speech")
     if os.path.isdir(speech_dir):
@@ -36,7 +35,7 @@ def make_clip(seconds: float, path: str) -> str:
         parts = [load_audio(p).samples for p, _, _ in transcribed_clips()]
         source = "real speech (transcribed clips, repeated)"
     else:
-        from core.synth import synthesise
+        from core.speech.espeak import synthesise
 
         s = synthesise("Speech for the speed benchmark, spoken by espeak with a few pauses. " * 4)
         parts = [load_audio_array(s.samples, s.sample_rate)]
@@ -58,17 +57,17 @@ def load_audio_array(x: np.ndarray, rate: int) -> np.ndarray:
 
 def measure(path: str, engine: str, with_blender: bool) -> dict:
     """Runs in a child process: stage times of one click's work and the peak memory."""
-    from core import recognise, workers
-    from core.articulation import articulate
-    from core.audio import load_audio
+    from core.motion.articulation import articulate
+    from core.speech import pool, recognise, sphinx
+    from core.speech.audio import load_audio
 
     # start-up, not timed: decoders built here and in one worker process per core
-    recognise._decoder("words"), recognise._decoder("align"), recognise._decoder("phones")
-    workers.warm_up()
+    sphinx.decoder("words"), sphinx.decoder("align"), sphinx.decoder("phones")
+    pool.warm_up()
     if engine == "neural":  # start-up: the model loaded and run once (librosa's numba compiled)
-        from core import s2l
-        from core.audio import Audio
-        from core.engines import neural_weights
+        from core import checkpoints
+        from core.motion.neural import neural_weights
+        from core.speech.audio import Audio
 
         neural_weights(Audio(np.zeros(16000, np.float32)), 30.0, 30, None)
     times = {}
@@ -95,8 +94,8 @@ def measure(path: str, engine: str, with_blender: bool) -> dict:
 
         pkg = load_package()
         pkg.register()
-        from talkinghead.core.animation import Animation
-        from talkinghead.core.head import load_head
+        from talkinghead.core.face.head import load_head
+        from talkinghead.core.output.animation import Animation
         from talkinghead.operators.writer import apply_animation
 
         bpy.ops.wm.read_factory_settings(use_empty=True)
@@ -109,8 +108,8 @@ def measure(path: str, engine: str, with_blender: bool) -> dict:
     times["total"] = sum(times.values())
     return {"duration": audio.duration, "times": times,
             "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "worker_mb": sum(_peak_mb(p.pid) for p in workers._pool),
-            "device": str(s2l.device()) if engine == "neural" else "cpu"}
+            "worker_mb": sum(_peak_mb(p.pid) for p in pool._pool),
+            "device": str(checkpoints.device()) if engine == "neural" else "cpu"}
 
 
 def _peak_mb(pid: int) -> float:
@@ -176,7 +175,7 @@ def main() -> None:
             f"{os.cpu_count()} cores, CPU only; {source}; 30 fps; built-in head. One fresh process per row, "
             "after start-up (decoders built, recognition workers started, the neural model loaded and run "
             "once: not timed). Clips of 20 s or more are decoded without their pauses (0.5 s or longer), "
-            "in pieces shared out to both cores (`core.workers`). 'timing' = pocketsphinx phone timing, "
+            "in pieces shared out to both cores (`core/speech/pool.py`). 'timing' = pocketsphinx phone timing, "
             "or for `neural` the whole network path (log-mel, S2L in 10 s chunks, "
             "ARKit solve, resampling to 30 fps). 'click total' = load + timing + articulation + writing shape "
             "keys, Action and sound strip in Blender. Peak MB = the process's max RSS (bpy and torch "

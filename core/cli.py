@@ -2,12 +2,23 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
-from .emotions import EMOTION_NAMES, parse_emotions
+import numpy as np
+
+from .deform import landmarks, landmarks_learn
+from .deform.correspondence import transfer
+from .deform.deformers import DEFAULT_DEFORMER, DEFORMERS, glued_lips_message, rig_mesh
+from .deform.rig import head_rig
 from .engines import ENGINES, animate, read_text
 from .errors import InputError
+from .face.emotions import EMOTION_NAMES, parse_emotions
+from .face.head import load_head
+from .face.ibug import GROUPS, N_LANDMARKS
+from .geometry.meshio import read_mesh, write_obj
+from .speech.espeak import synthesise, write_wav
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--fps", type=float, default=30.0)
     a.add_argument("--vertices", action="store_true", help="also store T×V×3 vertices of the animated mesh")
     a.add_argument("--mesh", help="animate this .obj/.ply face instead of the built-in head (any topology)")
-    a.add_argument("--deformer", default="correspondence", choices=("correspondence", "learned"),
+    a.add_argument("--deformer", default=DEFAULT_DEFORMER, choices=tuple(DEFORMERS),
                    help="how --mesh gets its ARKit targets: registration transfer, or the DiffusionNet")
     a.add_argument("--landmark-convention", metavar="FILE",
                    help="find --mesh's landmarks where this learned convention puts them (`landmarks learn`)")
@@ -85,77 +96,58 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "animate":
             t = time.perf_counter()
             anim = animate(args.audio, read_text(args.text), args.engine, args.fps, parse_emotions(args.emotion))
-            rig = None
+            rig = head_rig()
             if args.mesh:
-                from .meshio import read_mesh
-                from .transfer import glued_lips_message, rig_mesh
-
                 rig = rig_mesh(*read_mesh(args.mesh), deformer=args.deformer,
                                convention=_convention(args.landmark_convention))
                 if rig.lips_glued:
                     print(f"warning: {glued_lips_message(args.mesh)}", file=sys.stderr)
-            anim.save_npz(args.out, vertices=args.vertices, rig=rig)
+            anim.save_npz(args.out, rig, vertices=args.vertices)
             print(f"{args.out}: {anim.n_frames} frames at {args.fps:g} fps from {anim.duration:.2f} s of audio "
                   f"({anim.metadata['timing']}) in {time.perf_counter() - t:.2f} s")
         elif args.command == "export-head":
-            from .head import load_head
-            from .meshio import write_obj
-
             head = load_head()
             write_obj(args.out, head.vertices, head.faces)
             print(f"{args.out}: {len(head.vertices)} vertices, {len(head.faces)} quads")
         elif args.command == "landmarks":
             _landmarks(args)
         elif args.command == "synth":
-            from .synth import synthesise, write_wav
-
             speech = synthesise(args.text, voice=args.voice)
             write_wav(args.out, speech.samples, speech.sample_rate)
             print(f"{args.out}: {len(speech.samples) / speech.sample_rate:.2f} s, {len(speech.phonemes)} phonemes")
         elif args.command == "data":
-            from . import corpus
+            from .training import corpus
 
             out = args.out or corpus.default_folder(args.seed, args.utterances)
             corpus.build(out, args.utterances, args.seed, args.workers)
             print(f"{out}: {args.utterances} utterances")
         elif args.command == "train" and args.model == "deform":
-            from . import train_deform
+            from .training import train_deform
 
             train_deform.main(args)
         elif args.command == "train" and args.model == "s2d":
-            from . import train
+            from .training import train_s2d
 
-            train.main_s2d(args)
+            train_s2d.main(args)
         elif args.command == "train":
-            from . import train
+            from .training import train_s2l
 
-            train.main(args)
+            train_s2l.main(args)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
 
 
-def _convention(path: str | None):
-    from . import landmarks
-
+def _convention(path: str | None) -> landmarks.Convention | None:
     return None if path is None else landmarks.load(path)
 
 
 def _landmarks(args) -> None:
-    import os
-
-    import numpy as np
-
-    from . import landmarks
-    from .meshio import read_mesh
-
     if args.landmarks_command == "find":
-        from .transfer import transfer
-
         rig = transfer(*read_mesh(args.mesh), convention=_convention(args.convention))
         np.savetxt(args.out, rig.landmark_points(), fmt="%.6f")
-        print(f"{args.out}: 68 landmarks on {args.mesh}")
+        print(f"{args.out}: {N_LANDMARKS} landmarks on {args.mesh}")
         return
     if not os.path.isdir(args.meshes):
         raise InputError(f"'{args.meshes}' is not a folder of meshes.")
@@ -184,12 +176,12 @@ def _landmarks(args) -> None:
                          "or more (each is also checked against the others).")
     name = args.name or os.path.basename(os.path.normpath(args.meshes))
     print(f"fitting the built-in head to {len(examples)} meshes (a few seconds each)...", flush=True)
-    conv, errors = landmarks.learn(examples, name)
+    conv, errors = landmarks_learn.learn(examples, name)
     landmarks.save(conv, args.out)
-    groups = "  ".join(f"{g}" for g in landmarks.GROUPS)
+    groups = "  ".join(f"{g}" for g in GROUPS)
     print(f"leave-one-out error (mm): each mesh's landmarks found by the convention learned from the others\n"
           f"{'mesh':<40} {groups}  mean")
     for entry, err in zip(names, errors):
-        cols = "  ".join(f"{np.nanmean(err[list(r)]):{len(g)}.2f}" for g, r in landmarks.GROUPS.items())
+        cols = "  ".join(f"{np.nanmean(err[list(r)]):{len(g)}.2f}" for g, r in GROUPS.items())
         print(f"{entry:<40} {cols}  {np.nanmean(err):.2f}")
     print(f"{args.out}: convention '{name}' from {len(examples)} meshes")

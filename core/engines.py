@@ -4,8 +4,8 @@ Engines:
 - "phonetic": pocketsphinx phone timing (forced alignment when a transcript is
   given, else word recognition + alignment) → coarticulated visemes.
 - "phonetic-fast": the same model on pocketsphinx's phone loop (no words, faster).
-- "neural": the S2L network (core/s2l.py) predicts landmark motion from log-mel,
-  conditioned on the emotions; ARKit weights are solved from it (core/solve.py).
+- "neural": the S2L network (motion/s2l.py) predicts landmark motion from log-mel,
+  conditioned on the emotions; ARKit weights are solved from it (motion/solve_arkit.py).
   The emotions are then part of the motion, not a separate layer.
 """
 from __future__ import annotations
@@ -14,14 +14,13 @@ import math
 import os
 import time
 
-import numpy as np
-
-from . import recognise
-from .animation import Animation
-from .articulation import articulate, blinks, close_lips, frame_times
-from .arkit import INDEX
-from .audio import Audio, load_audio
 from .errors import InputError
+from .face.arkit import INDEX
+from .motion.articulation import articulate, blinks
+from .motion.neural import neural_weights
+from .output.animation import Animation
+from .speech import recognise
+from .speech.audio import Audio, load_audio
 
 ENGINES = ("phonetic", "phonetic-fast", "neural")
 
@@ -86,37 +85,3 @@ def animate(audio: Audio | str, text: str | None = None, engine: str = "phonetic
                      audio_path=audio.path, duration=audio.duration, metadata=meta,
                      emotions_in_weights=engine == "neural", landmark_motion=landmark_motion)
 
-
-def neural_weights(audio: Audio, fps: float, n_frames: int, emotions: dict[str, float] | None
-                   ) -> tuple[np.ndarray, np.ndarray]:
-    """The S2L network at `fps`: (ARKit weights solved from its landmarks, T×52; the landmark motion
-    itself, T×68×3 metres). Chunk by chunk, so the network's memory stays flat."""
-    try:
-        from . import s2l
-    except ImportError as exc:
-        raise InputError(f"The neural engine needs PyTorch and librosa ({exc.name} is missing): "
-                         "choose the phonetic engine, or install them into Blender's Python.") from None
-    from .solve import weights_from_landmarks
-
-    t = frame_times(n_frames, fps) * s2l.FRAME_RATE  # output frames in model frames (frame j at j × 10 ms)
-    n_model = len(audio.samples) // s2l.HOP + 1
-    weights, motion, carry = [], [], None
-    try:
-        for first, displacement, closed in s2l.predict(audio, emotions):
-            w = weights_from_landmarks(displacement, emotions)
-            close_lips(w, closed)
-            # resample this chunk (after the previous chunk's last frame) to the output frames it covers
-            frames = np.hstack([w, displacement.reshape(len(w), -1)])
-            if carry is not None:
-                frames, first = np.vstack([carry, frames]), first - 1
-            last = first + len(frames) - 1
-            sel = (t >= first) & ((t < last) | (last == n_model - 1))
-            x = np.arange(first, last + 1)
-            out = np.stack([np.interp(t[sel], x, frames[:, c]) for c in range(frames.shape[1])], 1)
-            weights.append(out[:, :w.shape[1]])
-            motion.append(out[:, w.shape[1]:])
-            carry = frames[-1:]
-    except FileNotFoundError as exc:
-        raise InputError(str(exc)) from None
-    return (np.concatenate(weights).astype(np.float32),
-            np.concatenate(motion).astype(np.float32).reshape(n_frames, 68, 3))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import bpy
 import numpy as np
 
-from ..core.head import Head, load_head
+from ..core.face.head import Head, load_head
 
 HEAD_MARK = "talkinghead_builtin"
 _COLOURS = {"skin": (0.8, 0.6, 0.5, 1), "upper_teeth": (0.95, 0.93, 0.88, 1), "lower_teeth": (0.95, 0.93, 0.88, 1),

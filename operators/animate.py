@@ -5,11 +5,11 @@ import time
 
 import bpy
 
-from ..core.bake import bake, bake_landmarks
-from ..core.emotions import EMOTION_NAMES
+from ..core.deform.deformers import DEFAULT_DEFORMER, glued_lips_message
 from ..core.engines import animate, read_text
-from ..core.transfer import DEFAULT_DEFORMER, glued_lips_message
 from ..core.errors import InputError
+from ..core.face.emotions import EMOTION_NAMES
+from ..core.output.bake import bake, bake_landmarks
 from .add_head import is_builtin_head
 from .rig import rig_for
 from .writer import apply_animation

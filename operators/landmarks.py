@@ -4,11 +4,9 @@ from __future__ import annotations
 import bpy
 
 from ..core.errors import InputError
+from ..core.face.ibug import GROUPS
 from .animate import check_target
 from .rig import LANDMARKS_PROP, landmarks_object, rig_for
-
-GROUPS = {"jaw": range(0, 17), "brows": range(17, 27), "nose": range(27, 36), "eyes": range(36, 48),
-          "lips_outer": range(48, 60), "lips_inner": range(60, 68)}
 
 
 class TALKINGHEAD_OT_detect_landmarks(bpy.types.Operator):
@@ -35,7 +33,7 @@ class TALKINGHEAD_OT_detect_landmarks(bpy.types.Operator):
             lm = bpy.data.objects.new(f"{obj.name}.landmarks", bpy.data.meshes.new(f"{obj.name}.landmarks"))
             lm.data.from_pydata(points, [], [])
             for name, ids in GROUPS.items():
-                lm.vertex_groups.new(name=name).add(list(ids), 1.0, "REPLACE")
+                lm.vertex_groups.new(name=name.replace(" ", "_")).add(list(ids), 1.0, "REPLACE")
             for collection in obj.users_collection:
                 collection.objects.link(lm)
             lm.parent = obj  # identity parent inverse: the points are in the face's own frame

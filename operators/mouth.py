@@ -4,12 +4,12 @@ from __future__ import annotations
 import bmesh
 import bpy
 
+from ..core.deform.glued_lips import GLUED, lips_part, seam_path
 from ..core.errors import InputError
-from ..core.head import load_head
-from ..core.arkit import INDEX
-from ..core.mouthcut import lips_part, seam_path
-from .animate import check_target
+from ..core.face.arkit import INDEX
+from ..core.face.head import load_head
 from .add_head import is_builtin_head
+from .animate import check_target
 from .rig import mesh_arrays, rig_for
 
 
@@ -37,7 +37,7 @@ class TALKINGHEAD_OT_cut_lips(bpy.types.Operator):
             rig, head = rig_for(obj, settings.deformer, settings.landmark_convention), load_head()
             reg = rig.registration
             parted = lips_part(co, tris, rig.deltas[INDEX["jawOpen"]], reg, head)
-            if not self.force and parted > 0.005:
+            if not self.force and parted >= GLUED:
                 self.report({"INFO"}, f"The lips of '{obj.name}' already part ({1000 * parted:.0f} mm with the "
                                       "jaw open): nothing cut.")
                 return {"CANCELLED"}

@@ -8,8 +8,9 @@ from __future__ import annotations
 import bpy
 import numpy as np
 
-from ..core import landmarks as conventions
-from ..core.transfer import DEFAULT_DEFORMER, Rig, head_rig, rig_mesh
+from ..core.deform import landmarks as conventions
+from ..core.deform.deformers import DEFAULT_DEFORMER, rig_mesh
+from ..core.deform.rig import Rig, head_rig
 from .add_head import is_builtin_head
 
 LANDMARKS_PROP = "talkinghead_landmarks"

@@ -11,10 +11,10 @@ import os
 import bpy
 import numpy as np
 
-from ..core.animation import Animation
-from ..core.arkit import ARKIT_NAMES
-from ..core.bake import Baked
-from ..core.emotions import EMOTION_NAMES, emotion_pose
+from ..core.face.arkit import ARKIT_NAMES
+from ..core.face.emotions import EMOTION_NAMES, emotion_pose
+from ..core.output.animation import Animation
+from ..core.output.bake import Baked
 
 KEYS_PROP = "talkinghead_keys"
 ACTION_PROP = "talkinghead_action"

@@ -29,7 +29,7 @@ def main() -> int:
     import bpy
 
     pkg = load_package()
-    from talkinghead.core.synth import synthesise, write_wav
+    from talkinghead.core.speech.espeak import synthesise, write_wav
 
     audio, text = args.audio, args.text
     if audio is None:

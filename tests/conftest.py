@@ -49,7 +49,7 @@ def scene(pkg):
 @pytest.fixture(scope="session")
 def synth_clip(tmp_path_factory):
     """(wav path, transcript, espeak phonemes): speech synthesised with espeak-ng."""
-    from core.synth import synthesise, write_wav
+    from core.speech.espeak import synthesise, write_wav
 
     speech = synthesise(PANGRAM)
     path = str(tmp_path_factory.mktemp("speech") / "pangram.wav")

@@ -4,11 +4,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.articulation import articulate, blinks, frame_times
-from core.arkit import INDEX
-from core.evaluation import lip_gap, mouth_width
-from core.head import load_head
-from core.phones import Phone
+from core.face.arkit import INDEX
+from core.face.head import load_head
+from core.motion.articulation import articulate, blinks, frame_times
+from core.speech.phones import Phone
+from core.training.evaluation import lip_gap, mouth_width
 
 
 def seq(*items: tuple[str, float]) -> list[Phone]:
@@ -49,7 +49,7 @@ def test_bilabials_close_open_vowels_open(fps):
 @pytest.mark.parametrize("emotion", ["happy", "sad", "angry", "surprised", "disgusted", "afraid"])
 def test_lips_meet_at_bilabials_whatever_the_emotion(emotion):
     """Spoken with the emotion (neural targets) or under its shape key (phonetic engine + slider)."""
-    from core.emotions import emotion_weights
+    from core.face.emotions import emotion_weights
 
     head, fps = load_head(), 30.0
     n = int(round(PHONES[-1].end * fps))

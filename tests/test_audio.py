@@ -1,13 +1,13 @@
-"""core.audio: real files in every supported format, and each bad input's message."""
+"""core.speech.audio: real files in every supported format, and each bad input's message."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import soundfile as sf
-
 from conftest import data_path, tone
-from core.audio import SAMPLE_RATE, load_audio
+
 from core.errors import InputError
+from core.speech.audio import SAMPLE_RATE, load_audio
 
 
 @pytest.mark.parametrize("fmt,subtype,rate,channels", [

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.bake import bake
 from core.engines import animate
-from core.head import load_head
+from core.face.head import load_head
+from core.output.bake import bake
 
 
 def test_bake_is_exact_at_full_rank_and_errors_shrink_with_k(synth_clip):

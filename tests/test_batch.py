@@ -5,7 +5,6 @@ import json
 import shutil
 
 import pytest
-
 from conftest import data_path
 
 
@@ -14,7 +13,7 @@ def setup(tmp_path_factory, pkg):
     """A rig file (built-in head 'Hero' + a camera 'Cam') and a 6-job manifest with 3 bad jobs."""
     import bpy
 
-    from core.synth import synthesise, write_wav
+    from core.speech.espeak import synthesise, write_wav
 
     d = tmp_path_factory.mktemp("batch")
     bpy.ops.wm.read_factory_settings(use_empty=True)
@@ -44,7 +43,6 @@ def setup(tmp_path_factory, pkg):
 
 def run_batch(setup, out, *extra):
     import bpy
-
     from talkinghead.addon.cli import main
 
     d, rig = setup
@@ -97,7 +95,6 @@ def test_batch_two_workers_same_results(setup, tmp_path):
 
 def test_batch_bad_job_list(setup, tmp_path, capsys):
     import bpy
-
     from talkinghead.addon.cli import main
 
     bpy.ops.wm.open_mainfile(filepath=str(setup[1]))

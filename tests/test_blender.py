@@ -6,10 +6,10 @@ import os
 import numpy as np
 import pytest
 import soundfile as sf
-
 from conftest import data_path
-from core.arkit import ARKIT_NAMES, INDEX
-from core.emotions import EMOTION_NAMES
+
+from core.face.arkit import ARKIT_NAMES, INDEX
+from core.face.emotions import EMOTION_NAMES
 
 VOCA01 = "She had your dark suit in greasy wash water all year"
 
@@ -39,7 +39,7 @@ def our_fcurves(key):
 
 def test_add_head(scene):
     obj = add_head()
-    from core.head import load_head
+    from core.face.head import load_head
 
     head = load_head()
     assert len(obj.data.vertices) == len(head.vertices) and len(obj.data.polygons) == len(head.faces)
@@ -144,7 +144,7 @@ def test_emotion_sliders_drive_and_animate(scene, synth_clip):
         values.append(kb.value)
     assert values[0] == pytest.approx(0.0) and 0.2 < values[1] < 0.8 and values[2] == pytest.approx(1.0)
     # the happy key really smiles: mouth corners go up and out
-    from core.head import load_head
+    from core.face.head import load_head
 
     head = load_head()
     basis = np.array([v.co[:] for v in obj.data.shape_keys.reference_key.data])
@@ -159,8 +159,8 @@ def test_one_undo_step_takes_the_whole_click_back(scene, synth_clip):
     import inspect
 
     import bpy
-
-    from talkinghead.operators import animate as animate_mod, writer
+    from talkinghead.operators import animate as animate_mod
+    from talkinghead.operators import writer
 
     assert bpy.types.TALKINGHEAD_OT_animate.bl_options == {"REGISTER", "UNDO"}
     for module in (animate_mod, writer):
@@ -187,7 +187,6 @@ def test_one_undo_step_takes_the_whole_click_back(scene, synth_clip):
 ])
 def test_bad_input_cancels_with_message(scene, tmp_path, case, message, synth_clip):
     import bpy
-
     from talkinghead.core.errors import InputError
     from talkinghead.operators.animate import run
 
@@ -286,7 +285,7 @@ def test_a_user_character_with_modifiers_keys_and_islands(scene, synth_clip):
     the upper teeth and eyes; the modifier, the key and the Action are as they were."""
     import bpy
 
-    from core.head import load_head
+    from core.face.head import load_head
 
     head = load_head()
     mesh = bpy.data.meshes.new("Character")
@@ -326,7 +325,7 @@ def test_detect_landmarks_then_corrections_steer_the_fit(scene, synth_clip):
     """Detect Landmarks makes 68 movable points snapped to the face; moved points change the rig."""
     import bpy
 
-    from core.landmarks import flame_embedding
+    from core.deform.landmarks import flame_embedding
 
     path = data_path("meshes", "vocaset", "FaceTalk_170811_03274_TA.ply")
     bpy.ops.wm.ply_import(filepath=path)
@@ -352,7 +351,7 @@ def test_detect_landmarks_then_corrections_steer_the_fit(scene, synth_clip):
         lm.data.vertices[i].co = truth[i]
     lm.data.update()
     assert animate(scene, synth_clip[0], synth_clip[1]) == {"FINISHED"}
-    from talkinghead.core.head import load_head
+    from talkinghead.core.face.head import load_head
     from talkinghead.operators.rig import rig_for
 
     reg = rig_for(obj).registration
@@ -368,8 +367,8 @@ def test_a_landmark_convention_moves_the_detected_points(scene, tmp_path):
     leaves the points as they were."""
     import bpy
 
-    from core import landmarks
-    from core.head import load_head
+    from core.deform import landmarks
+    from core.face.head import load_head
 
     head = load_head()
     mesh = bpy.data.meshes.new("Face")
@@ -404,9 +403,8 @@ def test_a_landmark_convention_moves_the_detected_points(scene, tmp_path):
 
 
 def test_cut_lips_apart_lets_a_glued_scan_open(scene, synth_clip):
-    import bpy
-
     import bmesh
+    import bpy
 
     bpy.ops.wm.ply_import(filepath=data_path("meshes", "scans", "scantalk_demo_mesh.ply"))
     obj = bpy.context.active_object
@@ -449,14 +447,13 @@ def test_cut_lips_apart_lets_a_glued_scan_open(scene, synth_clip):
 def test_cut_lips_apart_opens_the_middle_of_a_sculpt(scene):
     """A sculptor's voxel remesh fuses the closed lips; after the cut jawOpen must open the mouth's
     middle, not only a corner (closest points gave both sides of the slit the same motion there)."""
-    import bpy
-
     import bmesh
+    import bpy
     from scipy.spatial import cKDTree
 
-    from core.arkit import INDEX
-    from core.head import load_head
-    from core.transfer import rig_mesh
+    from core.deform.deformers import rig_mesh
+    from core.face.arkit import INDEX
+    from core.face.head import load_head
 
     head = load_head()
     skin = np.nonzero(head.parts == 0)[0]

@@ -7,17 +7,18 @@ import sys
 import numpy as np
 import pytest
 import torch
-
 from conftest import ROOT, data_path
-from core import diffusionnet as dn
-from core import train_deform
-from core.arkit import INDEX
+
+from core.deform import diffusionnet as dn
+from core.deform.deformers import rig_mesh
+from core.deform.learned import learned_transfer
 from core.errors import InputError
-from core.head import load_head
-from core.meshio import read_mesh
-from core.register import triangles
-from core.spectral import operators
-from core.transfer import learned_transfer, rig_mesh
+from core.face.arkit import INDEX
+from core.face.head import load_head
+from core.geometry.meshio import read_mesh
+from core.geometry.ops import triangles
+from core.geometry.spectral import operators
+from core.training import train_deform
 
 sys.path.insert(0, f"{ROOT}/bench")
 from deform import jaw_metrics, subdivided_head  # noqa: E402

@@ -7,15 +7,15 @@ import sys
 
 import numpy as np
 import pytest
-
 from conftest import ROOT, data_path
-from core import recognise
-from core.arkit import ARKIT_NAMES
-from core.audio import load_audio
+
 from core.engines import animate
 from core.errors import InputError
-from core.evaluation import score
-from core.head import load_head
+from core.face.arkit import ARKIT_NAMES
+from core.face.head import load_head
+from core.speech import recognise, sphinx
+from core.speech.audio import load_audio
+from core.training.evaluation import score
 
 VOCA01 = "She had your dark suit in greasy wash water all year"
 VOCA_TEST = "Severe myopia contributed to Ruth's inferiority complex"
@@ -71,12 +71,12 @@ def test_deterministic(synth_clip):
 def test_recognition_does_not_depend_on_what_came_before(synth_clip, tmp_path):
     """The same clip gives the same phones first in a process and after other audio (pocketsphinx's
     noise estimate would otherwise carry over from one utterance to the next)."""
-    from core.synth import synthesise, write_wav
+    from core.speech.espeak import synthesise, write_wav
 
     speech = synthesise("Please bring the maps back before the boat leaves.")
     write_wav(str(tmp_path / "other.wav"), speech.samples, speech.sample_rate)
     clip, other = load_audio(synth_clip[0]), load_audio(str(tmp_path / "other.wav"))
-    recognise._decoder.cache_clear()
+    sphinx.decoder.cache_clear()
     first = recognise.recognise_words(clip, parallel=False)
     recognise.recognise_words(other, parallel=False)
     assert recognise.recognise_words(clip, parallel=False) == first
@@ -121,7 +121,7 @@ def test_long_clip_decodes_on_every_core(tmp_path):
     matches a serial decode and is silent over the pauses."""
     import soundfile as sf
 
-    from core import workers
+    from core.speech import pool
 
     parts = [load_audio(data_path("speech", c)).samples for c in
              ("codetalker_man.wav", "faceformer_test.wav", "voca_test_sentence.wav")]
@@ -137,7 +137,7 @@ def test_long_clip_decodes_on_every_core(tmp_path):
     assert sum(b - a for a, b in ranges) < len(audio.samples) - 2 * 16000
     serial, serial_text = recognise.recognise_words(audio, parallel=False)
     phones, text = recognise.recognise_words(audio)
-    assert workers._pool and all(p.poll() is None for p in workers._pool)  # it really used workers
+    assert pool._pool and all(p.poll() is None for p in pool._pool)  # it really used workers
     starts = [p.start for p in phones]
     assert starts == sorted(starts) and phones[0].start == 0 and phones[-1].end == pytest.approx(audio.duration)
     assert all(p.name == "SIL" for p in phones if p.end > quiet[0] / 16000 and p.start < quiet[1] / 16000)
@@ -145,7 +145,7 @@ def test_long_clip_decodes_on_every_core(tmp_path):
     assert len(common) >= 0.8 * len(set(serial_text.split()))
     loop = recognise.recognise_phones(audio)  # the phone loop is shared out the same way
     assert loop[-1].end == pytest.approx(audio.duration) and len([p for p in loop if p.name != "SIL"]) > 50
-    workers.shutdown()
+    pool.shutdown()
 
 
 def test_transcript_that_does_not_fit_falls_back_to_recognition(synth_clip):

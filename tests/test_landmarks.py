@@ -7,15 +7,14 @@ import sys
 
 import numpy as np
 import pytest
-
 from conftest import ROOT, data_path
-from core import landmarks
+
+from core.deform import landmarks, landmarks_learn
+from core.deform.correspondence import transfer
 from core.errors import InputError
-from core.head import load_head
-from core.meshio import read_mesh, write_obj
-from core.register import triangles
-from core.train_deform import midpoint_subdivide
-from core.transfer import transfer
+from core.face.head import load_head
+from core.geometry.meshio import read_mesh, write_obj
+from core.geometry.ops import midpoint_subdivide, triangles
 
 YUP = np.array([[1, 0, 0], [0, 0, 1], [0, -1, 0]], float)  # Blender → Y-up, face towards +Z
 
@@ -46,7 +45,7 @@ def dataset():
 
 @pytest.fixture(scope="module")
 def learned(dataset):
-    return landmarks.learn(dataset[:2], "made-up")
+    return landmarks_learn.learn(dataset[:2], "made-up")
 
 
 def test_a_learned_convention_finds_the_datasets_points_on_a_new_mesh(dataset, learned):
@@ -87,7 +86,7 @@ def test_a_convention_file_round_trips_and_bad_files_say_so(learned, tmp_path):
     with pytest.raises(InputError, match="68 rows"):
         landmarks.read_points(str(tmp_path / "short.txt"))
     with pytest.raises(InputError, match="No example meshes"):
-        landmarks.learn([], "empty")
+        landmarks_learn.learn([], "empty")
 
 
 def test_the_cli_learns_a_convention_and_finds_landmarks_with_it(dataset, tmp_path):
@@ -127,6 +126,6 @@ def test_flames_convention_learned_from_the_other_heads():
     for p in paths:
         V, F = read_mesh(p)
         examples.append((V, F, landmarks.flame_landmarks(V, F, flame)))
-    _, loo = landmarks.learn(examples, "flame")
+    _, loo = landmarks_learn.learn(examples, "flame")
     assert loo.shape == (7, 68) and np.isfinite(loo).all()
     assert loo.mean() < 3.0 and loo[:, 60:].mean() < 2.0

@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 import torch
 
-from core import corpus, flite, s2l, train
-from core.audio import load_audio
 from core.engines import animate
-from core.evaluation import lip_gap
-from core.head import load_head
-from core.phones import BILABIALS
-from core.synth import synthesise
-
+from core.face.head import load_head
+from core.motion import s2l
+from core.speech.audio import load_audio
+from core.speech.espeak import synthesise
+from core.speech.phones import BILABIALS
+from core.training import corpus, flite, train_s2l
+from core.training.evaluation import lip_gap
 
 needs_flite = pytest.mark.skipif(not flite.available(), reason="flite is not installed (apt install flite): "
                                  "the corpus's human-recorded voices come from it")
@@ -54,11 +54,11 @@ def test_foreign_phonemes_map_to_mouth_shapes():
 
 def test_tiny_training_run_lowers_the_loss(tmp_path):
     items = [(u["mel"], u["phones"]) for u in (corpus.utterance(1, i) for i in range(0, 12, 2))]  # espeak-ng
-    model, history = train.fit(items, steps=40, seed=0, work=str(tmp_path), lr=3e-3, batch_size=4, crop=200,
+    model, history = train_s2l.fit(items, steps=40, seed=0, work=str(tmp_path), lr=3e-3, batch_size=4, crop=200,
                                log=lambda s: None, width=32, dilations=(1, 2))
     assert np.mean(history[-8:]) < 0.6 * np.mean(history[:3])
     # a second call resumes from the checkpoint instead of starting again
-    _, again = train.fit(items, steps=40, seed=0, work=str(tmp_path), batch_size=4, crop=200,
+    _, again = train_s2l.fit(items, steps=40, seed=0, work=str(tmp_path), batch_size=4, crop=200,
                          log=lambda s: None, width=32, dilations=(1, 2))
     assert again == history
 
@@ -84,7 +84,7 @@ def test_inference_shape_and_determinism(synth_clip):
 def test_long_audio_runs_in_chunks_that_match_one_pass(monkeypatch):
     import soxr
 
-    from core.audio import Audio
+    from core.speech.audio import Audio
 
     speech = synthesise("Maybe the people in the boat will paint a map of the bay. " * 5)
     audio = Audio(soxr.resample(speech.samples, speech.sample_rate, 16000))

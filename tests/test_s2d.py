@@ -6,8 +6,8 @@ import os
 import numpy as np
 import torch
 
-from core import s2d
-from core.train import template_identities
+from core.motion import s2d
+from core.training.train_s2d import template_identities
 
 
 def test_tiny_fit_learns_a_dense_map():

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import trimesh
 
-from core.head import load_head
-from core.surface import closest_on_triangles, closest_points
+from core.face.head import load_head
+from core.geometry.surface import closest_on_triangles, closest_points
 
 
 def test_closest_point_on_a_triangle_in_every_region():

@@ -6,18 +6,17 @@ import sys
 
 import numpy as np
 import pytest
-
 from conftest import ROOT, data_path
-from core.arkit import INDEX
-from core.errors import InputError
-from core.head import load_head
-from core.landmarks import flame_embedding, flame_landmarks
-from core.meshio import read_mesh, write_obj
-from core.register import fit_similarity, register
-from core.transfer import rig_mesh, transfer
 
-sys.path.insert(0, f"{ROOT}/bench")
-from deform import jaw_metrics, subdivided_head  # noqa: E402
+from core.deform.correspondence import transfer
+from core.deform.deformers import rig_mesh
+from core.deform.landmarks import flame_embedding, flame_landmarks
+from core.deform.registration import fit_head, fit_similarity
+from core.errors import InputError
+from core.face.arkit import INDEX
+from core.face.head import load_head
+from core.geometry.meshio import read_mesh, write_obj
+from core.training.deform_eval import jaw_metrics, subdivided_head
 
 
 @pytest.fixture(scope="module")
@@ -141,7 +140,7 @@ def test_point_cloud_without_faces_works():
 ])
 def test_bad_meshes_have_clear_messages(vertices, message):
     with pytest.raises(InputError, match=message):
-        register(vertices, load_head())
+        fit_head(vertices, load_head())
 
 
 def test_export_head_round_trip(tmp_path):

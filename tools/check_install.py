@@ -73,7 +73,7 @@ def synth_clip(folder: str) -> str:
     """Speak SENTENCE with the installed extension's own espeak-ng (the bundled wheel) into a wav."""
     import importlib
 
-    synth = importlib.import_module(MODULE + ".core.synth")
+    synth = importlib.import_module(MODULE + ".core.speech.espeak")
     speech = synth.synthesise(SENTENCE)
     path = os.path.join(folder, "sentence.wav")
     synth.write_wav(path, speech.samples, speech.sample_rate)

@@ -1,0 +1,37 @@
+"""The deformers by name: how a mesh other than the built-in head gets its ARKit targets.
+
+- "correspondence" (default): fit the built-in head to the mesh and carry its targets over;
+- "learned": a DiffusionNet predicts them from the mesh's own surface (needs PyTorch).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import InputError
+from ..face.arkit import INDEX
+from ..face.head import load_head
+from .correspondence import transfer
+from .glued_lips import GLUED, lips_part
+from .landmarks import Convention
+from .learned import learned_transfer
+from .rig import Rig
+
+DEFORMERS = {"correspondence": transfer, "learned": learned_transfer}
+DEFAULT_DEFORMER = "correspondence"
+
+
+def rig_mesh(vertices: np.ndarray, faces: np.ndarray | None = None, landmarks: np.ndarray | None = None,
+             deformer: str = DEFAULT_DEFORMER, convention: Convention | None = None) -> Rig:
+    """Rig any mesh with the named deformer (see DEFORMERS); its landmarks found by `convention`."""
+    if deformer not in DEFORMERS:
+        raise InputError(f"Unknown deformer {deformer!r}; choose one of {', '.join(DEFORMERS)}")
+    rig = DEFORMERS[deformer](vertices, faces, landmarks, convention=convention)
+    if faces is not None and len(faces):
+        parted = lips_part(rig.vertices, faces, rig.deltas[INDEX["jawOpen"]], rig.registration, load_head())
+        rig.lips_glued = parted < GLUED
+    return rig
+
+
+def glued_lips_message(name: str) -> str:
+    return (f"The lips of '{name}' do not part when the jaw opens: they are one surface, as on many scans. "
+            "Cut them apart first (Cut Lips Apart in Blender's Talking Head panel), then animate again.")

@@ -1,0 +1,310 @@
+"""Fit the built-in head to any face mesh: pose and scale, then a smooth non-rigid fit.
+
+1. Similarity fit (rotation, uniform scale, translation) by trimmed ICP from each of
+   the 24 axis-aligned orientations, so Y-up/+Z data, Blender's Z-up/-Y and odd
+   exports all land the right way; the best trimmed residual wins. A mesh shorter
+   than the head (a cropped scan) also starts at the head's top and bottom.
+2. Non-rigid fit: the head's skin moves towards the target's skin (its small
+   separate pieces, eyeballs and teeth, left out) by closest points in both
+   directions, regularised by the head's own Laplacian (robust-laplacian), with
+   the stiffness lowered step by step. Where the target has no surface (a
+   front-only scan) the head just follows its smooth neighbours.
+Large meshes are fitted on a random proxy of their vertices; the result is used by
+the deformers (correspondence.py, learned.py) to carry the ARKit targets and landmarks onto the target's own vertices.
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+from scipy.spatial import cKDTree
+
+from ..errors import InputError
+from ..face.head import Head
+from ..geometry.ops import laplacian, outward_normals, piece_labels, triangles, vertex_normals
+from ..geometry.surface import closest_points, incident_triangles, onto_rings
+from .landmarks import Convention, builtin
+
+MAX_PROXY = 30000  # target vertices used for fitting
+LANDMARK_WEIGHT = 50.0  # a given landmark outweighs the closest-point pulls around it
+NORMAL_REACH = 0.005  # m: closest points are sought in position + this × normal (see fit_nonrigid)
+UNUSUAL_UP = 1.3  # pose-cost factor for orientations whose up is neither the mesh's +Y nor +Z
+SKIN_PIECE = 0.25  # a piece this big against the largest one is skin; smaller ones are eyes, teeth...
+CROP_ROOM = 0.02  # m: a mesh this much shorter than the head (each end) is also tried at its top and bottom
+ON_SURFACE = 0.1  # fit stages this supple or more match a head vertex to the target's surface, not its vertex
+
+
+@dataclass
+class Similarity:
+    """x_head = scale * rotation @ x_target + translation."""
+
+    rotation: np.ndarray
+    scale: float
+    translation: np.ndarray
+
+    def apply(self, x: np.ndarray) -> np.ndarray:
+        return self.scale * x @ self.rotation.T + self.translation
+
+    def vectors_back(self, d: np.ndarray) -> np.ndarray:
+        """Head-space displacements → target space."""
+        return d @ self.rotation / self.scale
+
+
+def _orientations() -> list[np.ndarray]:
+    out = []
+    for perm in itertools.permutations(range(3)):
+        for signs in itertools.product((1, -1), repeat=3):
+            r = np.zeros((3, 3))
+            r[range(3), perm] = signs
+            if np.linalg.det(r) > 0:
+                out.append(r)
+    return out
+
+
+def _umeyama(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
+    mu_s, mu_d = src.mean(0), dst.mean(0)
+    a, b = src - mu_s, dst - mu_d
+    u, sig, vt = np.linalg.svd(b.T @ a / len(src))
+    d = np.eye(3)
+    d[2, 2] = np.sign(np.linalg.det(u @ vt))
+    r = u @ d @ vt
+    s = float(np.trace(np.diag(sig) @ d) / (a ** 2).sum(1).mean())
+    return r, s, mu_d - s * r @ mu_s
+
+
+def _trimmed_icp(target: np.ndarray, head_tree: cKDTree, head_pts: np.ndarray, r0: np.ndarray, s0: float,
+                 t0: np.ndarray, iters: int = 30, keep: float = 0.8,
+                 scale_range: tuple[float, float] = (0.6, 1.6)) -> tuple[Similarity, float]:
+    r, s, t = r0, s0, t0
+    for _ in range(iters):
+        x = s * target @ r.T + t
+        dist, idx = head_tree.query(x)
+        sel = dist <= np.quantile(dist, keep)
+        r, s, t = _umeyama(target[sel], head_pts[idx[sel]])
+        s = float(np.clip(s, scale_range[0] * s0, scale_range[1] * s0))
+    x = s * target @ r.T + t
+    dist, _ = head_tree.query(x)
+    return Similarity(r, s, t), float(np.quantile(dist, keep))
+
+
+def _front_only(target: np.ndarray, skin: np.ndarray) -> bool:
+    """A face mask rather than a head: in metres, its depth is well under the head's."""
+    size = np.sort(np.ptp(target, axis=0))
+    return 0.1 < size[-1] < 0.8 and size[0] < 0.6 * np.sort(np.ptp(skin, axis=0))[0]
+
+
+def _asymmetry(x: np.ndarray) -> float:
+    """Median distance between the posed points mirrored in the head's midplane (x = 0) and the points.
+
+    Faces are nearly mirror-symmetric: a front-only face posed on the side of the head,
+    where it fits the surface just as well, is not.
+    """
+    mirrored = x * np.array([-1.0, 1.0, 1.0])
+    return float(np.median(cKDTree(x).query(mirrored)[0]))
+
+
+def fit_similarity(target: np.ndarray, head: Head, rng: np.random.Generator) -> Similarity:
+    """Pose and scale of `target` (N×3) that best overlays the built-in head."""
+    skin = head.vertices[head.parts == 0]
+    pts = target if len(target) <= 4000 else target[rng.choice(len(target), 4000, replace=False)]
+    if _front_only(pts, skin):
+        skin = skin[skin[:, 1] < np.percentile(skin[:, 1], 35)]  # match a face mask to the face, not the scalp
+    tree = cKDTree(skin)
+    centre = (pts.max(0) + pts.min(0)) / 2
+    size_t = np.linalg.norm(pts.max(0) - pts.min(0))
+    size_h = np.linalg.norm(skin.max(0) - skin.min(0))
+    head_centre = (skin.max(0) + skin.min(0)) / 2
+    # a mesh whose size is that of a head in metres (most scans, FLAME, Blender characters) is taken
+    # to be in metres, give or take 25 %: a front-only face then cannot grow to cover a whole head's side
+    metric = 0.1 < size_t < 0.8
+    s0 = 1.0 if metric else size_h / size_t
+    scale_range = (0.8, 1.25) if metric else (0.6, 1.6)
+    head_height, extent = np.ptp(skin[:, 2]), np.ptp(pts, axis=0)
+    best, best_cost = None, np.inf
+    for r0 in _orientations():
+        # a piece of a head (neck to brows, a face and neck) starts centred, at the head's bottom and at
+        # its top in turn: from the centre alone, ICP can settle it upside down on the scalp
+        usual_up = r0[2, 1] > 0.5 or r0[2, 2] > 0.5  # meshes come Z-up (Blender) or Y-up (most files)
+        room = (head_height - s0 * (np.abs(r0) @ extent)[2]) / 2
+        for shift in (0.0, -room, room) if usual_up and room > CROP_ROOM else (0.0,):
+            t0 = head_centre + [0.0, 0.0, shift] - s0 * r0 @ centre
+            sim, cost = _trimmed_icp(pts, tree, skin, r0, s0, t0, iters=12, scale_range=scale_range)
+            # a fit that shrinks the target is cheap; compare residuals relative to the fitted size
+            cost = (cost + _asymmetry(sim.apply(pts))) / sim.scale
+            if not usual_up:  # other ups must fit clearly better to win
+                cost *= UNUSUAL_UP
+            if cost < best_cost:
+                best, best_cost = sim, cost
+    lo, hi = (s0 * k / best.scale for k in scale_range)
+    sim, _ = _trimmed_icp(pts, tree, skin, best.rotation, best.scale, best.translation, iters=30,
+                          scale_range=(lo, hi))
+    return _refine_on_surface(pts, head, sim)
+
+
+def _refine_on_surface(target: np.ndarray, head: Head, sim: Similarity, iters: int = 10,
+                       keep: float = 0.8) -> Similarity:
+    """The pose again, matching each point to the closest point on the head's skin instead of its closest
+    vertex: vertex matches leave an offset (about 1 mm on the head re-meshed finer) for the non-rigid fit
+    to take for shape."""
+    tris = head.skin_triangles()
+    hv = head.vertices.astype(np.float64)
+    for _ in range(iters):
+        x = sim.apply(target)
+        tri, w = closest_points(x, hv, tris)
+        q = (hv[tris[tri]] * w[..., None]).sum(1)
+        dist = np.linalg.norm(q - x, axis=1)
+        sel = dist <= np.quantile(dist, keep)
+        sim = Similarity(*_umeyama(target[sel], q[sel]))
+    return sim
+
+
+
+
+
+
+
+def _laplacian(head: Head) -> sp.csr_matrix:
+    L, M = laplacian(head.vertices, triangles(head.faces))
+    return sp.diags(1.0 / M.diagonal()) @ L
+
+
+def fit_nonrigid(target_in_head: np.ndarray, head: Head, target_normals: np.ndarray | None = None,
+                 landmarks_in_head: np.ndarray | None = None, target_tris: np.ndarray | None = None,
+                 convention: Convention | None = None, steps=(1.0, 0.3, 0.1, 0.03), iters: int = 4,
+                 reach: tuple[float, ...] = (0.02, 0.015, 0.01, 0.01)) -> np.ndarray:
+    """Deformed head vertices (V×3, head space) hugging the target's surface.
+
+    `steps` lower the stiffness stage by stage; `reach` (m, per stage) is how far a closest point may
+    be. The stiff first stages reach further: after the similarity fit a face's features can sit a
+    centimetre from their match (FaceTalk_170728_03272's mouth: 11 mm), and with a 1 cm reach the
+    head's upper lip settled on the target's lower lip.
+
+    With target normals (and no landmarks), closest points are sought in position + NORMAL_REACH ×
+    normal, so a vertex slides to where the target's surface turns the way it does (eye corners,
+    lips, the nose settle on their match instead of the nearest skin), and a pair only counts where the
+    surfaces face the same way, so the upper lip's underside never latches onto the lower lip's top. Given
+    landmarks (68×3, NaN where unknown), the head's landmarks (`convention`'s points, by default its
+    landmark vertices) are pinned to them: each landmark's triangle is moved as one onto its point.
+
+    With the target's triangles (over `target_in_head`), target points pull the head only along its
+    normal, and the supple stages (ON_SURFACE) match a head vertex to the closest point on the triangles
+    around its matched target vertex: a fine target's many points around one head vertex, and a coarse
+    target's vertices (QuadriFlow's are 5 mm apart), would otherwise drag the head sideways.
+    """
+    V = head.vertices.astype(np.float64)
+    skin = head.parts == 0
+    tris = triangles(head.faces)
+    convention = convention or builtin(head)
+    L = _laplacian(head)
+    LtL = (L.T @ L).tocsc()
+    # given landmarks already fix where the features go: the normal term would only compete with them
+    oriented = target_normals is not None and landmarks_in_head is None
+    tree_t = cKDTree(np.hstack([target_in_head, NORMAL_REACH * target_normals]) if oriented else target_in_head)
+    X = V.copy()
+    ring = None if target_tris is None or not len(target_tris) else incident_triangles(len(target_in_head),
+                                                                                        target_tris)
+    for stiffness, max_dist in zip(steps, reach):
+        on_surface = ring is not None and stiffness <= ON_SURFACE
+        for _ in range(iters):
+            nx = vertex_normals(X, tris)
+            # head → target: each skin vertex pulled to its closest target point
+            _, idx = tree_t.query(np.hstack([X, NORMAL_REACH * nx]) if oriented else X)
+            ok = np.linalg.norm(target_in_head[idx] - X, axis=1) < max_dist
+            if target_normals is not None:
+                ok &= (nx * target_normals[idx]).sum(1) > 0.3
+            w = (skin & ok).astype(np.float64)
+            matched = onto_rings(X, idx, target_in_head, target_tris, ring) if on_surface else target_in_head[idx]
+            y = np.where(w[:, None] > 0, matched, X)
+            # target → head: target points pull their closest head vertex (covers thin features: lips)
+            d2, idx2 = cKDTree(X[skin]).query(target_in_head)
+            near = d2 < max_dist
+            if target_normals is not None:
+                near &= (nx[skin][idx2] * target_normals).sum(1) > 0.3
+            skin_ids = np.nonzero(skin)[0][idx2[near]]
+            acc = np.zeros_like(X)
+            cnt = np.zeros(len(X))
+            np.add.at(acc, skin_ids, target_in_head[near])
+            np.add.at(cnt, skin_ids, 1.0)
+            has = cnt > 0
+            pull = acc[has] / cnt[has, None]
+            if ring is not None:
+                pull = X[has] + ((pull - X[has]) * nx[has]).sum(1, keepdims=True) * nx[has]
+            y[has] = 0.5 * y[has] + 0.5 * pull
+            w[has] = np.maximum(w[has], 1.0)
+            if landmarks_in_head is not None:
+                known = np.isfinite(landmarks_in_head).all(1)
+                ids = convention.vertices[known]
+                shift = landmarks_in_head[known] - convention.on(X)[known]
+                y[ids] = X[ids] + shift[:, None]
+                w[ids] = LANDMARK_WEIGHT
+            # minimise |W(X - y)|² + (λ|L (X - V)|)², keeping the head's shape as the prior
+            # (a tiny pull to the current position keeps unobserved islands well-posed)
+            w = np.maximum(w, 1e-6)
+            lam = (stiffness * 1e-3) ** 2
+            solve = spla.factorized((sp.diags(w) + lam * LtL).tocsc())
+            b = w[:, None] * y + lam * (LtL @ V)
+            X = np.column_stack([solve(b[:, k]) for k in range(3)])
+    # eyes, teeth and tongue move with the skin around them
+    parts = ~skin
+    _, near = cKDTree(V[skin]).query(V[parts], k=8)
+    disp = (X - V)[skin]
+    X[parts] = V[parts] + disp[near].mean(1)
+    return X
+
+
+@dataclass
+class Registration:
+    similarity: Similarity
+    fitted: np.ndarray  # V×3 head vertices fitted to the target, head space
+    convention: Convention  # where on the head the landmarks found through this fit sit
+
+
+def fit_head(target_vertices: np.ndarray, head: Head, faces: np.ndarray | None = None,
+             landmarks: np.ndarray | None = None, seed: int = 0,
+             convention: Convention | None = None) -> Registration:
+    """Fit the built-in head to `target_vertices` (N×3, any pose, scale and vertex order).
+
+    `faces` (triangles or quads) give surface normals that make the fit of the lips safer.
+    `landmarks` (68×3 in the target's frame, NaN rows unknown), e.g. corrected by the user,
+    set the pose from them (with 6 or more) and pin the head's landmarks to them. `convention` says where
+    on the head the landmarks sit (default: the head's own landmark vertices; see landmarks.py).
+    """
+    V = np.asarray(target_vertices, np.float64)
+    if V.ndim != 2 or V.shape[1] != 3 or len(V) < 100:
+        raise InputError(f"The mesh has {len(V)} vertices: a face mesh needs at least 100.")
+    if not np.isfinite(V).all():
+        raise InputError("The mesh has invalid (NaN or infinite) vertex coordinates.")
+    if np.linalg.norm(V.max(0) - V.min(0)) <= 0:
+        raise InputError("The mesh has no extent: all its vertices are in one point.")
+    rng = np.random.default_rng(seed)
+    pick = np.arange(len(V)) if len(V) <= MAX_PROXY else rng.choice(len(V), MAX_PROXY, replace=False)
+    convention = convention or builtin(head)
+    known = None if landmarks is None else np.isfinite(landmarks).all(1)
+    if known is not None and known.sum() >= 6:
+        r, sc, t = _umeyama(landmarks[known], convention.on(head.vertices)[known])
+        sim, _ = _trimmed_icp(V[pick], cKDTree(head.vertices[head.parts == 0]), head.vertices[head.parts == 0],
+                              r, sc, t, iters=10)
+    else:
+        sim = fit_similarity(V[pick], head, rng)
+    normals = picked_tris = None
+    if faces is not None and len(faces):
+        tris = triangles(faces)
+        normals = outward_normals(V, tris)[pick] @ sim.rotation.T
+        # the skin is fitted to the target's skin: eyeballs and teeth (small separate pieces) would pull
+        # the head's eyelids and lips onto themselves
+        _, labels = piece_labels(len(V), tris)
+        sizes = np.bincount(labels)
+        skin = (sizes >= SKIN_PIECE * sizes.max())[labels][pick]
+        pick, normals = pick[skin], normals[skin]
+        # the target's triangles among the picked points (all of a mesh up to MAX_PROXY vertices; of a
+        # bigger one's random proxy hardly any, and the fit then matches vertices)
+        where = -np.ones(len(V), np.int64)
+        where[pick] = np.arange(len(pick))
+        t = where[tris]
+        picked_tris = t[(t >= 0).all(1)]
+    lm_head = None if landmarks is None else sim.apply(np.asarray(landmarks, np.float64))
+    fitted = fit_nonrigid(sim.apply(V[pick]), head, normals, lm_head, picked_tris, convention)
+    return Registration(sim, fitted, convention)

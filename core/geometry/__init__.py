@@ -1,0 +1,1 @@
+"""Mesh geometry every stage shares: reading meshes, triangles and normals, closest surface points, spectra."""

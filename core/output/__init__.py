@@ -1,0 +1,1 @@
+"""Motion out: the `Animation` that crosses into Blender, and its baked (SVD) form."""

@@ -1,0 +1,101 @@
+"""Recognition on every core: long clips are cut at pauses and decoded in worker processes (worker.py).
+
+pocketsphinx holds the GIL, so threads do not help; each worker is a separate
+Python process running `python -m core.speech.worker`, started once and kept (its
+decoders stay loaded), fed pieces of 16-bit PCM over a pipe and answering with the
+timed phones as JSON. The child imports this package as top-level `core` from the
+folder above it, so it works the same from a checkout, `python -m core` or inside
+Blender (where `sys.executable` is Blender's Python). A worker exits when its pipe
+closes, i.e. with the process that started it.
+"""
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import subprocess
+import sys
+import threading
+
+_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the folder above core/
+_lock = threading.Lock()
+_pool: list[subprocess.Popen] = []
+
+
+def cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def _start() -> subprocess.Popen:
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([_ROOT, *[p for p in sys.path if p]]))
+    return subprocess.Popen([sys.executable, "-m", "core.speech.worker"], cwd=_ROOT, env=env, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+
+
+def _workers(n: int) -> list[subprocess.Popen]:
+    with _lock:
+        _pool[:] = [p for p in _pool if p.poll() is None]
+        while len(_pool) < n:
+            _pool.append(_start())
+        return _pool[:n]
+
+
+@atexit.register
+def shutdown() -> None:
+    """Close the workers' pipes (they exit on end of input)."""
+    for p in _pool:
+        if p.stdin:
+            p.stdin.close()
+    for p in _pool:
+        try:
+            p.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            p.kill()
+    _pool.clear()
+
+
+def map_pieces(pieces: list[tuple[bytes, float]], kind: str = "words") -> list[tuple[list, str]]:
+    """Decode each (pcm16, start seconds) piece in a worker ('words' or 'phones', see `recognise`);
+    results in order: (phone rows, text)."""
+    procs = _workers(min(len(pieces), cpu_count()))
+    results: list = [None] * len(pieces)
+
+    # a free worker takes the longest piece left, so the workers finish together
+    queue = iter(sorted(range(len(pieces)), key=lambda k: -len(pieces[k][0])))
+    taking = threading.Lock()
+
+    def serve(proc: subprocess.Popen) -> None:
+        while True:
+            with taking:
+                k = next(queue, None)
+            if k is None:
+                return
+            pcm, t0 = pieces[k]
+            proc.stdin.write((json.dumps({"kind": kind, "offset": t0, "bytes": len(pcm)}) + "\n").encode() + pcm)
+            proc.stdin.flush()
+            line = proc.stdout.readline()
+            if not line:
+                raise RuntimeError("a recognition worker stopped")
+            reply = json.loads(line)
+            results[k] = (reply["phones"], reply["text"])
+
+    threads = [threading.Thread(target=serve, args=(p,)) for p in procs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if any(r is None for r in results):
+        shutdown()
+        raise RuntimeError("recognition workers failed")
+    return results
+
+
+def warm_up() -> None:
+    """Start one worker per core and have each build its decoders (0.5 s of silence each)."""
+    n = cpu_count()
+    if n > 1:
+        map_pieces([(bytes(16000), 0.0)] * n)
+

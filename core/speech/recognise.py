@@ -1,0 +1,173 @@
+"""Phone timing from speech with pocketsphinx (offline, its bundled en-us model).
+
+Three ways, all giving `Phone` lists at 10 ms resolution:
+- `align(audio, text)`: forced alignment of a known transcript (most accurate);
+- `recognise_words(audio)`: word decoding with the bundled language model and
+  dictionary (what Rhubarb does), then phone alignment of the decoded words;
+- `recognise_phones(audio)`: a phone loop with the bundled phone language model
+  (language-free and fastest, weaker on real speech).
+Decoders are built once per process: building one takes ~0.3 s. Clips of LONG_SECONDS
+or more are decoded without their pauses, in pieces shared out to every core.
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+from pocketsphinx import Decoder
+
+from ..errors import InputError
+from . import pool, sphinx
+from .audio import SAMPLE_RATE, Audio
+from .phones import Phone, merge
+from .pronounce import arpabet
+
+# Long audio is decoded in pieces cut at quiet points, so memory stays flat.
+PIECE_SECONDS = 30.0
+LONG_SECONDS = 20.0  # clips this long have their pauses cut out and are decoded on every core
+MIN_PAUSE = 0.5  # s: quiet this long is left out of decoding (see speech_ranges)
+PAD = 0.2  # s of quiet kept around speech
+
+
+
+
+def _pieces(samples: np.ndarray, seconds: float = PIECE_SECONDS) -> list[tuple[int, int]]:
+    """Sample ranges of about `seconds` each, cut at the quietest 100 ms near each boundary."""
+    n, step = len(samples), int(seconds * SAMPLE_RATE)
+    if n <= step * 1.5:
+        return [(0, n)]
+    hop = SAMPLE_RATE // 100
+    cuts, pos = [0], 0
+    while n - pos > step * 1.5:
+        lo, hi = pos + int(step * 0.8), pos + int(step * 1.2)
+        seg = samples[lo:hi]
+        energy = (seg[: len(seg) // hop * hop].reshape(-1, hop) ** 2).mean(1)
+        smooth = np.convolve(energy, np.ones(10) / 10, mode="valid")
+        pos = lo + (int(np.argmin(smooth)) + 5) * hop
+        cuts.append(pos)
+    cuts.append(n)
+    return list(zip(cuts[:-1], cuts[1:]))
+
+
+def speech_ranges(audio: Audio, seconds: float = PIECE_SECONDS) -> list[tuple[int, int]]:
+    """Sample ranges to decode, in pieces of at most ~`seconds` (see `_speech_spans`)."""
+    return _cut(audio.samples, _speech_spans(audio), seconds)
+
+
+def _speech_spans(audio: Audio) -> list[tuple[int, int]]:
+    """The stretches of a clip worth decoding.
+
+    A clip shorter than LONG_SECONDS is decoded whole. In a longer one, pauses of MIN_PAUSE or
+    more are left out: decoding them costs as much as speech and only yields silence, and
+    utterances cut at pauses decode better than blind pieces (bench/lipsync.py, joined clip:
+    bilabial closure 0.96 instead of 0.75). Quiet = 10 ms frames below both the noise floor
+    + 12 dB and the loudest speech − 45 dB; PAD of it stays around each span for soft word edges.
+    """
+    x, hop = audio.samples, SAMPLE_RATE // 100
+    if audio.duration < LONG_SECONDS:
+        return [(0, len(x))]
+    level = 10 * np.log10((x[: len(x) // hop * hop].reshape(-1, hop).astype(np.float64) ** 2).mean(1) + 1e-10)
+    loud = np.flatnonzero(level > max(np.percentile(level, 10) + 12, np.percentile(level, 99) - 45))
+    if len(loud) == 0:
+        return [(0, len(x))]
+    breaks = np.flatnonzero(np.diff(loud) > MIN_PAUSE * 100)
+    firsts, lasts = loud[np.r_[0, breaks + 1]], loud[np.r_[breaks, len(loud) - 1]]
+    pad = int(PAD * 100)
+    return [(max(0, (f - pad) * hop), min(len(x), (e + 1 + pad) * hop)) for f, e in zip(firsts, lasts)]
+
+
+def _cut(samples: np.ndarray, spans: list[tuple[int, int]], seconds: float) -> list[tuple[int, int]]:
+    """Each span in pieces of about `seconds`, cut at quiet points."""
+    return [(a + p, a + q) for a, b in spans for p, q in _pieces(samples[a:b], seconds)]
+
+
+def _with_pauses(phones: list[Phone], duration: float) -> list[Phone]:
+    """Silence over the stretches that were not decoded, so the phones cover the whole clip."""
+    out, t = [], 0.0
+    for p in phones:
+        if p.start > t + 1e-6:
+            out.append(Phone("SIL", t, p.start))
+        out.append(p)
+        t = max(t, p.end)
+    if duration > t + 1e-6:
+        out.append(Phone("SIL", t, duration))
+    return merge(out)
+
+
+
+
+def recognise_phones(audio: Audio, parallel: bool = True) -> list[Phone]:
+    """Phones from the phone loop (see `recognise_words` for how long clips are shared out)."""
+    return _recognise(audio, "phones", parallel)[0]
+
+
+def _pcm(audio: Audio, a: int, b: int) -> bytes:
+    return Audio(audio.samples[a:b]).pcm16()
+
+
+
+
+def recognise_words(audio: Audio, parallel: bool = True) -> tuple[list[Phone], str]:
+    """Decode words, then align them: returns phones and the decoded text."""
+    return _recognise(audio, "words", parallel)
+
+
+def _recognise(audio: Audio, kind: str, parallel: bool) -> tuple[list[Phone], str]:
+    """Long clips (`speech_ranges`) go to worker processes (pool.py) in pieces, about two
+    per core; short ones are decoded here."""
+    cores = pool.cpu_count()
+    spans = _speech_spans(audio)
+    if parallel and cores > 1 and audio.duration >= LONG_SECONDS:
+        speech = sum(b - a for a, b in spans) / SAMPLE_RATE
+        small = _cut(audio.samples, spans, min(PIECE_SECONDS, max(5.0, speech / (2 * cores))))
+        try:
+            results = pool.map_pieces([(_pcm(audio, a, b), a / SAMPLE_RATE) for a, b in small], kind)
+            phones = [Phone(n, s, e) for rows, _ in results for n, s, e in rows]
+            return _with_pauses(phones, audio.duration), " ".join(t for _, t in results if t)
+        except (OSError, RuntimeError):
+            pass  # no worker could run here: decode in this process
+    decode = sphinx.decode_words if kind == "words" else sphinx.decode_phones
+    phones: list[Phone] = []
+    texts = []
+    for a, b in _cut(audio.samples, spans, PIECE_SECONDS):
+        p, t = decode(_pcm(audio, a, b), a / SAMPLE_RATE)
+        phones += p
+        texts += [t] if t else []
+    return _with_pauses(phones, audio.duration), " ".join(texts)
+
+
+def normalise_text(text: str) -> list[str]:
+    """Transcript → dictionary words: lower case, no punctuation, digits spelt out by the user."""
+    text = text.lower().replace("’", "'")
+    return [w for w in re.sub(r"[^a-z' ]+", " ", text).split() if w.strip("'")]
+
+
+
+class AlignmentFailed(RuntimeError):
+    """The aligner found no path through the audio for the transcript."""
+
+
+def _add_word(dec: Decoder, word: str) -> bool:
+    """Teach the aligner a word it lacks, pronounced by espeak-ng's rules."""
+    phones = arpabet(word)
+    if not phones:
+        return False
+    dec.add_word(word, " ".join(phones), True)
+    return True
+
+
+def align(audio: Audio, text: str) -> tuple[list[Phone], list[str]]:
+    """Force-align `text`; returns phones and the words that could not be pronounced (skipped)."""
+    dec = sphinx.decoder("align")
+    words = normalise_text(text)
+    if not words:
+        raise InputError("The transcript has no words: leave it empty to recognise the speech instead.")
+    unknown = [w for w in words if dec.lookup_word(w) is None and not _add_word(dec, w)]
+    known = [w for w in words if w not in unknown]
+    if not known:
+        raise InputError("None of the transcript's words could be pronounced: "
+                         "leave the transcript empty to recognise the speech instead.")
+    phones = sphinx.align_pcm(audio.pcm16(), known, 0.0)
+    if len(phones) == 1 and phones[0].name == "SIL":
+        raise AlignmentFailed("The transcript could not be fitted to the audio (does it match what is said?).")
+    return merge(phones), unknown

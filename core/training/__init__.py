@@ -1,0 +1,1 @@
+"""Making and judging our models: training corpora, training commands, lip-sync metrics."""
