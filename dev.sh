@@ -9,7 +9,7 @@ setup() {
   if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
   fi
-  if ! .venv/bin/python -c "import bpy, pocketsphinx, soundfile, soxr, espeakng_loader, scipy, trimesh, robust_laplacian, pytest, torch, librosa" 2>/dev/null; then
+  if ! .venv/bin/python -c "import bpy, pocketsphinx, soundfile, soxr, espeakng_loader, scipy, trimesh, robust_laplacian, pytest, torch, librosa, onnxruntime, ctranslate2, onnx" 2>/dev/null; then
     .venv/bin/python -m pip install -q --upgrade pip
     .venv/bin/python -m pip install -q -r requirements.txt
   fi

@@ -4,7 +4,7 @@ Why: the lips must close on P/B/M; a speech representation where those frames ar
 separable, across languages and voices the classifier never saw, is a good sign for the
 speech-to-landmarks network. Synthetic espeak-ng speech gives exact phone timing; train a
 logistic regression on some languages and voices, test on the others, and on real clips whose
-exact transcripts are force-aligned (core.recognise.align).
+exact transcripts are force-aligned (core.speech.recognise.align).
 
     python bench/whisper_bilabials.py --onnx tiny.en=/tmp/tiny.onnx --onnx base=/tmp/base.onnx
 """
@@ -21,8 +21,8 @@ import numpy as np
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, ROOT)
 
-from core.corpus import SPELLING, VARIANTS, sentence  # noqa: E402
-from core.phones import BILABIALS, Phone  # noqa: E402
+from core.speech.phones import BILABIALS, Phone  # noqa: E402
+from core.training.corpus import VARIANTS, sentence  # noqa: E402
 
 SPEECH = os.path.join(ROOT, "..", "shared", "data", "speech")
 RATE = 16000
@@ -50,7 +50,7 @@ def synthetic_stream(languages: tuple[str, ...], variants: tuple[str, ...], per_
     """(samples (N,) 16 kHz, phones): utterances of the languages, back to back with short gaps."""
     import soxr
 
-    from core.synth import synthesise
+    from core.speech.espeak import synthesise
 
     rng = np.random.default_rng(seed)
     pieces, phones, t = [], [], 0.0
@@ -70,8 +70,8 @@ def synthetic_stream(languages: tuple[str, ...], variants: tuple[str, ...], per_
 def real_clips(exactness: str):
     """[(samples, phones)] for the real clips whose transcript is `exactness` ('exact' or 'approx'),
     force-aligned (approximate transcripts give approximate labels)."""
-    from core.audio import load_audio
-    from core.recognise import align
+    from core.speech.audio import load_audio
+    from core.speech.recognise import align
 
     out = []
     with open(os.path.join(SPEECH, "transcripts.tsv"), encoding="utf-8") as fh:
@@ -95,7 +95,7 @@ def labels(phones: list[Phone], n: int, frame_s: float) -> np.ndarray:
 
 def logmel_50hz(x: np.ndarray, context: int) -> np.ndarray:
     """core.features log-mel (100 Hz), frame pairs averaged to 50 Hz, ±context frames stacked."""
-    from core.features import log_mel, normalise
+    from core.motion.features import log_mel, normalise
 
     m = normalise(log_mel(x))
     m = m[: len(m) // 2 * 2].reshape(-1, 2, m.shape[1]).mean(1)
@@ -155,7 +155,7 @@ def main() -> None:
 
     extractors = {"log-mel (1 frame)": lambda x: logmel_50hz(x, 0),
                   f"log-mel (±{CONTEXT} frames)": lambda x: logmel_50hz(x, CONTEXT)}
-    from core.whisper_features import Encoder
+    from core.speech.whisper import Encoder
 
     for spec in args.onnx:
         name, path = spec.split("=", 1)

@@ -1,4 +1,4 @@
-"""Speed, memory and padding effect of the ONNX Whisper encoders (core/whisper_features.py) on this CPU.
+"""Speed, memory and padding effect of the ONNX Whisper encoders (core/speech/whisper.py) on this CPU.
 
     python bench/whisper_speed.py DIR             # DIR holds <model>.<precision>.onnx from tools/convert_whisper.py
     python bench/whisper_speed.py DIR --padding   # how much padding to 30 s changes the features
@@ -40,7 +40,7 @@ def child(path: str, pad: bool) -> dict:
     import onnxruntime  # noqa: F401
     t_import = time.perf_counter() - t0
     sys.path.insert(0, ROOT)
-    from core.whisper_features import Encoder
+    from core.speech.whisper import Encoder
 
     t0 = time.perf_counter()
     enc = Encoder(path, pad=pad)
@@ -68,7 +68,7 @@ def padding_effect(path: str) -> None:
     import soxr
 
     sys.path.insert(0, ROOT)
-    from core.whisper_features import Encoder
+    from core.speech.whisper import Encoder
 
     padded, trimmed = Encoder(path, pad=True), Encoder(path, pad=False)
     clips = {}
@@ -95,7 +95,7 @@ def main() -> None:
     if len(sys.argv) > 3:
         print(json.dumps(child(sys.argv[2], sys.argv[3] == "pad")))
         return
-    print(f"| model | precision | MB | window | import s | session s | 5 s audio | 30 s | 60 s | peak RSS MB |")
+    print("| model | precision | MB | window | import s | session s | 5 s audio | 30 s | 60 s | peak RSS MB |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for path in sorted(glob.glob(os.path.join(folder, "*.onnx"))):
         model, precision = os.path.basename(path)[:-5].rsplit(".", 1)

@@ -8,9 +8,9 @@ import sys
 
 import numpy as np
 import pytest
-
 from conftest import ROOT, data_path
-from core import whisper_features as wf
+
+from core.speech import whisper as wf
 
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 import convert_whisper as cw  # noqa: E402
