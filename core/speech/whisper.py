@@ -15,6 +15,8 @@ import os
 
 import numpy as np
 
+from ..paths import asset
+
 SAMPLE_RATE = 16000  # Hz, Whisper's only input rate
 N_FFT = 400  # samples (25 ms window)
 HOP = 160  # samples (10 ms): 100 mel frames per second
@@ -22,7 +24,7 @@ FEATURE_RATE = 50  # Hz: the encoder's second convolution has stride 2
 WINDOW_SECONDS = 30  # Whisper's training window
 WINDOW_FRAMES = WINDOW_SECONDS * SAMPLE_RATE // HOP  # 3000 mel frames
 DYNAMIC_RANGE = 8.0  # log10 units kept below the loudest bin (80 dB)
-DEFAULT_MODEL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets", "whisper_tiny.en_encoder.onnx")
+DEFAULT_MODEL = asset("whisper_tiny.en_encoder.onnx")
 PROVIDERS = ("CUDAExecutionProvider", "DmlExecutionProvider", "CoreMLExecutionProvider", "CPUExecutionProvider")
 
 _FILTERS: dict[int, np.ndarray] = {}
