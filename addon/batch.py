@@ -3,7 +3,8 @@
     blender -b rig.blend --command talkinghead batch --jobs jobs.csv|folder/ --out DIR [--render mp4|png]
 
 A manifest is a CSV with a header: `audio` (required), and optionally `object`,
-`text` (a transcript, or empty: a `.txt` beside the clip is used when present),
+`text` (a transcript, or empty: a `.txt` beside the clip is used when present), `language`
+(an espeak-ng code: en, fr, es, ...; empty: --language or the scene's),
 `emotion` (`happy=0.5;sad=0.2`), `engine`, `deformer`, `name` (output stem). A folder means every
 audio file in it, on the default object. Each job starts from the opened file as
 saved, so jobs never see each other's data; a failing job is reported and skipped.
@@ -30,13 +31,14 @@ from .render import render_preview
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff")
 
 
-def read_jobs(source: str, default_object: str | None) -> list[dict]:
+def read_jobs(source: str, default_object: str | None, default_language: str | None = None) -> list[dict]:
     """Jobs from a CSV manifest or a folder of clips (paths made absolute)."""
     if os.path.isdir(source):
         clips = sorted(f for f in os.listdir(source) if f.lower().endswith(AUDIO_EXTENSIONS))
         if not clips:
             raise InputError(f"No audio files ({', '.join(AUDIO_EXTENSIONS)}) in folder {source}")
-        return [{"audio": os.path.join(source, c), "object": default_object} for c in clips]
+        return [{"audio": os.path.join(source, c), "object": default_object, "language": default_language}
+                for c in clips]
     if not os.path.isfile(source):
         raise InputError(f"Job list not found: {source}")
     base = os.path.dirname(os.path.abspath(source))
@@ -49,6 +51,7 @@ def read_jobs(source: str, default_object: str | None) -> list[dict]:
         job = {k: (v or "").strip() for k, v in row.items() if k}
         job["audio"] = os.path.join(base, job["audio"]) if job["audio"] else ""
         job["object"] = job.get("object") or default_object
+        job["language"] = job.get("language") or default_language
         jobs.append(job)
     return jobs
 
@@ -88,12 +91,14 @@ def run_job(job: dict, index: int, rig_file: str, out_dir: str, render: str | No
         if obj is None:
             raise InputError(f"No object named '{job['object']}' in the rig file.")
         emotions = parse_emotions(job.get("emotion", "").replace(";", " ").split())
+        language = job.get("language") or scene.talkinghead.language
         secs, timing, warnings = run(scene, obj, job["audio"], _transcript(job), job.get("engine") or "phonetic",
                                      scene.frame_start, emotions, deformer=job.get("deformer") or DEFAULT_DEFORMER,
-                                     convention=scene.talkinghead.landmark_convention)
+                                     convention=scene.talkinghead.landmark_convention, language=language)
         blend = os.path.join(out_dir, name + ".blend")
         bpy.ops.wm.save_as_mainfile(filepath=blend, copy=True)
         entry.update(status="ok", message="; ".join(warnings), timing=timing, engine=job.get("engine") or "phonetic",
+                     language=language,
                      frames=scene.frame_end - scene.frame_start + 1, animate_seconds=round(secs, 3), blend=blend)
         if glb:
             entry["glb"] = os.path.join(out_dir, name + ".glb")
@@ -112,7 +117,8 @@ def run_job(job: dict, index: int, rig_file: str, out_dir: str, render: str | No
 
 
 def batch(jobs: list[dict], out_dir: str, render: str | None, report_name: str = "report.json",
-          first: int = 1, glb: bool = False) -> list[dict]:
+          first: int = 1, glb: bool = False, total: int = 0) -> list[dict]:
+    """Run `jobs` (rows `first`… of a manifest of `total` rows) one after the other; the report entries."""
     out_dir = os.path.abspath(out_dir)
     os.makedirs(out_dir, exist_ok=True)
     rig_file = bpy.data.filepath
@@ -123,7 +129,7 @@ def batch(jobs: list[dict], out_dir: str, render: str | None, report_name: str =
         done = time.perf_counter() - t0
         eta = done / i * (len(jobs) - i)
         why = "" if entry["status"] == "ok" else ": " + entry["message"]
-        print(f"talkinghead batch: job {i}/{len(jobs)} {entry['status']} {entry['name']} "
+        print(f"talkinghead batch: job {first + i - 1}/{total or len(jobs)} {entry['status']} {entry['name']} "
               f"({entry['seconds']:.1f} s; ETA {eta:.0f} s){why}", flush=True)
     write_report(os.path.join(out_dir, report_name), report, time.perf_counter() - t0)
     if rig_file:
@@ -139,7 +145,8 @@ def write_report(path: str, report: list[dict], seconds: float) -> None:
 
 def _worker_command(part: str, args, report_name: str, first: int) -> list[str]:
     """How to start one more Blender (or Python + bpy) process on the same rig with part of the jobs."""
-    tail = ["batch", "--jobs", part, "--out", args.out, "--report", report_name, "--first", str(first)]
+    tail = ["batch", "--jobs", part, "--out", args.out, "--report", report_name, "--first", str(first),
+            "--total", str(args.total)]
     tail += ["--render", args.render] if args.render else []
     tail += ["--glb"] if args.glb else []
     if bpy.app.binary_path:  # a real Blender with this extension installed
@@ -190,7 +197,8 @@ def _in_workers(jobs: list[dict], args) -> list[dict]:
 def batch_command(args) -> int:
     if not bpy.data.filepath:
         raise InputError("Open the rig first: blender -b rig.blend --command talkinghead batch ...")
-    jobs = read_jobs(args.jobs, args.object)
+    jobs = read_jobs(args.jobs, args.object, args.language)
+    args.total = args.total or len(jobs)  # a worker is told the whole manifest's count
     if args.only:
         try:
             first, last = (int(x) for x in args.only.split(":"))
@@ -202,7 +210,7 @@ def batch_command(args) -> int:
         report = _in_workers(jobs, args)
         write_report(os.path.join(os.path.abspath(args.out), "report.json"), report, time.perf_counter() - t0)
     else:
-        report = batch(jobs, args.out, args.render, args.report, args.first, args.glb)
+        report = batch(jobs, args.out, args.render, args.report, args.first, args.glb, args.total)
     failed = [e for e in report if e["status"] != "ok"]
     print(f"talkinghead batch: {len(report) - len(failed)} ok, {len(failed)} failed; report "
           f"{os.path.join(os.path.abspath(args.out), args.report)}", file=sys.stderr if failed else sys.stdout)

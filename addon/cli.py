@@ -32,6 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--audio", required=True, help="wav/flac/ogg/mp3 clip")
     a.add_argument("--text", help="transcript, or a .txt file holding it")
     a.add_argument("--engine", default="phonetic", choices=ENGINES)
+    a.add_argument("--language", help="what the clip speaks: an espeak-ng code (en, fr, es, de, it, pt, ru, ...; "
+                   "default: the scene's panel setting)")
     a.add_argument("--emotion", action="append", metavar="NAME=V", help=f"repeatable; {', '.join(EMOTION_NAMES)}")
     a.add_argument("--deformer", default=DEFAULT_DEFORMER, choices=DEFORMERS,
                    help="how a mesh other than the built-in head gets its shape keys")
@@ -44,15 +46,17 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--render", metavar="PATH", help="also render a preview: .mp4 (with sound) or .png strip")
     b = sub.add_parser("batch", help="animate (and render) many clips: a CSV manifest or a folder")
     b.add_argument("--jobs", required=True,
-                   help="jobs.csv (audio,object,text,emotion,engine,deformer,name) or a folder")
+                   help="jobs.csv (audio,object,text,language,emotion,engine,deformer,name) or a folder")
     b.add_argument("--out", required=True, help="folder for the .blend files, renders and report.json")
     b.add_argument("--object", help="object for jobs that name none (and for a folder)")
+    b.add_argument("--language", help="language of jobs whose 'language' column is empty (default: the scene's)")
     b.add_argument("--render", choices=("mp4", "png"), help="also render each job: video with sound, or PNGs")
     b.add_argument("--workers", type=int, default=1, help="spread the jobs over this many Blender processes")
     b.add_argument("--glb", action="store_true", help="also export each face as glTF (.glb): morph targets + animation")
     b.add_argument("--only", metavar="FIRST:LAST", help="only these manifest rows (1-based, inclusive): a farm task")
     b.add_argument("--report", default="report.json", help="report file name inside --out")
     b.add_argument("--first", type=int, default=1, help=argparse.SUPPRESS)
+    b.add_argument("--total", type=int, default=0, help=argparse.SUPPRESS)
     return ap
 
 
@@ -74,7 +78,8 @@ def animate_command(args) -> int:
     obj = _target(args)
     secs, timing, warnings = run(scene, obj, args.audio, args.text, args.engine, args.start_frame,
                                  parse_emotions(args.emotion), baked_shapes=args.baked, deformer=args.deformer,
-                                 convention=args.landmark_convention or scene.talkinghead.landmark_convention)
+                                 convention=args.landmark_convention or scene.talkinghead.landmark_convention,
+                                 language=args.language or scene.talkinghead.language)
     for warning in warnings:
         print(f"talkinghead: warning: {warning}", file=sys.stderr)
     out = args.out or bpy.data.filepath

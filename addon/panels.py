@@ -19,6 +19,7 @@ class VIEW3D_PT_talkinghead(bpy.types.Panel):
         col = layout.column(align=True)
         col.prop(s, "audio_path")
         col.prop(s, "transcript")
+        col.prop(s, "language")
         col.prop(s, "start_frame")
         col.prop(s, "engine")
         col.prop(s, "deformer")

@@ -6,6 +6,7 @@ import bpy
 from ..core.deform.deformers import DEFAULT_DEFORMER, DEFORMERS
 from ..core.engines import ENGINES
 from ..core.face.emotions import EMOTION_NAMES
+from ..core.speech.languages import COMMON
 
 _ENGINE_ITEMS = [
     ("phonetic", "Phonetic", "Recognise words with pocketsphinx, then align their phones (best lip sync)"),
@@ -28,6 +29,10 @@ class TalkingHeadSettings(bpy.types.PropertyGroup):
     transcript: bpy.props.StringProperty(
         name="Transcript", description="Optional: what is said (or a .txt file); gives exact phone timing")
     start_frame: bpy.props.IntProperty(name="Start Frame", default=1, description="Frame where the clip starts")
+    language: bpy.props.EnumProperty(
+        name="Language", default="en", description="What the clip speaks: the transcript is pronounced in it, and "
+        "outside English the phonetic engine listens for phones instead of English words",
+        items=[(code, name, f"{name} (espeak-ng code '{code}')") for code, name in COMMON])
     engine: bpy.props.EnumProperty(name="Engine", items=_ENGINE_ITEMS, default="phonetic")
     deformer: bpy.props.EnumProperty(name="Deformer", items=_DEFORMER_ITEMS, default=DEFAULT_DEFORMER,
                                      description="How a mesh other than the built-in head gets its shape keys")

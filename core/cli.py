@@ -19,6 +19,7 @@ from .face.head import load_head
 from .face.ibug import GROUPS, N_LANDMARKS
 from .geometry.meshio import read_mesh, write_obj
 from .speech.espeak import synthesise, write_wav
+from .speech.languages import ENGLISH, languages
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,6 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--audio", required=True, help="wav/flac/ogg/mp3 file")
     a.add_argument("--text", help="transcript (text or a path to a .txt file) for forced alignment")
     a.add_argument("--engine", default="phonetic", choices=ENGINES)
+    a.add_argument("--language", default=ENGLISH, help="what the clip speaks: an espeak-ng code (en, fr, es, de, "
+                   "it, pt, ru, ...; `python -m core languages` lists them)")
     a.add_argument("--emotion", action="append", metavar="NAME=V",
                    help=f"emotion layer, repeatable; names: {', '.join(EMOTION_NAMES)}")
     a.add_argument("--fps", type=float, default=30.0)
@@ -56,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                    "flame_dynamic_embedding.npy) instead")
     ll.add_argument("--name", help="the convention's name (default: the folder's)")
     ll.add_argument("--out", required=True, help="output .npz")
+    sub.add_parser("languages", help="the language codes --language takes (espeak-ng's)")
     s = sub.add_parser("synth", help="synthesise speech with espeak-ng (demo and test input)")
     s.add_argument("--text", required=True)
     s.add_argument("--voice", default="en-us")
@@ -95,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "animate":
             t = time.perf_counter()
-            anim = animate(args.audio, read_text(args.text), args.engine, args.fps, parse_emotions(args.emotion))
+            anim = animate(args.audio, read_text(args.text), args.engine, args.fps, parse_emotions(args.emotion),
+                           language=args.language)
             rig = head_rig()
             if args.mesh:
                 rig = rig_mesh(*read_mesh(args.mesh), deformer=args.deformer,
@@ -111,6 +116,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{args.out}: {len(head.vertices)} vertices, {len(head.faces)} quads")
         elif args.command == "landmarks":
             _landmarks(args)
+        elif args.command == "languages":
+            for code, (_, name) in sorted(languages().items()):
+                print(f"{code:<12} {name}")
         elif args.command == "synth":
             speech = synthesise(args.text, voice=args.voice)
             write_wav(args.out, speech.samples, speech.sample_rate)

@@ -19,8 +19,9 @@ from .face.arkit import INDEX
 from .motion.articulation import articulate, blinks
 from .motion.neural import neural_weights
 from .output.animation import Animation
-from .speech import recognise
+from .speech import languages, recognise
 from .speech.audio import Audio, load_audio
+from .speech.languages import ENGLISH
 
 ENGINES = ("phonetic", "phonetic-fast", "neural")
 
@@ -36,17 +37,24 @@ def read_text(text: str | None) -> str | None:
     return text
 
 
-def phones_for(audio: Audio, text: str | None, engine: str) -> tuple[list, dict]:
-    """The timed phones for `audio` and a note of how they were found."""
+def phones_for(audio: Audio, text: str | None, engine: str, language: str = ENGLISH) -> tuple[list, dict]:
+    """The timed phones for `audio` and a note of how they were found.
+
+    Word recognition knows only English words (pocketsphinx's US-English language model): in another
+    language it would hear English words and lose the clip's own p/b/m, so there the phonetic engine
+    listens with the language-free phone loop instead."""
+    words_known = languages.is_english(language)
     if text and text.strip():
         try:
-            phones, unknown = recognise.align(audio, text)
+            phones, unknown = recognise.align(audio, text, language)
             return phones, {"timing": "forced alignment", "unknown_words": unknown}
         except recognise.AlignmentFailed as exc:
+            warning = f"{exc} The phones were recognised from the audio instead."
+            if not words_known:
+                return recognise.recognise_phones(audio), {"timing": "phone loop", "warning": warning}
             phones, words = recognise.recognise_words(audio)
-            return phones, {"timing": "word recognition", "recognised_text": words,
-                            "warning": f"{exc} The phones were recognised from the audio instead."}
-    if engine == "phonetic-fast":
+            return phones, {"timing": "word recognition", "recognised_text": words, "warning": warning}
+    if engine == "phonetic-fast" or not words_known:
         return recognise.recognise_phones(audio), {"timing": "phone loop"}
     phones, words = recognise.recognise_words(audio)
     return phones, {"timing": "word recognition", "recognised_text": words}
@@ -54,10 +62,11 @@ def phones_for(audio: Audio, text: str | None, engine: str) -> tuple[list, dict]
 
 def animate(audio: Audio | str, text: str | None = None, engine: str = "phonetic", fps: float = 30.0,
             emotions: dict[str, float] | None = None, start_frame: int = 1, seed: int = 0,
-            blink: bool = True) -> Animation:
-    """Animate the built-in head's ARKit rig from speech."""
+            blink: bool = True, language: str = ENGLISH) -> Animation:
+    """Animate the built-in head's ARKit rig from speech in `language` (an espeak-ng code: en, fr, ...)."""
     if engine not in ENGINES:
         raise InputError(f"Unknown engine '{engine}': choose from {', '.join(ENGINES)}.")
+    languages.voice_of(language)  # an unknown code fails before any work
     if not (fps > 0 and math.isfinite(fps)):
         raise InputError(f"Frame rate must be positive, got {fps}.")
     t0 = time.perf_counter()
@@ -71,7 +80,7 @@ def animate(audio: Audio | str, text: str | None = None, engine: str = "phonetic
         phones, note = [], {"timing": "neural", "emotions_in_motion": dict(emotions or {})}
         t2 = time.perf_counter()
     else:
-        phones, note = phones_for(audio, text, engine)
+        phones, note = phones_for(audio, text, engine, language)
         t2 = time.perf_counter()
         w = articulate(phones, fps, n, layered=emotions)
     if blink:
@@ -79,7 +88,7 @@ def animate(audio: Audio | str, text: str | None = None, engine: str = "phonetic
         w[:, INDEX["eyeBlinkLeft"]] = b[:, 0]
         w[:, INDEX["eyeBlinkRight"]] = b[:, 1]
     t3 = time.perf_counter()
-    meta = {"engine": engine, **note, "phones": [(p.name, round(p.start, 3), round(p.end, 3)) for p in phones],
+    meta = {"engine": engine, "language": language, **note, "phones": [(p.name, round(p.start, 3), round(p.end, 3)) for p in phones],
             "seconds": {"load": t1 - t0, "phones": t2 - t1, "articulate": t3 - t2}}
     return Animation(weights=w, fps=fps, start_frame=start_frame, emotions=dict(emotions or {}),
                      audio_path=audio.path, duration=audio.duration, metadata=meta,

@@ -10,6 +10,7 @@ from ..core.engines import animate, read_text
 from ..core.errors import InputError
 from ..core.face.emotions import EMOTION_NAMES
 from ..core.output.bake import bake, bake_landmarks
+from ..core.speech.languages import ENGLISH
 from .add_head import is_builtin_head
 from .rig import rig_for
 from .writer import apply_animation
@@ -32,7 +33,8 @@ def scene_fps(scene: bpy.types.Scene) -> float:
 
 def run(scene: bpy.types.Scene, obj: bpy.types.Object | None, audio: str, text: str | None, engine: str,
         start_frame: int, emotions: dict[str, float] | None = None, blink: bool = True, baked_shapes: int = 0,
-        deformer: str = DEFAULT_DEFORMER, convention: str = "") -> tuple[float, str, list[str]]:
+        deformer: str = DEFAULT_DEFORMER, convention: str = "", language: str = ENGLISH
+        ) -> tuple[float, str, list[str]]:
     """Animate `obj` from `audio`; returns (seconds taken, how the timing was found, warnings).
 
     `baked_shapes` > 0: baked mode with that many basis shapes instead of the ARKit rig. `convention`: a
@@ -43,7 +45,8 @@ def run(scene: bpy.types.Scene, obj: bpy.types.Object | None, audio: str, text: 
     path = bpy.path.abspath(audio) if audio else audio
     if emotions is None:
         emotions = {n: getattr(obj.talkinghead, n) for n in EMOTION_NAMES if getattr(obj.talkinghead, n) > 0.0}
-    anim = animate(path, read_text(text), engine, scene_fps(scene), emotions, start_frame, blink=blink)
+    anim = animate(path, read_text(text), engine, scene_fps(scene), emotions, start_frame, blink=blink,
+                   language=language)
     rig = rig_for(obj, deformer, convention)
     deltas = rig.deltas
     baked = None
@@ -80,7 +83,8 @@ class TALKINGHEAD_OT_animate(bpy.types.Operator):
             secs, timing, warnings = run(context.scene, context.active_object, s.audio_path, s.transcript or None,
                                          s.engine, s.start_frame, blink=blink,
                                          baked_shapes=s.baked_shapes if s.output == "BAKED" else 0,
-                                         deformer=s.deformer, convention=s.landmark_convention)
+                                         deformer=s.deformer, convention=s.landmark_convention,
+                                         language=s.language)
         except InputError as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}

@@ -17,10 +17,13 @@ import numpy as np
 from pocketsphinx import Decoder
 
 from ..errors import InputError
-from . import pool, sphinx
+from . import languages, pool, sphinx
 from .audio import SAMPLE_RATE, Audio
+from .languages import ENGLISH
 from .phones import Phone, merge
 from .pronounce import arpabet
+
+PSEUDO_WORD = "ml-"  # prefix of another language's words in the align-any dictionary
 
 # Long audio is decoded in pieces cut at quiet points, so memory stays flat.
 PIECE_SECONDS = 30.0
@@ -156,18 +159,42 @@ def _add_word(dec: Decoder, word: str) -> bool:
     return True
 
 
-def align(audio: Audio, text: str) -> tuple[list[Phone], list[str]]:
-    """Force-align `text`; returns phones and the words that could not be pronounced (skipped)."""
-    dec = sphinx.decoder("align")
-    words = normalise_text(text)
+def _pronounced(word: str, voice: str, dec: Decoder) -> str | None:
+    """The align-any dictionary's entry for `word` in another language: a pseudo-word named after its
+    espeak pronunciation ('ml-b-ow-n-zh-uw-r'), so an English word spelt the same ("pain", "bus") never
+    lends its English sounds; None when espeak has no pronunciation."""
+    phones = arpabet(word.lower(), voice)
+    if not phones:
+        return None
+    name = PSEUDO_WORD + "-".join(phones).lower()
+    if dec.lookup_word(name) is None:
+        dec.add_word(name, " ".join(phones), True)
+    return name
+
+
+def align(audio: Audio, text: str, language: str = ENGLISH) -> tuple[list[Phone], list[str]]:
+    """Force-align `text`, spoken in `language` (an espeak-ng code); returns phones and the words that
+    could not be pronounced (skipped). English words come from the recogniser's dictionary (espeak-ng for
+    those it lacks); another language's from espeak-ng's rules for it, through the same English model."""
+    voice = languages.voice_of(language)
+    languages.check_transcript(text, language)
+    english = languages.is_english(language)
+    kind = "align" if english else "align-any"
+    dec = sphinx.decoder(kind)
+    words = normalise_text(text) if english else languages.words(text)
     if not words:
         raise InputError("The transcript has no words: leave it empty to recognise the speech instead.")
-    unknown = [w for w in words if dec.lookup_word(w) is None and not _add_word(dec, w)]
-    known = [w for w in words if w not in unknown]
+    if english:
+        unknown = [w for w in words if dec.lookup_word(w) is None and not _add_word(dec, w)]
+        known = [w for w in words if w not in unknown]
+    else:
+        entries = {w: _pronounced(w, voice, dec) for w in dict.fromkeys(words)}
+        unknown = [w for w in words if entries[w] is None]
+        known = [entries[w] for w in words if entries[w] is not None]
     if not known:
         raise InputError("None of the transcript's words could be pronounced: "
                          "leave the transcript empty to recognise the speech instead.")
-    phones = sphinx.align_pcm(audio.pcm16(), known, 0.0)
+    phones = sphinx.align_pcm(audio.pcm16(), known, 0.0, kind)
     if len(phones) == 1 and phones[0].name == "SIL":
         raise AlignmentFailed("The transcript could not be fitted to the audio (does it match what is said?).")
     return merge(phones), unknown

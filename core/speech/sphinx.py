@@ -21,6 +21,7 @@ from .phones import Phone, normalise
 FRAME = 0.01  # pocketsphinx frame shift (s)
 MODEL = get_model_path()
 PHONE_LM = os.path.join(MODEL, "en-us", "en-us-phone.lm.bin")
+WIDE_BEAM = 1e-300  # the "align-any" decoder's beams
 
 
 def _quiet(**kw):
@@ -39,6 +40,12 @@ def decoder(kind: str) -> Decoder:
     if kind == "align":
         # wide beams: a narrow one loses the path on long clips and unusual voices (synthetic speech)
         return Decoder(**_quiet(bestpath=False, beam=1e-120, pbeam=1e-120, wbeam=1e-100))
+    if kind == "align-any":
+        # another language's words through the English model: its short stops score so low that 1e-120
+        # beams lose every path on French or Spanish read at 160 words/min; the dictionary grows with
+        # the pronunciations of every language aligned in this process
+        return Decoder(**_quiet(lm=None, bestpath=False, beam=WIDE_BEAM, pbeam=WIDE_BEAM, wbeam=WIDE_BEAM,
+                                lpbeam=WIDE_BEAM, lponlybeam=WIDE_BEAM))
     raise ValueError(kind)
 
 
@@ -91,11 +98,13 @@ def decode_words(pcm: bytes, t0: float) -> tuple[list[Phone], str]:
     return phones or align_pcm(pcm, words, t0), " ".join(words)
 
 
-def align_pcm(pcm: bytes, words: list[str], t0: float) -> list[Phone]:
+def align_pcm(pcm: bytes, words: list[str], t0: float, kind: str = "align") -> list[Phone]:
+    """Force-align dictionary `words` (of the `kind` decoder) to one piece starting at t0 seconds;
+    a single SIL when no path fits."""
     dur = len(pcm) / 2 / SAMPLE_RATE
     if not words:
         return [Phone("SIL", t0, t0 + dur)]
-    dec = decoder("align")
+    dec = decoder(kind)
     try:
         dec.set_align_text(" ".join(words))
         decode(dec, pcm)
