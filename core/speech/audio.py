@@ -16,7 +16,7 @@ import soxr
 from ..errors import InputError
 
 SAMPLE_RATE = 16000
-MIN_RATE, MAX_RATE = 8000, 96000
+MIN_RATE, MAX_RATE = 8000, 192000  # Hz: telephone speech to studio masters
 SILENCE_PEAK = 1e-3  # -60 dBFS: below this there is nothing to lip-sync
 BLOCK = 1 << 18
 

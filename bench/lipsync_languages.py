@@ -1,0 +1,160 @@
+"""Lip sync per language on real human speech (DESIGN.md §5, issue 15).
+
+Reference timing: core.speech.recognise.align (pocketsphinx en-us forced alignment of
+the clip's text, phonemised by espeak-ng in the clip's language). Scored against it: each
+engine from the audio alone, and "transcript" (the articulation model driven by that same
+alignment: ≈1.00 closure by construction, a check of the metric, not of the engines).
+Rates are pooled over the phones of all clips of a cell (not averaged per clip);
+correlation is averaged over clips weighted by their frames. One table per set, rows
+engines, columns languages; written as markdown to --out.
+
+    python bench/lipsync_languages.py --sets klettres,ktuberling --languages fr,es --max-clips 20
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections import defaultdict
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+from common import ROOT, table
+from speechsets import SETS, Clip
+
+from core.engines import ENGINES, animate
+from core.errors import InputError
+from core.face.head import load_head
+from core.motion.articulation import articulate
+from core.speech.audio import load_audio
+from core.speech.recognise import AlignmentFailed, align
+from core.training.evaluation import score
+
+FPS = 30.0
+TRANSCRIPT = "transcript"  # the reference alignment itself, through the articulation model
+MAX_CLIPS = 40  # per set and language
+METRICS = ("closure", "open", "rounding", "correlation")
+
+
+def pick(clips: list[Clip], limit: int) -> list[Clip]:
+    """At most `limit` clips, evenly spread over the sorted list (letters and syllables, every theme)."""
+    clips = sorted(clips, key=lambda c: c.path)
+    if len(clips) <= limit:
+        return clips
+    return [clips[i] for i in np.linspace(0, len(clips) - 1, limit).round().astype(int)]
+
+
+def _worker_init() -> None:
+    import torch
+
+    torch.set_num_threads(1)  # one process per core
+
+
+def run_clip(clip: Clip, engines: tuple[str, ...]) -> dict:
+    """Reference alignment and every engine's score on one clip; 'error' when the clip has no reference."""
+    try:
+        audio = load_audio(clip.path)
+        t = time.perf_counter()
+        reference = align(audio, clip.text, clip.language)[0]
+        align_s = time.perf_counter() - t
+    except (InputError, AlignmentFailed) as exc:
+        return {"error": f"{os.path.basename(clip.path)} ({clip.language}, {clip.text!r}): {exc}"}
+    head = load_head()
+    n = max(1, round(audio.duration * FPS))
+    scores = {}
+    for engine in engines:
+        if engine == TRANSCRIPT:
+            weights = articulate(reference, FPS, n)
+        else:
+            weights = animate(audio, None, engine, FPS, blink=False, language=clip.language).combined_weights()
+        scores[engine] = score(head.landmark_positions(weights), FPS, reference)
+    return {"scores": scores, "align_s": align_s, "seconds": audio.duration, "frames": n}
+
+
+def pooled(results: list[dict], engine: str) -> dict[str, float]:
+    """Count-weighted rates over the phones of all clips; frame-weighted mean correlation (a clip whose
+    lip gap never moves has none)."""
+    s = [r["scores"][engine] for r in results]
+
+    def rate(pairs: list[tuple[float, int]]) -> float:
+        n = sum(k for _, k in pairs)
+        return sum(v * k for v, k in pairs if k) / n if n else float("nan")
+
+    return {"closure": rate([(x.bilabial_closure, x.n_bilabial) for x in s]),
+            "open": rate([(x.open_vowel, x.n_open) for x in s]),
+            "rounding": rate([(x.rounding, x.n_rounded) for x in s]),
+            "correlation": rate([(x.correlation, r["frames"]) for x, r in zip(s, results)
+                                 if np.isfinite(x.correlation)])}
+
+
+def cell(v: dict[str, float]) -> str:
+    return " / ".join("–" if np.isnan(v[m]) else f"{v[m]:.2f}" for m in METRICS)
+
+
+def set_table(name: str, by_language: dict[str, list[dict]], failed: dict[str, list[str]],
+              engines: tuple[str, ...]) -> str:
+    langs = sorted(set(by_language) | set(failed))
+    ok = {lang: by_language.get(lang, []) for lang in langs}
+    header = ["engine"] + langs
+    rows = [[e] + [cell(pooled(ok[lang], e)) if ok[lang] else "–" for lang in langs] for e in engines]
+    first = next(iter(engines))
+    count = lambda lang, k: sum(getattr(r["scores"][first], k) for r in ok[lang])  # noqa: E731
+    rows += [["clips aligned / failed"] + [f"{len(ok[lang])} / {len(failed.get(lang, []))}" for lang in langs],
+             ["P/B/M · open · rounded phones"] + [f"{count(lang, 'n_bilabial')} · {count(lang, 'n_open')} · "
+                                                  f"{count(lang, 'n_rounded')}" for lang in langs],
+             ["alignment ms/clip (audio s/clip)"] + [
+                 f"{1000 * np.mean([r['align_s'] for r in ok[lang]]):.0f} ({np.mean([r['seconds'] for r in ok[lang]]):.1f})"
+                 if ok[lang] else "–" for lang in langs]]
+    return f"### {name}\n\nEach cell: closure / open vowels / rounding / correlation.\n\n" + table(header, rows)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sets", default=",".join(SETS), help="comma-separated: " + ", ".join(SETS))
+    ap.add_argument("--languages", default="", help="comma-separated espeak-ng codes (default: all)")
+    ap.add_argument("--engines", default=",".join(ENGINES + (TRANSCRIPT,)))
+    ap.add_argument("--max-clips", type=int, default=MAX_CLIPS, help="per set and language")
+    ap.add_argument("--out", default=os.path.join(ROOT, "out", "lipsync_languages.md"))
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    args = ap.parse_args()
+    engines = tuple(e for e in args.engines.split(",") if e)
+    unknown = [e for e in engines if e not in ENGINES + (TRANSCRIPT,)]
+    if unknown:
+        sys.exit(f"unknown engine(s) {unknown}: choose from {', '.join(ENGINES + (TRANSCRIPT,))}")
+    wanted = {lang.strip().lower() for lang in args.languages.split(",") if lang.strip()}
+    sections = []
+    with ProcessPoolExecutor(args.jobs, initializer=_worker_init) as pool:
+        for name in (s for s in args.sets.split(",") if s):
+            if name not in SETS:
+                sys.exit(f"unknown set {name!r}: choose from {', '.join(SETS)}")
+            by_lang = defaultdict(list)
+            for clip in SETS[name]():
+                if not wanted or clip.language in wanted:
+                    by_lang[clip.language].append(clip)
+            clips = [c for lang in sorted(by_lang) for c in pick(by_lang[lang], args.max_clips)]
+            if not clips:
+                print(f"[{name}] no clips", file=sys.stderr)
+                continue
+            t = time.perf_counter()
+            results, failed = defaultdict(list), defaultdict(list)
+            for clip, r in zip(clips, pool.map(run_clip, clips, [engines] * len(clips), chunksize=2)):
+                if "error" in r:
+                    failed[clip.language].append(r["error"])
+                else:
+                    results[clip.language].append(r)
+            sections.append(set_table(name, results, failed, engines))
+            print(sections[-1] + "\n", flush=True)
+            for lang, errors in sorted(failed.items()):
+                print(f"[{name}] {lang}: {len(errors)} clip(s) without reference: " + "; ".join(errors[:3]),
+                      file=sys.stderr)
+            print(f"[{name}] {len(clips)} clips in {time.perf_counter() - t:.0f} s", file=sys.stderr)
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    with open(args.out, "w", encoding="utf-8") as fh:
+        fh.write("## Lip sync per language (`python bench/lipsync_languages.py`)\n\n"
+                 + __doc__.split("\n\n")[1].replace("\n", " ") + "\n\n" + "\n\n".join(sections) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

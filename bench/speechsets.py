@@ -1,0 +1,185 @@
+"""Real human speech with its text, per language: the development sets of the lip-sync benchmarks.
+
+Each set is read from where its owner (the shared data folder or a Debian package) puts
+it, never copied into the repository; a set whose data is absent is skipped with a
+message saying what to install. Every clip names its espeak-ng language, so
+core.speech.recognise.align can make its reference timing.
+
+Sets:
+- shared: ../shared/data/speech, English sentences (transcripts.tsv);
+- alsa: alsa-utils' channel test phrases ("Front Center"), English;
+- klettres: klettres-data, letter names and syllables read by native speakers in ~20
+  languages (text in each language's sounds.xml);
+- ktuberling: ktuberling-data, single words in ~15 languages; the text is the file name,
+  written in ASCII (accents dropped: "fusee" for "fusée"), so it is only approximate;
+- asterisk: asterisk-core-sounds-{en,es,fr,it,ru}-wav, telephone prompts (8 kHz) read by
+  professional speakers, words to sentences; the text is in the documentation of the
+  packages without -wav (core-sounds-<lang>.txt.gz).
+"""
+from __future__ import annotations
+
+import csv
+import glob
+import gzip
+import os
+import re
+import sys
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+
+from common import DATA
+
+from core.speech.languages import languages
+
+ALSA = "/usr/share/sounds/alsa"
+KLETTRES = "/usr/share/klettres"
+KTUBERLING = "/usr/share/ktuberling/sounds"
+ASTERISK = "/usr/share/asterisk/sounds"
+ASTERISK_TEXT = "/usr/share/doc/asterisk-core-sounds-{lang}/core-sounds-{lang}.txt.gz"
+ENGLISH = "en-us"  # pocketsphinx's own model and dictionary
+# ktuberling: file-name prefixes that name a playground, not the object ("patate_ballon").
+_THEME_PREFIXES = {"patate", "patata"}
+# A language with few files not named by their English keys has only misspelt keys among them
+# ("shoes" for shoe): none of its texts is known. (Danish: 39 %, Catalan 28 %, German 3 %.)
+MIN_NAMED_SHARE = 0.2
+_PROMPT_KEY = re.compile(r"\w[-/]\w+(-\w+)*:")  # 'vm-review-nonurgent:' inside a line
+
+
+@dataclass(frozen=True)
+class Clip:
+    path: str
+    language: str  # espeak-ng code
+    text: str
+    set: str
+    exactness: str  # "exact": the words said; "approx": spelling or wording may differ
+
+
+def espeak_code(folder: str) -> str | None:
+    """A data folder's language ('pt_BR', 'en', 'sr@latin') as an espeak-ng code; None if espeak lacks it."""
+    code = folder.split("@")[0].replace("_", "-").lower()
+    if code.split("-")[0] == "en" and code != "en-gb":
+        return ENGLISH
+    for candidate in (code, code.split("-")[0]):  # 'fr-ca' → 'fr' where espeak lacks the variant
+        if candidate in languages():
+            return candidate
+    return None
+
+
+def _skip(name: str, why: str) -> list[Clip]:
+    print(f"[{name}] skipped: {why}", file=sys.stderr)
+    return []
+
+
+def shared() -> list[Clip]:
+    speech = os.path.join(DATA, "speech")
+    table = os.path.join(speech, "transcripts.tsv")
+    if not os.path.isfile(table):
+        return _skip("shared", f"{os.path.abspath(table)} is absent (set TALKINGHEAD_DATA to the shared data folder)")
+    with open(table, encoding="utf-8") as fh:
+        rows = [r for r in csv.DictReader(fh, delimiter="\t") if r["text"].strip()]
+    return [Clip(os.path.join(speech, r["file"]), ENGLISH, r["text"], "shared", r["exactness"]) for r in rows]
+
+
+def alsa() -> list[Clip]:
+    paths = sorted(glob.glob(os.path.join(ALSA, "*.wav")))
+    if not paths:
+        return _skip("alsa", f"no sounds in {ALSA} (apt-get install alsa-utils)")
+    # the file name is the phrase said ("Front_Center.wav": "front center"); Noise.wav is noise
+    return [Clip(p, ENGLISH, os.path.basename(p)[:-4].replace("_", " ").lower(), "alsa", "exact")
+            for p in paths if os.path.basename(p) != "Noise.wav"]
+
+
+def klettres() -> list[Clip]:
+    tables = sorted(glob.glob(os.path.join(KLETTRES, "*", "sounds.xml")))
+    if not tables:
+        return _skip("klettres", f"no sounds.xml under {KLETTRES} (apt-get install klettres-data)")
+    clips = []
+    for table in tables:
+        folder = os.path.basename(os.path.dirname(table))
+        code = espeak_code(folder)
+        if code is None:
+            _skip("klettres", f"{folder}: espeak-ng has no such language")
+            continue
+        root = ET.parse(table).getroot()
+        for kind, exactness in (("alphabet", "approx"), ("syllables", "exact")):  # a letter may be said as its sound
+            for sound in root.iter(kind):
+                for s in sound.iter("sound"):
+                    path = os.path.join(KLETTRES, s.get("file", ""))
+                    if os.path.isfile(path) and s.get("name", "").strip():
+                        clips.append(Clip(path, code, s.get("name").strip(), "klettres", exactness))
+    return clips
+
+
+def _ktuberling_text(name: str, stem: str) -> str:
+    """The word said, from the file name: 'egypte_arche' (sound egypt_arch) → 'arche', 'ball_bola' → 'bola'."""
+    if stem.startswith(name + "_"):  # Indonesian: English key, then the word
+        stem = stem[len(name) + 1:]
+    else:
+        tokens = stem.split("_")
+        if len(tokens) > 1 and ("_" in name or tokens[0] in _THEME_PREFIXES):
+            stem = "_".join(tokens[1:])
+    return re.sub(r"[-_]+", " ", stem).strip()
+
+
+def ktuberling() -> list[Clip]:
+    themes = sorted(glob.glob(os.path.join(KTUBERLING, "*.soundtheme")))
+    if not themes:
+        return _skip("ktuberling", f"no .soundtheme files in {KTUBERLING} (apt-get install ktuberling-data)")
+    clips = []
+    for theme in themes:
+        folder = os.path.basename(theme)[: -len(".soundtheme")]
+        if "@" in folder:
+            continue  # sr@latin etc.: the same recordings as sr
+        code = espeak_code(folder)
+        if code is None:
+            _skip("ktuberling", f"{folder}: espeak-ng has no such language")
+            continue
+        sounds = [(s.get("name", ""), os.path.join(KTUBERLING, s.get("file", "")))
+                  for s in ET.parse(theme).getroot().iter("sound")]
+        sounds = [(name, path, os.path.splitext(os.path.basename(path))[0])
+                  for name, path in sounds if os.path.isfile(path)]
+        named = [(n, p, stem) for n, p, stem in sounds if code == ENGLISH or stem.lower() != n.lower()]
+        if len(named) <= MIN_NAMED_SHARE * len(sounds):
+            _skip("ktuberling", f"{folder}: no recordings, or named by their English keys (the words are unknown)")
+            continue
+        clips += [Clip(p, code, _ktuberling_text(n, stem), "ktuberling", "approx") for n, p, stem in named]
+    return clips
+
+
+def _asterisk_lines(path: str) -> dict[str, str]:
+    """'name: text' lines of an Asterisk core-sounds-<lang>.txt.gz; comments (';'), notes ('[beep]',
+    '(4 seconds of silence)') and lines holding two prompts (a lost line break: 'dièse.vm-review: …')
+    are left out."""
+    out = {}
+    with gzip.open(path, "rt", encoding="utf-8-sig", errors="replace") as fh:
+        for line in fh:
+            key, sep, text = line.partition(":")
+            text = re.sub(r"\[[^]]*\]|\([^)]*\)", " ", text).strip()
+            if (sep and key.strip() and not key.startswith(";") and re.search(r"\w", text)
+                    and not _PROMPT_KEY.search(text)):
+                out[key.strip()] = text
+    return out
+
+
+def asterisk() -> list[Clip]:
+    folders = sorted(glob.glob(os.path.join(ASTERISK, "??_??_?_*")))  # en_US_f_Allison: language, speaker
+    clips = []
+    for folder in folders:
+        lang = os.path.basename(folder)[:5]
+        table = ASTERISK_TEXT.format(lang=lang[:2])
+        code = espeak_code(lang)
+        if not os.path.isfile(table) or code is None:
+            _skip("asterisk", f"{lang}: no transcripts {table} (apt-get install asterisk-core-sounds-{lang[:2]})"
+                  if code else f"{lang}: espeak-ng has no such language")
+            continue
+        for key, text in sorted(_asterisk_lines(table).items()):
+            path = os.path.join(folder, key + ".wav")
+            if os.path.isfile(path):
+                clips.append(Clip(path, code, text, "asterisk", "exact"))
+    if not clips:
+        return _skip("asterisk", f"no prompts with text under {ASTERISK} (apt-get install "
+                                 "asterisk-core-sounds-{en,es,fr,it,ru}-wav asterisk-core-sounds-{en,es,fr,it,ru})")
+    return clips
+
+
+SETS = {"shared": shared, "alsa": alsa, "klettres": klettres, "ktuberling": ktuberling, "asterisk": asterisk}
