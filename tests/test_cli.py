@@ -25,7 +25,7 @@ def test_cli_animates_and_saves(scene, tmp_path, synth_clip, capsys):
     assert "animated 'TalkingHead'" in capsys.readouterr().out
     bpy.ops.wm.open_mainfile(filepath=str(out))
     obj = bpy.data.objects["TalkingHead"]
-    assert obj.talkinghead.happy == pytest.approx(0.5)
+    assert obj["talkinghead_happy"] == pytest.approx(0.5)
     assert obj.data.shape_keys.animation_data.action is not None
 
 
