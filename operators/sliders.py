@@ -35,8 +35,24 @@ def _legacy_value(obj: bpy.types.Object, emotion: str) -> float:
         return 0.0
 
 
+def _repoint_legacy_drivers(obj: bpy.types.Object) -> None:
+    """Drivers from before read `talkinghead.<emotion>` (the PropertyGroup): point them at the custom properties."""
+    key = obj.data.shape_keys if obj.type == "MESH" else None
+    if key is None or key.animation_data is None:
+        return
+    legacy = {f"{LEGACY_GROUP}.{e}": data_path(e) for e in EMOTION_NAMES}
+    for fcurve in key.animation_data.drivers:
+        for var in fcurve.driver.variables:
+            target = var.targets[0]
+            if target.id == obj and target.data_path in legacy:
+                target.data_path = legacy[target.data_path]
+
+
 def ensure_sliders(obj: bpy.types.Object) -> None:
     """Create the missing sliders (0..1, described, animatable, library-overridable); existing ones keep their value."""
+    if has_sliders(obj):
+        return
+    _repoint_legacy_drivers(obj)
     for emotion in EMOTION_NAMES:
         name = prop_name(emotion)
         if name in obj and isinstance(obj[name], float):

@@ -579,3 +579,61 @@ def test_a_farm_without_the_extension_renders_the_emotions(scene, synth_clip, tm
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
     got = json.loads(res.stdout.split("RESULT", 1)[1])
     assert got["valid"] and got["slider"] == pytest.approx(0.6) and got["value"] == pytest.approx(0.6)
+
+
+def test_sliders_of_a_file_from_before_carry_over(scene, synth_clip):
+    """A file animated before the sliders were custom properties: values in the old `talkinghead` group and
+    drivers reading `talkinghead.<emotion>`. Add Emotion Sliders carries the values over and repoints the drivers."""
+    import bpy
+
+    obj = add_head()
+    animate(scene, synth_clip[0], synth_clip[1], engine="phonetic-fast")
+    key = obj.data.shape_keys
+    for emotion in EMOTION_NAMES:  # as the old version left it
+        del obj[f"talkinghead_{emotion}"]
+        var = key.animation_data.drivers.find(f'key_blocks["emotion.{emotion}"].value').driver.variables[0]
+        var.targets[0].data_path = f"talkinghead.{emotion}"
+    obj["talkinghead"] = {"happy": 0.4}
+    assert bpy.ops.talkinghead.add_emotion_sliders() == {"FINISHED"}
+    assert obj["talkinghead_happy"] == pytest.approx(0.4) and obj["talkinghead_sad"] == 0.0
+    fc = key.animation_data.drivers.find('key_blocks["emotion.happy"].value')
+    assert fc.driver.variables[0].targets[0].data_path == '["talkinghead_happy"]'
+    scene.frame_set(2)
+    assert fc.driver.is_valid and key.key_blocks["emotion.happy"].value == pytest.approx(0.4)
+
+
+def test_a_linked_character_overrides_its_emotion_sliders(scene, synth_clip, tmp_path):
+    """A character animated in its own file, linked into a shot and library-overridden: the shot sets its
+    own slider value, the overridden shape keys' driver follows it, and the value survives a reload."""
+    import bpy
+    from talkinghead.operators.animate import run
+
+    obj = add_head()
+    char = bpy.data.collections.new("Char")
+    scene.collection.children.link(char)
+    scene.collection.objects.unlink(obj)
+    char.objects.link(obj)
+    run(scene, obj, synth_clip[0], synth_clip[1], "phonetic-fast", 1, emotions={"happy": 0.6})
+    lib = str(tmp_path / "character.blend")
+    bpy.ops.wm.save_as_mainfile(filepath=lib)
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    scene = bpy.context.scene
+    with bpy.data.libraries.load(lib, link=True) as (_, linked):
+        linked.collections = ["Char"]
+    instance = bpy.data.objects.new("CharInstance", None)
+    instance.instance_type, instance.instance_collection = "COLLECTION", linked.collections[0]
+    scene.collection.objects.link(instance)
+    linked.collections[0].override_hierarchy_create(scene, bpy.context.view_layer, reference=instance)
+    head = next(o for o in bpy.data.objects if o.override_library and o.type == "MESH")
+    assert head.is_property_overridable_library('["talkinghead_happy"]')
+    head["talkinghead_happy"] = 0.9
+    shot = str(tmp_path / "shot.blend")
+    bpy.ops.wm.save_as_mainfile(filepath=shot)
+    bpy.ops.wm.open_mainfile(filepath=shot)
+    head = next(o for o in bpy.data.objects if o.override_library and o.type == "MESH")
+    bpy.context.scene.frame_set(3)
+    key = head.data.shape_keys
+    fc = key.animation_data.drivers.find('key_blocks["emotion.happy"].value')
+    assert head["talkinghead_happy"] == pytest.approx(0.9) and fc.driver.is_valid
+    assert key.evaluated_get(bpy.context.evaluated_depsgraph_get()).key_blocks["emotion.happy"].value == \
+        pytest.approx(0.9)
