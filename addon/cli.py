@@ -21,7 +21,6 @@ from ..operators.add_head import new_head_object
 from ..operators.animate import run
 from .render import render_preview
 
-
 COMMAND_PROG = "blender -b FILE --command talkinghead"
 
 

@@ -7,8 +7,6 @@ replaces exactly our own data and never a shape key, Action or strip of the user
 """
 from __future__ import annotations
 
-import os
-
 import bpy
 import numpy as np
 
@@ -169,9 +167,16 @@ def _strips(scene: bpy.types.Scene):
 
 
 def _our_strip(strips, obj: bpy.types.Object):
-    """The object's strip from the last run, if it is still there and still ours (marked by us)."""
+    """The object's strip from the last run, if it is still there, ours (marked by us) and this object's.
+
+    The mark names the object that made it: another name is this object renamed (no object of the old
+    name left) or a copy of that object, which carries the copied record but must not take the strip.
+    """
     strip = strips.get(obj.get(STRIP_PROP, ""))
-    return strip if strip is not None and STRIP_MARK in strip else None
+    if strip is None or STRIP_MARK not in strip:
+        return None
+    owner = strip[STRIP_MARK]
+    return strip if owner == obj.name or owner not in bpy.data.objects else None
 
 
 def add_sound(scene: bpy.types.Scene, obj: bpy.types.Object, path: str, frame_start: int) -> bpy.types.Sequence:

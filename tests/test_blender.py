@@ -532,8 +532,12 @@ def test_two_characters_keep_their_own_sound_strip(scene, synth_clip):
     a.name = "Alice Renamed"
     bpy.context.view_layer.objects.active = a
     assert animate(scene, clip_a, engine="phonetic-fast", start=7) == {"FINISHED"}
+    twin = a.copy()  # a duplicate carries A's record (custom properties are copied) but gets its own strip
+    scene.collection.objects.link(twin)
+    bpy.context.view_layer.objects.active = twin
+    assert animate(scene, clip_b, engine="phonetic-fast") == {"FINISHED"}
     sounds = _sound_strips(scene)
-    assert len(sounds) == 3
+    assert len(sounds) == 4 and sounds[twin["talkinghead_strip"]].name == f"TalkingHead {twin.name}"
     assert (mine.name, mine.channel, mine.frame_start, mine.sound.filepath) == mine_state
     strip_a, strip_b = sounds[a["talkinghead_strip"]], sounds[b["talkinghead_strip"]]
     assert strip_a.name == "TalkingHead Alice Renamed" and strip_b.name.startswith("TalkingHead Bob.")
