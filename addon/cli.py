@@ -21,10 +21,12 @@ from ..operators.add_head import new_head_object
 from ..operators.animate import run
 from .render import render_preview
 
+COMMAND_PROG = "blender -b FILE --command talkinghead"
 
-def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="blender -b FILE --command talkinghead",
-                                 description="Speech-driven facial animation.")
+
+def build_parser(prog: str = COMMAND_PROG) -> argparse.ArgumentParser:
+    """The commands; `prog` is how the user started them (the usage line shows it)."""
+    ap = argparse.ArgumentParser(prog=prog, description="Speech-driven facial animation.")
     sub = ap.add_subparsers(dest="command", required=True)
     a = sub.add_parser("animate", help="animate a face mesh from an audio clip")
     a.add_argument("--object", help="name of the face mesh to animate")
@@ -60,10 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
-def _target(args) -> bpy.types.Object:
+def _named_object(args) -> bpy.types.Object:
+    """The --object to animate (bad names fail here, before any work)."""
     scene = bpy.context.scene
-    if args.add_head:
-        return new_head_object(bpy.context, load_head())
     if not args.object:
         raise InputError("Name the face mesh with --object NAME (or use --add-head).")
     obj = bpy.data.objects.get(args.object)
@@ -73,34 +74,52 @@ def _target(args) -> bpy.types.Object:
     return obj
 
 
+def _out_path(args) -> str:
+    """Where the animated file goes; checked before any work, so a missing --out costs nothing."""
+    out = args.out or bpy.data.filepath
+    if not out:
+        raise InputError("This session has no .blend file: give --out FILE.blend.")
+    return os.path.abspath(out)
+
+
+def save_without_backup(path: str) -> None:
+    """Save a copy at `path` without rotating a .blend1 backup (our second save of the same file)."""
+    prefs = bpy.context.preferences.filepaths
+    versions = prefs.save_version
+    prefs.save_version = 0
+    try:
+        bpy.ops.wm.save_as_mainfile(filepath=path, copy=True)
+    finally:
+        prefs.save_version = versions
+
+
 def animate_command(args) -> int:
     scene = bpy.context.scene
-    obj = _target(args)
+    emotions = parse_emotions(args.emotion)
+    named = None if args.add_head else _named_object(args)
+    out = _out_path(args)  # all checked before the head is added or anything animated
+    obj = named or new_head_object(bpy.context, load_head())
     secs, timing, warnings = run(scene, obj, args.audio, args.text, args.engine, args.start_frame,
-                                 parse_emotions(args.emotion), baked_shapes=args.baked, deformer=args.deformer,
+                                 emotions, baked_shapes=args.baked, deformer=args.deformer,
                                  convention=args.landmark_convention or scene.talkinghead.landmark_convention,
                                  language=args.language or scene.talkinghead.language)
     for warning in warnings:
         print(f"talkinghead: warning: {warning}", file=sys.stderr)
-    out = args.out or bpy.data.filepath
-    if not out:
-        raise InputError("This session has no .blend file: give --out FILE.blend.")
-    out = os.path.abspath(out)
     os.makedirs(os.path.dirname(out), exist_ok=True)
     bpy.ops.wm.save_as_mainfile(filepath=out)
     print(f"talkinghead: animated '{obj.name}' ({timing}) in {secs:.2f} s, "
           f"frames {scene.frame_start}-{scene.frame_end}; saved {out}")
     if args.render:
         files = render_preview(scene, obj, args.render)
-        bpy.ops.wm.save_as_mainfile(filepath=out)
+        save_without_backup(out)  # the render set-up (camera, light) joins the file we just wrote
         print(f"talkinghead: rendered {files[0]}" + (f" (+{len(files) - 1} more)" if len(files) > 1 else ""))
     return 0
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str], prog: str = COMMAND_PROG) -> int:
     """CLI handler: returns the process exit code; bad input → message on stderr and 2."""
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser(prog).parse_args(argv)
     except SystemExit as exc:  # argparse already printed the usage error
         return int(exc.code or 0)
     try:

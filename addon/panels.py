@@ -4,6 +4,7 @@ from __future__ import annotations
 import bpy
 
 from ..core.face.emotions import EMOTION_NAMES
+from ..operators.sliders import data_path, has_sliders
 
 
 class VIEW3D_PT_talkinghead(bpy.types.Panel):
@@ -41,8 +42,11 @@ class VIEW3D_PT_talkinghead(bpy.types.Panel):
             box.label(text="Emotion", icon="SHADERFX")
             if s.engine == "neural":
                 box.label(text="Neural: sliders condition the next Animate", icon="INFO")
-            for name in EMOTION_NAMES:
-                box.prop(obj.talkinghead, name, slider=True)
+            if not has_sliders(obj):
+                box.operator("talkinghead.add_emotion_sliders", icon="ADD")
+                return
+            for name in EMOTION_NAMES:  # the object's custom properties: what the drivers read, farm or not
+                box.prop(obj, data_path(name), slider=True, text=name.capitalize())
 
 
 CLASSES = (VIEW3D_PT_talkinghead,)

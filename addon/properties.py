@@ -1,11 +1,10 @@
-"""Panel settings (per scene) and emotion sliders (per object, animatable)."""
+"""Panel settings (per scene). The emotion sliders are the object's own custom properties: see operators/sliders.py."""
 from __future__ import annotations
 
 import bpy
 
 from ..core.deform.deformers import DEFAULT_DEFORMER, DEFORMERS
 from ..core.engines import ENGINES
-from ..core.face.emotions import EMOTION_NAMES
 from ..core.speech.languages import COMMON
 
 _ENGINE_ITEMS = [
@@ -47,29 +46,12 @@ class TalkingHeadSettings(bpy.types.PropertyGroup):
                                         description="Number of basis shape keys in baked mode")
 
 
-def _emotion_prop(name: str):
-    return bpy.props.FloatProperty(
-        name=name.capitalize(), min=0.0, max=1.0, default=0.0,
-        description=f"{name.capitalize()} expression intensity (keyframe it to change over time)")
-
-
-class TalkingHeadEmotions(bpy.types.PropertyGroup):
-    """One 0..1 slider per emotion; drivers on the emotion shape keys read them.
-
-    No methods here: the bpy 4.2 module crashes at exit on a PropertyGroup holding functions.
-    """
-
-    __annotations__ = {n: _emotion_prop(n) for n in EMOTION_NAMES}
-
-
-CLASSES = (TalkingHeadSettings, TalkingHeadEmotions)
+CLASSES = (TalkingHeadSettings,)
 
 
 def register() -> None:
     bpy.types.Scene.talkinghead = bpy.props.PointerProperty(type=TalkingHeadSettings)
-    bpy.types.Object.talkinghead = bpy.props.PointerProperty(type=TalkingHeadEmotions)
 
 
 def unregister() -> None:
-    del bpy.types.Object.talkinghead
     del bpy.types.Scene.talkinghead

@@ -3,5 +3,7 @@ from .add_head import TALKINGHEAD_OT_add_head
 from .animate import TALKINGHEAD_OT_animate
 from .landmarks import TALKINGHEAD_OT_detect_landmarks
 from .mouth import TALKINGHEAD_OT_cut_lips
+from .sliders import TALKINGHEAD_OT_add_emotion_sliders
 
-CLASSES = (TALKINGHEAD_OT_add_head, TALKINGHEAD_OT_animate, TALKINGHEAD_OT_detect_landmarks, TALKINGHEAD_OT_cut_lips)
+CLASSES = (TALKINGHEAD_OT_add_head, TALKINGHEAD_OT_animate, TALKINGHEAD_OT_detect_landmarks, TALKINGHEAD_OT_cut_lips,
+           TALKINGHEAD_OT_add_emotion_sliders)

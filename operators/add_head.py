@@ -5,6 +5,7 @@ import bpy
 import numpy as np
 
 from ..core.face.head import Head, load_head
+from .sliders import ensure_sliders
 
 HEAD_MARK = "talkinghead_builtin"
 _COLOURS = {"skin": (0.8, 0.6, 0.5, 1), "upper_teeth": (0.95, 0.93, 0.88, 1), "lower_teeth": (0.95, 0.93, 0.88, 1),
@@ -32,6 +33,7 @@ def new_head_object(context: bpy.types.Context, head: Head, name: str = "Talking
     for i, part in enumerate(head.part_names):
         vg = obj.vertex_groups.new(name=part)
         vg.add(np.nonzero(head.parts == i)[0].tolist(), 1.0, "REPLACE")
+    ensure_sliders(obj)  # the panel's emotion sliders, ready before the first Animate
     context.collection.objects.link(obj)
     return obj
 

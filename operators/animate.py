@@ -8,11 +8,11 @@ import bpy
 from ..core.deform.deformers import DEFAULT_DEFORMER, glued_lips_message
 from ..core.engines import animate, read_text
 from ..core.errors import InputError
-from ..core.face.emotions import EMOTION_NAMES
 from ..core.output.bake import bake, bake_landmarks
 from ..core.speech.languages import ENGLISH
 from .add_head import is_builtin_head
 from .rig import rig_for
+from .sliders import get_emotions
 from .writer import apply_animation
 
 
@@ -44,7 +44,7 @@ def run(scene: bpy.types.Scene, obj: bpy.types.Object | None, audio: str, text: 
     check_target(obj)
     path = bpy.path.abspath(audio) if audio else audio
     if emotions is None:
-        emotions = {n: getattr(obj.talkinghead, n) for n in EMOTION_NAMES if getattr(obj.talkinghead, n) > 0.0}
+        emotions = get_emotions(obj)
     anim = animate(path, read_text(text), engine, scene_fps(scene), emotions, start_frame, blink=blink,
                    language=language)
     rig = rig_for(obj, deformer, convention)

@@ -1,12 +1,11 @@
 """Animation → Blender data: shape keys, our Action, emotion drivers, sound strip.
 
 Everything we create is recorded on the Key datablock (`talkinghead_keys`,
-`talkinghead_action`) or the scene (`talkinghead_strip`), so a re-run replaces
-exactly our own data and never a shape key, Action or strip of the user's.
+`talkinghead_action`) or the animated object (`talkinghead_strip`: each object keeps its
+own sound strip, so two characters in one scene both keep their audio), so a re-run
+replaces exactly our own data and never a shape key, Action or strip of the user's.
 """
 from __future__ import annotations
-
-import os
 
 import bpy
 import numpy as np
@@ -15,10 +14,14 @@ from ..core.face.arkit import ARKIT_NAMES
 from ..core.face.emotions import EMOTION_NAMES, emotion_pose
 from ..core.output.animation import Animation
 from ..core.output.bake import Baked
+from .sliders import data_path, ensure_sliders, set_emotion
 
 KEYS_PROP = "talkinghead_keys"
 ACTION_PROP = "talkinghead_action"
-STRIP_PROP = "talkinghead_strip"
+STRIP_PROP = "talkinghead_strip"  # on the object: the name of its sound strip
+STRIP_MARK = "talkinghead_object"  # on our strips: whose line it plays (user strips never carry it)
+STRIP_PREFIX = "TalkingHead "
+MAX_CHANNELS = 128
 EMOTION_PREFIX = "emotion."
 BAKED_PREFIX = "baked."
 NLA_TRACK = "Talking Head"
@@ -132,13 +135,15 @@ def write_action(obj: bpy.types.Object, start_frame: int, curves: dict[str, np.n
 
 
 def drive_emotions(obj: bpy.types.Object, names: dict[str, str], live: bool = True) -> None:
-    """Emotion keys follow the object's sliders (`obj.talkinghead.<emotion>`) through drivers.
+    """Emotion keys follow the object's sliders (custom properties `obj["talkinghead_<emotion>"]`) through drivers.
 
-    SUM drivers of a single property need no Python, so they run with auto-run off.
+    SUM drivers of a single property need no Python, so they run with auto-run off; the property is the
+    object's own data, so they stay valid where the extension is not installed (a render farm node).
     `live=False` (an engine that spoke with the emotions): the drivers are muted and the
     keys rest at 0, so the sliders only condition the next run instead of adding twice.
     """
     key = obj.data.shape_keys
+    ensure_sliders(obj)
     for emotion in EMOTION_NAMES:
         path = f'key_blocks["{names[EMOTION_PREFIX + emotion]}"].value'
         key.driver_remove(path)
@@ -153,7 +158,7 @@ def drive_emotions(obj: bpy.types.Object, names: dict[str, str], live: bool = Tr
         var.type = "SINGLE_PROP"
         var.targets[0].id_type = "OBJECT"
         var.targets[0].id = obj
-        var.targets[0].data_path = f"talkinghead.{emotion}"
+        var.targets[0].data_path = data_path(emotion)
 
 
 def _strips(scene: bpy.types.Scene):
@@ -161,16 +166,34 @@ def _strips(scene: bpy.types.Scene):
     return se.strips if hasattr(se, "strips") else se.sequences
 
 
-def add_sound(scene: bpy.types.Scene, path: str, frame_start: int) -> bpy.types.Sequence:
-    """Our sound strip for the clip (replacing our previous one), on a free channel."""
+def _our_strip(strips, obj: bpy.types.Object):
+    """The object's strip from the last run, if it is still there, ours (marked by us) and this object's.
+
+    The mark names the object that made it: another name is this object renamed (no object of the old
+    name left) or a copy of that object, which carries the copied record but must not take the strip.
+    """
+    strip = strips.get(obj.get(STRIP_PROP, ""))
+    if strip is None or STRIP_MARK not in strip:
+        return None
+    owner = strip[STRIP_MARK]
+    return strip if owner == obj.name or owner not in bpy.data.objects else None
+
+
+def add_sound(scene: bpy.types.Scene, obj: bpy.types.Object, path: str, frame_start: int) -> bpy.types.Sequence:
+    """The object's own sound strip for the clip (replacing its previous one only), on a free channel.
+
+    Named after the object ("TalkingHead Hero", or "... .001" when a strip has that name) and recorded
+    on it by name, so a renamed object still finds its strip and other characters keep theirs.
+    """
     strips = _strips(scene)
-    old = strips.get(scene.get(STRIP_PROP, ""))
+    old = _our_strip(strips, obj)
     if old is not None:
         strips.remove(old)
     used = {s.channel for s in strips}
-    channel = next(c for c in range(1, 129) if c not in used)
-    strip = strips.new_sound(f"TalkingHead {os.path.basename(path)}", path, channel, frame_start)
-    scene[STRIP_PROP] = strip.name
+    channel = next(c for c in range(1, MAX_CHANNELS + 1) if c not in used)
+    strip = strips.new_sound(STRIP_PREFIX + obj.name, path, channel, frame_start)
+    strip[STRIP_MARK] = obj.name
+    obj[STRIP_PROP] = strip.name
     return strip
 
 
@@ -193,10 +216,10 @@ def apply_animation(scene: bpy.types.Scene, obj: bpy.types.Object, anim: Animati
         warnings.append("The shape keys already play your own Action: ours is on the NLA track 'Talking Head'.")
     drive_emotions(obj, names, live=not anim.emotions_in_weights)
     for emotion in EMOTION_NAMES:
-        setattr(obj.talkinghead, emotion, float(anim.emotions.get(emotion, 0.0)))
+        set_emotion(obj, emotion, float(anim.emotions.get(emotion, 0.0)))
     if sound and anim.audio_path:
         try:
-            add_sound(scene, anim.audio_path, anim.start_frame)
+            add_sound(scene, obj, anim.audio_path, anim.start_frame)
         except RuntimeError as exc:  # e.g. a Blender build without audio support
             warnings.append(f"No sound strip was added: {exc}")
     scene.frame_end = max(scene.frame_start, anim.start_frame + anim.n_frames - 1)

@@ -79,7 +79,7 @@ def test_batch_renders_reports_and_fails_softly(setup, tmp_path):
             assert b"mp4a" in data  # with AAC sound
         assert (out / f"{name}.blend").exists()
     bpy.ops.wm.open_mainfile(filepath=str(out / "dark_suit.blend"))
-    assert bpy.data.objects["Hero"].talkinghead.happy == pytest.approx(0.5)
+    assert bpy.data.objects["Hero"]["talkinghead_happy"] == pytest.approx(0.5)
     assert by_name["default_object"]["object"] == "Hero"
 
 

@@ -134,10 +134,10 @@ def test_emotion_sliders_drive_and_animate(scene, synth_clip):
     obj = add_head()
     animate(scene, synth_clip[0], synth_clip[1])
     kb = obj.data.shape_keys.key_blocks["emotion.happy"]
-    obj.talkinghead.happy = 0.0
-    obj.talkinghead.keyframe_insert("happy", frame=1)
-    obj.talkinghead.happy = 1.0
-    obj.talkinghead.keyframe_insert("happy", frame=40)
+    obj["talkinghead_happy"] = 0.0
+    obj.keyframe_insert('["talkinghead_happy"]', frame=1)
+    obj["talkinghead_happy"] = 1.0
+    obj.keyframe_insert('["talkinghead_happy"]', frame=40)
     values = []
     for f in (1, 20, 40):
         scene.frame_set(f)
@@ -504,3 +504,140 @@ def test_baked_mode_replaces_the_rig_and_reproduces_the_motion(scene, synth_clip
     for f, rig in rig_frames.items():
         assert np.linalg.norm(mesh_at(f) - rig, axis=1).max() < 0.003  # within 3 mm of the rig
     s.output = "RIG"
+
+
+def _sound_strips(scene) -> dict:
+    se = scene.sequence_editor
+    return {s.name: s for s in (se.strips if hasattr(se, "strips") else se.sequences) if s.type == "SOUND"}
+
+
+def test_two_characters_keep_their_own_sound_strip(scene, synth_clip):
+    """A dialogue: head A speaks one clip, head B another. Each keeps its own strip (named after it, recorded on
+    it); re-animating A (renamed meanwhile) replaces only A's; a user strip, even one holding the name we would
+    give B's, is untouched."""
+    import bpy
+
+    if not bpy.app.build_options.audaspace:
+        pytest.skip("this bpy build has no audio support: no sound strips")
+    clip_a, clip_b = synth_clip[0], data_path("speech", "vocaset_sentence01.wav")
+    a, b = add_head(), add_head()
+    a.name, b.name = "Alice", "Bob"
+    se = scene.sequence_editor_create()
+    strips = se.strips if hasattr(se, "strips") else se.sequences
+    mine = strips.new_sound("TalkingHead Bob", clip_a, 5, 40)  # the user's own, with the name B's would take
+    mine_state = (mine.name, mine.channel, mine.frame_start, mine.sound.filepath)
+    for obj, clip in ((a, clip_a), (b, clip_b)):
+        bpy.context.view_layer.objects.active = obj
+        assert animate(scene, clip, engine="phonetic-fast") == {"FINISHED"}
+    a.name = "Alice Renamed"
+    bpy.context.view_layer.objects.active = a
+    assert animate(scene, clip_a, engine="phonetic-fast", start=7) == {"FINISHED"}
+    twin = a.copy()  # a duplicate carries A's record (custom properties are copied) but gets its own strip
+    scene.collection.objects.link(twin)
+    bpy.context.view_layer.objects.active = twin
+    assert animate(scene, clip_b, engine="phonetic-fast") == {"FINISHED"}
+    sounds = _sound_strips(scene)
+    assert len(sounds) == 4 and sounds[twin["talkinghead_strip"]].name == f"TalkingHead {twin.name}"
+    assert (mine.name, mine.channel, mine.frame_start, mine.sound.filepath) == mine_state
+    strip_a, strip_b = sounds[a["talkinghead_strip"]], sounds[b["talkinghead_strip"]]
+    assert strip_a.name == "TalkingHead Alice Renamed" and strip_b.name.startswith("TalkingHead Bob.")
+    assert os.path.samefile(bpy.path.abspath(strip_a.sound.filepath), clip_a) and strip_a.frame_start == 7
+    assert os.path.samefile(bpy.path.abspath(strip_b.sound.filepath), clip_b) and strip_b.frame_start == 1
+
+
+FARM_CHECK = """
+import json, sys
+import bpy
+bpy.ops.wm.open_mainfile(filepath=sys.argv[1])
+assert not hasattr(bpy.types.Object, "talkinghead") and "talkinghead" not in sys.modules
+scene = bpy.context.scene
+scene.frame_set(scene.frame_start + 5)
+obj = bpy.data.objects["TalkingHead"]
+key = obj.data.shape_keys
+fc = key.animation_data.drivers.find('key_blocks["emotion.happy"].value')
+ev = key.evaluated_get(bpy.context.evaluated_depsgraph_get())
+print("RESULT", json.dumps({"value": ev.key_blocks["emotion.happy"].value, "valid": fc.driver.is_valid,
+                            "slider": obj["talkinghead_happy"]}))
+"""
+
+
+def test_a_farm_without_the_extension_renders_the_emotions(scene, synth_clip, tmp_path):
+    """Emotion sliders are the object's custom properties: a Blender without the extension (a render farm node)
+    opens the file and the drivers still read happy=0.6; the sliders are keyframable and library-overridable."""
+    import json
+    import subprocess
+    import sys
+
+    import bpy
+    from talkinghead.operators.animate import run
+
+    obj = add_head()
+    run(scene, obj, synth_clip[0], synth_clip[1], "phonetic-fast", 1, emotions={"happy": 0.6})
+    assert obj["talkinghead_happy"] == pytest.approx(0.6)
+    assert obj.is_property_overridable_library('["talkinghead_happy"]')
+    assert obj.id_properties_ui("talkinghead_happy").as_dict()["max"] == 1.0
+    assert obj.keyframe_insert('["talkinghead_happy"]', frame=1)
+    path = tmp_path / "farm.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(path))
+    res = subprocess.run([sys.executable, "-c", FARM_CHECK, str(path)], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    got = json.loads(res.stdout.split("RESULT", 1)[1])
+    assert got["valid"] and got["slider"] == pytest.approx(0.6) and got["value"] == pytest.approx(0.6)
+
+
+def test_sliders_of_a_file_from_before_carry_over(scene, synth_clip):
+    """A file animated before the sliders were custom properties: values in the old `talkinghead` group and
+    drivers reading `talkinghead.<emotion>`. Add Emotion Sliders carries the values over and repoints the drivers."""
+    import bpy
+
+    obj = add_head()
+    animate(scene, synth_clip[0], synth_clip[1], engine="phonetic-fast")
+    key = obj.data.shape_keys
+    for emotion in EMOTION_NAMES:  # as the old version left it
+        del obj[f"talkinghead_{emotion}"]
+        var = key.animation_data.drivers.find(f'key_blocks["emotion.{emotion}"].value').driver.variables[0]
+        var.targets[0].data_path = f"talkinghead.{emotion}"
+    obj["talkinghead"] = {"happy": 0.4}
+    assert bpy.ops.talkinghead.add_emotion_sliders() == {"FINISHED"}
+    assert obj["talkinghead_happy"] == pytest.approx(0.4) and obj["talkinghead_sad"] == 0.0
+    fc = key.animation_data.drivers.find('key_blocks["emotion.happy"].value')
+    assert fc.driver.variables[0].targets[0].data_path == '["talkinghead_happy"]'
+    scene.frame_set(2)
+    assert fc.driver.is_valid and key.key_blocks["emotion.happy"].value == pytest.approx(0.4)
+
+
+def test_a_linked_character_overrides_its_emotion_sliders(scene, synth_clip, tmp_path):
+    """A character animated in its own file, linked into a shot and library-overridden: the shot sets its
+    own slider value, the overridden shape keys' driver follows it, and the value survives a reload."""
+    import bpy
+    from talkinghead.operators.animate import run
+
+    obj = add_head()
+    char = bpy.data.collections.new("Char")
+    scene.collection.children.link(char)
+    scene.collection.objects.unlink(obj)
+    char.objects.link(obj)
+    run(scene, obj, synth_clip[0], synth_clip[1], "phonetic-fast", 1, emotions={"happy": 0.6})
+    lib = str(tmp_path / "character.blend")
+    bpy.ops.wm.save_as_mainfile(filepath=lib)
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    scene = bpy.context.scene
+    with bpy.data.libraries.load(lib, link=True) as (_, linked):
+        linked.collections = ["Char"]
+    instance = bpy.data.objects.new("CharInstance", None)
+    instance.instance_type, instance.instance_collection = "COLLECTION", linked.collections[0]
+    scene.collection.objects.link(instance)
+    linked.collections[0].override_hierarchy_create(scene, bpy.context.view_layer, reference=instance)
+    head = next(o for o in bpy.data.objects if o.override_library and o.type == "MESH")
+    assert head.is_property_overridable_library('["talkinghead_happy"]')
+    head["talkinghead_happy"] = 0.9
+    shot = str(tmp_path / "shot.blend")
+    bpy.ops.wm.save_as_mainfile(filepath=shot)
+    bpy.ops.wm.open_mainfile(filepath=shot)
+    head = next(o for o in bpy.data.objects if o.override_library and o.type == "MESH")
+    bpy.context.scene.frame_set(3)
+    key = head.data.shape_keys
+    fc = key.animation_data.drivers.find('key_blocks["emotion.happy"].value')
+    assert head["talkinghead_happy"] == pytest.approx(0.9) and fc.driver.is_valid
+    assert key.evaluated_get(bpy.context.evaluated_depsgraph_get()).key_blocks["emotion.happy"].value == \
+        pytest.approx(0.9)
