@@ -20,7 +20,7 @@ from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
-from common import ROOT, table
+from common import table, write_section
 from speechsets import SETS, Clip
 
 from core.engines import ENGINES, animate
@@ -31,6 +31,21 @@ from core.speech.audio import load_audio
 from core.speech.recognise import AlignmentFailed, align
 from core.training.evaluation import score
 
+SETS_TEXT = """The sets (real human speech, none tuned on; each read from where its package installs it, never copied):
+- **shared**: the clips in `../shared/data/speech` with their transcripts (English).
+- **alsa**: the spoken channel names of `alsa-utils` (`/usr/share/sounds/alsa`; English; text from the file name).
+- **klettres**: `klettres-data`, letters and syllables read in 19 languages; text from each language's `sounds.xml`
+  (letters may be said as their name or their sound: approximate).
+- **ktuberling**: `ktuberling-data`, single words in 13 languages; text from the file name (accents lost: approximate).
+- **asterisk**: Asterisk's professional telephone prompts (`asterisk-core-sounds-{en,es,fr,it,ru}-wav`, 8 kHz),
+  exact text from the `core-sounds-<lang>.txt` of the same packages.
+
+Reference timing for every set: the clip's transcript force-aligned in its language (`core.speech.recognise.align`:
+espeak-ng's phonemes for the language mapped to ARPAbet, pocketsphinx's en-us acoustic model), as DESIGN.md §5
+prescribes. The `transcript` row drives the articulation model with that same alignment: about 1.00 by
+construction, a check of the metric, not of the engines. Engines run from the audio alone, told the clip's
+language (outside English the phonetic engine listens with the phone loop). Cells with fewer than ~20
+bilabials (most klettres and ktuberling cells) are noisy."""
 FPS = 30.0
 TRANSCRIPT = "transcript"  # the reference alignment itself, through the articulation model
 MAX_CLIPS = 40  # per set and language
@@ -115,7 +130,8 @@ def main() -> None:
     ap.add_argument("--languages", default="", help="comma-separated espeak-ng codes (default: all)")
     ap.add_argument("--engines", default=",".join(ENGINES + (TRANSCRIPT,)))
     ap.add_argument("--max-clips", type=int, default=MAX_CLIPS, help="per set and language")
-    ap.add_argument("--out", default=os.path.join(ROOT, "out", "lipsync_languages.md"))
+    ap.add_argument("--out", default="", help="also write the tables to this markdown file")
+    ap.add_argument("--no-docs", action="store_true", help="do not update docs/benchmarks.md")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     args = ap.parse_args()
     engines = tuple(e for e in args.engines.split(",") if e)
@@ -149,11 +165,18 @@ def main() -> None:
                 print(f"[{name}] {lang}: {len(errors)} clip(s) without reference: " + "; ".join(errors[:3]),
                       file=sys.stderr)
             print(f"[{name}] {len(clips)} clips in {time.perf_counter() - t:.0f} s", file=sys.stderr)
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w", encoding="utf-8") as fh:
-        fh.write("## Lip sync per language (`python bench/lipsync_languages.py`)\n\n"
-                 + __doc__.split("\n\n")[1].replace("\n", " ") + "\n\n" + "\n\n".join(sections) + "\n")
-    print(f"wrote {args.out}")
+    command = "python bench/lipsync_languages.py " + " ".join(sys.argv[1:])
+    body = ("## Lip sync per language (`python bench/lipsync_languages.py`)\n\n"
+            + __doc__.split("\n\n")[1].replace("\n", " ") + "\n\n" + SETS_TEXT + f"\n\nThis run: `{command.strip()}`, "
+            f"at most {args.max_clips} clips per set and language, chosen evenly over the sorted list.\n\n"
+            + "\n\n".join(sections) + "\n")
+    if args.out:
+        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+        with open(args.out, "w", encoding="utf-8") as fh:
+            fh.write(body)
+        print(f"wrote {args.out}")
+    if not args.no_docs:
+        write_section("lipsync-languages", body)
 
 
 if __name__ == "__main__":
