@@ -10,7 +10,7 @@ from ..core.speech.languages import COMMON
 _ENGINE_ITEMS = [
     ("phonetic", "Phonetic", "Recognise words with pocketsphinx, then align their phones (best lip sync)"),
     ("phonetic-fast", "Phonetic (fast)", "pocketsphinx phone loop: about 2x faster, weaker lip closure"),
-    ("neural", "Neural", "Our S2L network: fastest, any language; the emotion sliders condition how it speaks "
+    ("neural", "Neural", "Our S2L network, language-free; the emotion sliders condition how it speaks "
      "(needs PyTorch and librosa in Blender's Python)"),
 ]
 assert tuple(i[0] for i in _ENGINE_ITEMS) == ENGINES

@@ -54,6 +54,11 @@ def build_shape_keys(obj: bpy.types.Object, targets: dict[str, np.ndarray],
         obj.shape_key_add(name="Basis", from_mix=False)
     key = mesh.shape_keys
     ours = set(key.get(KEYS_PROP, []))
+    wanted = [_key_name(key, logical, ours) for logical in targets]
+    present = [kb.name for kb in key.key_blocks if kb.name in ours]
+    if present != [n for n in wanted if n in present]:  # another mode's keys (baked ↔ ARKit) came first
+        _remove_keys(obj, present)  # all ours, made again in the wanted order (the user's stay where they are)
+        ours = set()
     basis = np.empty(len(mesh.vertices) * 3, np.float32)
     key.reference_key.data.foreach_get("co", basis)
     names: dict[str, str] = {}
@@ -65,13 +70,19 @@ def build_shape_keys(obj: bpy.types.Object, targets: dict[str, np.ndarray],
         kb.data.foreach_set("co", basis + delta)
         kb.value = 0.0
         names[logical] = name
-    for stale in ours - set(names.values()):  # e.g. ARKit keys after switching to baked mode
-        if stale in key.key_blocks:
-            key.driver_remove(f'key_blocks["{stale}"].value')
-            obj.shape_key_remove(key.key_blocks[stale])
+    _remove_keys(obj, ours - set(names.values()))  # e.g. ARKit keys after switching to baked mode
     key[KEYS_PROP] = list(names.values())
     mesh.update()
     return names
+
+
+def _remove_keys(obj: bpy.types.Object, names) -> None:
+    """Remove these shape keys of ours, with their drivers."""
+    key = obj.data.shape_keys
+    for name in names:
+        if name in key.key_blocks:
+            key.driver_remove(f'key_blocks["{name}"].value')
+            obj.shape_key_remove(key.key_blocks[name])
 
 
 def _new_fcurve(action: bpy.types.Action, slot, path: str) -> bpy.types.FCurve:

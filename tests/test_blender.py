@@ -504,6 +504,9 @@ def test_baked_mode_replaces_the_rig_and_reproduces_the_motion(scene, synth_clip
     for f, rig in rig_frames.items():
         assert np.linalg.norm(mesh_at(f) - rig, axis=1).max() < 0.003  # within 3 mm of the rig
     s.output = "RIG"
+    assert animate(scene, synth_clip[0], synth_clip[1]) == {"FINISHED"}  # back to the rig: ARKit order restored
+    names = [kb.name for kb in obj.data.shape_keys.key_blocks]
+    assert names[1:] == list(ARKIT_NAMES) + [f"emotion.{e}" for e in EMOTION_NAMES]
 
 
 def _sound_strips(scene) -> dict:
