@@ -38,7 +38,7 @@ class VIEW3D_PT_talkinghead(bpy.types.Panel):
         if obj is not None and obj.type == "MESH":
             box = layout.box()
             box.label(text="Emotion", icon="SHADERFX")
-            if s.engine == "neural":
+            if s.engine.startswith("neural"):
                 box.label(text="Neural: sliders condition the next Animate", icon="INFO")
             for name in EMOTION_NAMES:
                 box.prop(obj.talkinghead, name, slider=True)
