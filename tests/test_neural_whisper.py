@@ -14,13 +14,42 @@ from core.speech import whisper
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WEIGHTS = os.path.join(ROOT, "core", "assets", "s2l_whisper.pt")
-MISSING = [p for p in (whisper.DEFAULT_MODEL, s2l_onnx.MODEL) if not os.path.exists(p)]
-pytestmark = pytest.mark.skipif(bool(MISSING), reason=(
-    f"missing {', '.join(os.path.basename(p) for p in MISSING)}: make the encoder with "
-    "`python tools/convert_whisper.py --model tiny.en` and the network with `python tools/export_s2l_onnx.py` "
-    "(both are build products, not in git)"))
+HOW = {whisper.DEFAULT_MODEL: "python tools/convert_whisper.py --model tiny.en",
+       s2l_onnx.MODEL: "python tools/export_s2l_onnx.py (after `python -m core train s2l --features whisper`)"}
 
 
+def _needs(*paths: str):
+    missing = [p for p in paths if not os.path.exists(p)]
+    return pytest.mark.skipif(bool(missing), reason="missing " + "; ".join(
+        f"{os.path.basename(p)} (build product, not in git: make it with `{HOW[p]}`)" for p in missing))
+
+
+needs_encoder = _needs(whisper.DEFAULT_MODEL)
+needs_models = _needs(whisper.DEFAULT_MODEL, s2l_onnx.MODEL)
+
+
+@needs_encoder
+def test_packed_windows_split_back_to_each_utterance():
+    """Corpus packing: one utterance alone in a window gives exactly the engine's features (same log-mel
+    floor, position 0); packed with others, each gets ceil(N/320) frames and the first stays close."""
+    from conftest import data_path
+
+    from core.speech.audio import load_audio
+    from core.training.corpus_whisper import encode_packed
+
+    a = load_audio(data_path("speech", "vocaset_sentence01.wav")).samples
+    b = load_audio(data_path("speech", "voca_test_sentence.wav")).samples
+    enc = whisper.Encoder(threads=2)
+    alone = enc.encode(a)
+    (packed_alone,) = encode_packed(enc, [a])
+    assert packed_alone.shape == alone.shape and np.abs(packed_alone - alone).max() < 1e-4
+    first, second = encode_packed(enc, [a, b])
+    assert len(first) == -(-len(a) // 320) and len(second) == -(-len(b) // 320)
+    cos = (first * alone).sum(1) / np.linalg.norm(first, axis=1) / np.linalg.norm(alone, axis=1)
+    assert cos.mean() > 0.9
+
+
+@needs_models
 def test_onnx_s2l_matches_the_torch_model_on_real_speech():
     torch = pytest.importorskip("torch")
     from conftest import data_path
@@ -64,6 +93,7 @@ print(json.dumps({"torch": "torch" in sys.modules, "closure": s.bilabial_closure
 """
 
 
+@needs_models
 def test_engine_runs_without_torch_and_closes_the_lips_at_bilabials():
     out = subprocess.run([sys.executable, "-c", ENGINE_SCRIPT], capture_output=True, text=True, cwd=ROOT,
                          timeout=120)
@@ -75,6 +105,7 @@ def test_engine_runs_without_torch_and_closes_the_lips_at_bilabials():
     assert r["corr"] > 0.5, r
 
 
+@needs_models
 def test_long_audio_runs_window_by_window():
     """More than 30 s: two Whisper windows, and the chunks cover every model frame once."""
     import soxr
@@ -82,7 +113,7 @@ def test_long_audio_runs_window_by_window():
     from core.speech.audio import Audio
     from core.speech.espeak import synthesise
 
-    speech = synthesise("Maybe the people in the boat will paint a map of the bay. " * 9)
+    speech = synthesise("Maybe the people in the boat will paint a map of the bay. " * 11)
     audio = Audio(soxr.resample(speech.samples, speech.sample_rate, 16000))
     assert audio.duration > 30
     chunks = list(s2l_onnx.predict(audio))

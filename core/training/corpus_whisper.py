@@ -100,7 +100,9 @@ def build(out: str, utterances: int, seed: int = 0, workers: int = 2, shard_size
     with open(spec_path, "w") as fh:
         json.dump(spec, fh)
     jobs = [(out, seed, a, min(shard_size, utterances - a), model) for a in range(0, utterances, shard_size)]
-    paths, t0 = [], time.perf_counter()
+    paths = [p for p in (os.path.join(out, f"shard-{j[2]:06d}.npz") for j in jobs) if os.path.exists(p)]
+    jobs = [j for j in jobs if not os.path.exists(os.path.join(out, f"shard-{j[2]:06d}.npz"))]  # no spawn to reuse
+    t0 = time.perf_counter()
     # a fresh process per shard, as corpus.build: espeak-ng's audio depends on what it synthesised before
     with ProcessPoolExecutor(max_workers=workers, max_tasks_per_child=1,
                              mp_context=multiprocessing.get_context("spawn")) as pool:
@@ -108,7 +110,7 @@ def build(out: str, utterances: int, seed: int = 0, workers: int = 2, shard_size
             paths.append(path)
             progress(f"whisper corpus: shard {k}/{len(jobs)} ({path}, {secs:.0f} s; "
                      f"{time.perf_counter() - t0:.0f} s so far)")
-    return paths
+    return sorted(paths)
 
 
 def load(folder: str) -> list[tuple[np.ndarray, np.ndarray]]:

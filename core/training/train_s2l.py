@@ -109,15 +109,19 @@ def fit(items, steps: int, seed: int, work: str, minutes: float = 1e9, lr: float
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.05)
     rng = np.random.default_rng(seed)
-    step, history = 0, []
+    step, history, spent = 0, [], 0.0
     if os.path.exists(ckpt_path):
         ck = torch.load(ckpt_path, weights_only=True)
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["opt"])
         sched.load_state_dict(ck["sched"])
         rng.bit_generator.state, step, history = json.loads(ck["rng"]), ck["step"], ck["history"]
+        spent = float(ck.get("seconds", 0.0))
         torch.set_rng_state(ck["torch_rng"])
-        log(f"resumed at step {step}")
+        if sched.total_steps != steps:  # resumed with a new step budget (a slower CPU): anneal over that one
+            sched.total_steps = steps
+            sched._schedule_phases[-1]["end_step"] = float(steps - 1)
+        log(f"resumed at step {step} of {steps}")
     t0 = time.time()
     model.train()
     while step < steps and (time.time() - t0) < minutes * 60:
@@ -137,8 +141,9 @@ def fit(items, steps: int, seed: int, work: str, minutes: float = 1e9, lr: float
         if step % 200 == 0 or step == steps:
             torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
                         "rng": json.dumps(rng.bit_generator.state), "torch_rng": torch.get_rng_state(), "step": step,
-                        "history": history}, ckpt_path + ".tmp")
+                        "history": history, "seconds": spent + time.time() - t0}, ckpt_path + ".tmp")
             os.replace(ckpt_path + ".tmp", ckpt_path)
+    model.train_seconds = spent + time.time() - t0  # over every run of this `work` folder
     return model.eval(), history
 
 
@@ -161,7 +166,9 @@ def main(args) -> None:
     with open(os.path.join(folder, "corpus.json")) as fh:
         spec = json.load(fh)
     meta = {"command": checkpoints.command("s2l"), "seed": args.seed, "steps": len(history), "corpus": spec,
-            "minutes_this_run": round((time.time() - t) / 60, 1), "final_loss": float(np.mean(history[-50:]))}
+            "minutes_this_run": round((time.time() - t) / 60, 1),
+            "minutes_training": round(getattr(model, "train_seconds", 0.0) / 60, 1),
+            "final_loss": float(np.mean(history[-50:]))}
     checkpoints.save(out, model.cpu(), meta)
     with open(os.path.join(args.work, "meta.json"), "w") as fh:
         json.dump(meta, fh, indent=1)
