@@ -23,7 +23,11 @@ FPS = 30.0
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 SPEED = r"""
-import resource, sys, time, json
+def peak_rss_mb():  # VmHWM: this process's own peak (ru_maxrss would keep the parent's across exec)
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+import sys, time, json
 t0 = time.perf_counter()
 from core.engines import animate
 t_import = time.perf_counter() - t0
@@ -32,7 +36,7 @@ t = time.perf_counter(); animate(short, engine=engine, fps=30, blink=False); fir
 t = time.perf_counter(); animate(short, engine=engine, fps=30, blink=False); s5 = time.perf_counter() - t
 t = time.perf_counter(); animate(long_, engine=engine, fps=30, blink=False); s60 = time.perf_counter() - t
 print(json.dumps({"import_s": t_import, "first_5s": first, "5s": s5, "60s": s60, "torch": "torch" in sys.modules,
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "peak_rss_mb": peak_rss_mb()}))
 """
 
 
@@ -93,6 +97,15 @@ def sync() -> tuple[list[list], list[list]]:
 
 def main() -> None:
     body = "## Log-mel vs Whisper S2L (`python bench/neural_whisper.py`)\n\n"
+    if "--sync-only" not in sys.argv:
+        rows = speed()
+        speed_body = ("One click, fresh process per engine (this 2-core CPU, shared): import = `import core.engines`; "
+                      "first = the first 5 s click (imports of torch/onnxruntime, model load, sessions); then "
+                      "5 s and 60 s of real speech; peak RSS = VmHWM.\n\n"
+                      + table(["engine", "import s", "first 5 s click s", "5 s click s", "60 s click s",
+                               "peak RSS MB", "torch imported"], rows))
+        print(table(["engine", "import", "first", "5 s", "60 s", "RSS MB", "torch"], rows))
+        write_section("neural_whisper_speed", speed_body)
     if "--speed-only" not in sys.argv:
         sets, per_clip = sync()
         body += ("Audio only; reference = forced alignment of each clip's transcript. Closure / open / rounding "
@@ -103,15 +116,7 @@ def main() -> None:
                  + table(["clip", "transcript", "engine", "bilabial", "open", "rounding", "corr", "lag ms"],
                          per_clip) + "\n\n")
         print(table(["transcripts", "clips", "engine", "closure", "open", "rounding", "corr"], sets))
-    if "--sync-only" not in sys.argv:
-        rows = speed()
-        body += ("One click, fresh process per engine (this 2-core CPU): import = `import core.engines`; "
-                 "first = the first 5 s click (imports of torch/onnxruntime, model load, sessions); then "
-                 "5 s and 60 s of real speech.\n\n"
-                 + table(["engine", "import s", "first 5 s click s", "5 s click s", "60 s click s",
-                          "peak RSS MB", "torch imported"], rows))
-        print(table(["engine", "import", "first", "5 s", "60 s", "RSS MB", "torch"], rows))
-    write_section("neural_whisper", body)
+        write_section("neural_whisper", body)
 
 
 if __name__ == "__main__":
