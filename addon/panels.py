@@ -40,7 +40,7 @@ class VIEW3D_PT_talkinghead(bpy.types.Panel):
         if obj is not None and obj.type == "MESH":
             box = layout.box()
             box.label(text="Emotion", icon="SHADERFX")
-            if s.engine == "neural":
+            if s.engine.startswith("neural"):
                 box.label(text="Neural: sliders condition the next Animate", icon="INFO")
             if not has_sliders(obj):
                 box.operator("talkinghead.add_emotion_sliders", icon="ADD")

@@ -12,6 +12,8 @@ _ENGINE_ITEMS = [
     ("phonetic-fast", "Phonetic (fast)", "pocketsphinx phone loop: about 2x faster, weaker lip closure"),
     ("neural", "Neural", "Our S2L network, language-free; the emotion sliders condition how it speaks "
      "(needs PyTorch and librosa in Blender's Python)"),
+    ("neural-whisper", "Neural (Whisper)", "The S2L network on Whisper speech features, learned from real voices; "
+     "emotion sliders condition it (needs only onnxruntime and the converted ONNX models)"),
 ]
 assert tuple(i[0] for i in _ENGINE_ITEMS) == ENGINES
 _DEFORMER_ITEMS = [

@@ -70,17 +70,23 @@ def build_parser() -> argparse.ArgumentParser:
     ds.add_argument("--out", help="corpus folder (default: a cache folder named after seed and size)")
     ds.add_argument("--utterances", type=int, default=6000)
     ds.add_argument("--seed", type=int, default=0)
-    ds.add_argument("--workers", type=int, help="processes (default: every core)")
+    ds.add_argument("--workers", type=int, help="processes (default: every core; 2 for --features whisper)")
+    ds.add_argument("--features", default="log-mel", choices=("log-mel", "whisper"),
+                    help="store log-mel, or Whisper tiny.en encoder features (50 Hz, packed 30 s windows)")
     t = sub.add_parser("train", help="train a model")
     tsub = t.add_subparsers(dest="model", required=True)
     ts = tsub.add_parser("s2l", help="the neural speech-to-landmarks engine")
     ts.add_argument("--corpus", help="corpus folder (default: built first, as `data synth` would)")
     ts.add_argument("--utterances", type=int, default=6000, help="corpus size when it is built here")
     ts.add_argument("--seed", type=int, default=0)
+    ts.add_argument("--features", default="log-mel", choices=("log-mel", "whisper"),
+                    help="the network's input: log-mel (s2l.pt) or Whisper tiny.en features (s2l_whisper.pt "
+                         "+ .onnx, the neural-whisper engine)")
     ts.add_argument("--steps", type=int, default=8000)
     ts.add_argument("--minutes", type=float, default=55.0, help="stop after this long (whichever comes first)")
     ts.add_argument("--work", default="out/train-s2l", help="checkpoints and log; an existing one resumes")
-    ts.add_argument("--out", default=None, help="final weights (default: the shipped core/assets/s2l.pt)")
+    ts.add_argument("--out", default=None, help="final weights (default: the shipped core/assets/s2l.pt, or "
+                                                "s2l_whisper.pt for --features whisper)")
     td = tsub.add_parser("s2d", help="Sparse2Dense: landmark motion → dense motion of a template")
     td.add_argument("--meshes", help="folder of .obj/.ply meshes of one topology (default: the built-in head)")
     td.add_argument("--seed", type=int, default=0)
@@ -124,10 +130,14 @@ def main(argv: list[str] | None = None) -> int:
             write_wav(args.out, speech.samples, speech.sample_rate)
             print(f"{args.out}: {len(speech.samples) / speech.sample_rate:.2f} s, {len(speech.phonemes)} phonemes")
         elif args.command == "data":
-            from .training import corpus
+            from .training import corpus, corpus_whisper
 
-            out = args.out or corpus.default_folder(args.seed, args.utterances)
-            corpus.build(out, args.utterances, args.seed, args.workers)
+            if args.features == "whisper":
+                out = args.out or corpus_whisper.default_folder(args.seed, args.utterances)
+                corpus_whisper.build(out, args.utterances, args.seed, args.workers or 2)
+            else:
+                out = args.out or corpus.default_folder(args.seed, args.utterances)
+                corpus.build(out, args.utterances, args.seed, args.workers)
             print(f"{out}: {args.utterances} utterances")
         elif args.command == "train" and args.model == "deform":
             from .training import train_deform

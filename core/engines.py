@@ -7,6 +7,8 @@ Engines:
 - "neural": the S2L network (motion/s2l.py) predicts landmark motion from log-mel,
   conditioned on the emotions; ARKit weights are solved from it (motion/solve_arkit.py).
   The emotions are then part of the motion, not a separate layer.
+- "neural-whisper": the same network trained on Whisper tiny.en encoder features (learned from real
+  speech), both networks run by onnxruntime (motion/s2l_onnx.py): no PyTorch or librosa needed.
 """
 from __future__ import annotations
 
@@ -23,7 +25,8 @@ from .speech import languages, recognise
 from .speech.audio import Audio, load_audio
 from .speech.languages import ENGLISH
 
-ENGINES = ("phonetic", "phonetic-fast", "neural")
+ENGINES = ("phonetic", "phonetic-fast", "neural", "neural-whisper")
+NEURAL = {"neural": "log-mel", "neural-whisper": "whisper"}  # engine → the S2L network's input features
 
 
 def read_text(text: str | None) -> str | None:
@@ -75,8 +78,8 @@ def animate(audio: Audio | str, text: str | None = None, engine: str = "phonetic
     t1 = time.perf_counter()
     n = max(1, int(round(audio.duration * fps)))
     landmark_motion = None
-    if engine == "neural":
-        w, landmark_motion = neural_weights(audio, fps, n, emotions)
+    if engine in NEURAL:
+        w, landmark_motion = neural_weights(audio, fps, n, emotions, NEURAL[engine])
         phones, note = [], {"timing": "neural", "emotions_in_motion": dict(emotions or {})}
         t2 = time.perf_counter()
     else:
@@ -92,5 +95,5 @@ def animate(audio: Audio | str, text: str | None = None, engine: str = "phonetic
             "seconds": {"load": t1 - t0, "phones": t2 - t1, "articulate": t3 - t2}}
     return Animation(weights=w, fps=fps, start_frame=start_frame, emotions=dict(emotions or {}),
                      audio_path=audio.path, duration=audio.duration, metadata=meta,
-                     emotions_in_weights=engine == "neural", landmark_motion=landmark_motion)
+                     emotions_in_weights=engine in NEURAL, landmark_motion=landmark_motion)
 

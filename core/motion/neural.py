@@ -1,9 +1,12 @@
-"""The neural engine's motion: the S2L network's landmark motion and the ARKit weights solved from it.
+"""The neural engines' motion: the S2L network's landmark motion and the ARKit weights solved from it.
 
-Runs the network chunk by chunk (s2l.predict) and resamples each chunk to the output frame
-rate as it comes, so memory stays flat for an hour of audio.
+Runs the network chunk by chunk (s2l.predict for log-mel with torch, s2l_onnx.predict for Whisper
+features with onnxruntime only) and resamples each chunk from the model's frame rate (100 or 50 Hz)
+to the output frame rate as it comes, so memory stays flat for an hour of audio.
 """
 from __future__ import annotations
+
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -13,21 +16,39 @@ from ..speech.audio import Audio
 from .articulation import close_lips, frame_times
 from .solve_arkit import weights_from_landmarks
 
+FEATURES = ("log-mel", "whisper")
+Predict = Callable[[Audio, "dict[str, float] | None"], Iterator[tuple[int, np.ndarray, np.ndarray]]]
 
-def neural_weights(audio: Audio, fps: float, n_frames: int, emotions: dict[str, float] | None
-                   ) -> tuple[np.ndarray, np.ndarray]:
-    """The S2L network at `fps`: (ARKit weights solved from its landmarks, T×52; the landmark motion
-    itself, T×68×3 metres). Chunk by chunk, so the network's memory stays flat."""
+
+def _predictor(features: str, audio: Audio) -> tuple[Predict, float, int]:
+    """(chunked predict, model frames per second, model frames for `audio`) of the network for `features`."""
+    if features == "whisper":
+        from . import s2l_onnx
+        try:
+            import onnxruntime  # noqa: F401
+        except ImportError:
+            raise InputError("The neural-whisper engine needs onnxruntime: choose the phonetic engine, or "
+                             "install it into Blender's Python.") from None
+        return s2l_onnx.predict, s2l_onnx.FRAME_RATE, s2l_onnx.n_frames(len(audio.samples))
     try:
         from . import s2l
     except ImportError as exc:
         raise InputError(f"The neural engine needs PyTorch and librosa ({exc.name} is missing): "
                          "choose the phonetic engine, or install them into Blender's Python.") from None
-    t = frame_times(n_frames, fps) * s2l.FRAME_RATE  # output frames in model frames (frame j at j × 10 ms)
-    n_model = len(audio.samples) // s2l.HOP + 1
+    return s2l.predict, s2l.FRAME_RATE, len(audio.samples) // s2l.HOP + 1
+
+
+def neural_weights(audio: Audio, fps: float, n_frames: int, emotions: dict[str, float] | None,
+                   features: str = "log-mel") -> tuple[np.ndarray, np.ndarray]:
+    """The S2L network on `features` at `fps`: (ARKit weights solved from its landmarks, T×52; the landmark
+    motion itself, T×68×3 metres). Chunk by chunk, so the network's memory stays flat."""
+    if features not in FEATURES:
+        raise InputError(f"Unknown features '{features}': choose from {', '.join(FEATURES)}.")
+    predict, rate, n_model = _predictor(features, audio)
+    t = frame_times(n_frames, fps) * rate  # output frames in model frames (frame j at j / rate seconds)
     weights, motion, carry = [], [], None
     try:
-        for first, displacement, closed in s2l.predict(audio, emotions):
+        for first, displacement, closed in predict(audio, emotions):
             w = weights_from_landmarks(displacement, emotions)
             close_lips(w, closed)
             # resample this chunk (after the previous chunk's last frame) to the output frames it covers

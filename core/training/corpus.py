@@ -139,8 +139,10 @@ def _flite(rng: np.random.Generator) -> tuple[str, str, np.ndarray, list[Phone]]
     return f"flite-{voice}", text, x, [Phone(p.name, p.start / warp, p.end / warp) for p in phones]
 
 
-def utterance(seed: int, index: int) -> dict:
-    """One utterance drawn from (seed, index): features, phones and how it was made; odd indices are flite's.
+def utterance_audio(seed: int, index: int) -> dict:
+    """One utterance drawn from (seed, index): 16 kHz float32 audio, phones N×3 [id, start s, end s] and how
+    it was made; odd indices are flite's. Shared by every feature kind (log-mel here, Whisper in
+    corpus_whisper), so they hear the same audio.
 
     espeak-ng's audio also depends on what the process synthesised before (its
     phoneme timing does not): `build` makes each shard in a fresh process."""
@@ -150,8 +152,13 @@ def utterance(seed: int, index: int) -> dict:
     x = np.concatenate([np.zeros(int(lead * SAMPLE_RATE)), x, np.zeros(int(tail * SAMPLE_RATE))])
     x = augment(x.astype(np.float64), rng)
     phones = [(PHONE_INDEX[p.name], p.start + lead, p.end + lead) for p in timed]
-    return {"mel": log_mel(x).astype(np.float16), "phones": np.array(phones, np.float32).reshape(-1, 3),
-            "voice": voice, "text": text}
+    return {"samples": x, "phones": np.array(phones, np.float32).reshape(-1, 3), "voice": voice, "text": text}
+
+
+def utterance(seed: int, index: int) -> dict:
+    """One utterance drawn from (seed, index): log-mel features, phones and how it was made."""
+    u = utterance_audio(seed, index)
+    return {"mel": log_mel(u.pop("samples")).astype(np.float16), **u}
 
 
 def _shard(args: tuple[str, int, int, int]) -> str:

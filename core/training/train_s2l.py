@@ -8,6 +8,10 @@ cosine similarity of the mouth's displacement; plus cross-entropy of the lip
 closure output against the articulation model's closure curve. Reproducible from the seed;
 checkpoints every 200 steps in `--work`, and a run with the same `--work`
 resumes where it stopped.
+
+`--features whisper` trains the same network on Whisper tiny.en encoder features (384 at 50 Hz,
+corpus_whisper.py; the targets are made at 50 Hz), writes core/assets/s2l_whisper.pt and exports
+it to ONNX (s2l_export.py) for the torch-free "neural-whisper" engine.
 """
 from __future__ import annotations
 
@@ -26,7 +30,7 @@ from ..motion import s2l
 from ..motion.articulation import articulate, closure_curve, frame_times
 from ..motion.features import normalise
 from ..speech.phones import ARPABET, Phone
-from . import corpus
+from . import corpus, corpus_whisper, s2l_export
 
 MOUTH = np.array(ibug.MOUTH)
 CROP = 400  # frames (4 s) per training example
@@ -41,27 +45,29 @@ def draw_emotions(rng: np.random.Generator) -> dict[str, float]:
 
 
 def example(mel: np.ndarray, phones: np.ndarray, rng: np.random.Generator, basis: np.ndarray,
-            crop: int = CROP) -> tuple[np.ndarray, ...]:
-    """(normalised mel crop, emotion vector, target displacement in cm, lip closure 0..1, frame mask),
-    padded to `crop`."""
+            crop: int = CROP, rate: float = s2l.FRAME_RATE, log_mel: bool = True) -> tuple[np.ndarray, ...]:
+    """(feature crop — log-mel normalised, other features raw —, emotion vector, target displacement in cm,
+    lip closure 0..1, frame mask), padded to `crop` frames at `rate` frames per second."""
     n = len(mel)
     emotions = draw_emotions(rng)
     timed = [Phone(ARPABET[int(i)], float(a), float(b)) for i, a, b in phones]
-    target = articulate(timed, s2l.FRAME_RATE, n, emotions) @ basis * s2l.SCALE
-    closed = closure_curve(timed, frame_times(n, s2l.FRAME_RATE), s2l.FRAME_RATE)
+    target = articulate(timed, rate, n, emotions) @ basis * s2l.SCALE
+    closed = closure_curve(timed, frame_times(n, rate), rate)
     start = int(rng.integers(0, n - crop + 1)) if n > crop else 0
     k = min(crop, n - start)
     out_mel = np.zeros((crop, mel.shape[1]), np.float32)
     out_t = np.zeros((crop, target.shape[1]), np.float32)
     out_c, mask = np.zeros(crop, np.float32), np.zeros(crop, np.float32)
-    out_mel[:k] = normalise(mel[start:start + k].astype(np.float32))
+    window = mel[start:start + k].astype(np.float32)
+    out_mel[:k] = normalise(window) if log_mel else window
     out_t[:k], out_c[:k], mask[:k] = target[start:start + k], closed[start:start + k], 1.0
     return out_mel, s2l.emotion_vector(emotions), out_t, out_c, mask
 
 
-def batch(items, rng, basis, size: int = BATCH, crop: int = CROP) -> list[torch.Tensor]:
+def batch(items, rng, basis, size: int = BATCH, crop: int = CROP, rate: float = s2l.FRAME_RATE,
+          log_mel: bool = True) -> list[torch.Tensor]:
     picks = rng.integers(0, len(items), size)
-    parts = [example(*items[int(i)], rng, basis, crop) for i in picks]
+    parts = [example(*items[int(i)], rng, basis, crop, rate, log_mel) for i in picks]
     return [torch.from_numpy(np.stack(p)) for p in zip(*parts)]
 
 
@@ -95,22 +101,31 @@ def fit(items, steps: int, seed: int, work: str, minutes: float = 1e9, lr: float
     ckpt_path = os.path.join(work, "checkpoint.pt")
     basis = load_head().landmark_basis()
     model = s2l.S2L(**model_kw)
+    rate, log_mel = model.config["frame_rate"], model.config["features"] == "log-mel"
+    if not log_mel:  # the network standardises its input with these (stored in its weights)
+        sample = np.concatenate([f for f, _ in items[:: max(1, len(items) // 500)]]).astype(np.float32)
+        model.mean.copy_(torch.from_numpy(sample.mean(0)))
+        model.std.copy_(torch.from_numpy(sample.std(0) + 1e-3))
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.05)
     rng = np.random.default_rng(seed)
-    step, history = 0, []
+    step, history, spent = 0, [], 0.0
     if os.path.exists(ckpt_path):
         ck = torch.load(ckpt_path, weights_only=True)
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["opt"])
         sched.load_state_dict(ck["sched"])
         rng.bit_generator.state, step, history = json.loads(ck["rng"]), ck["step"], ck["history"]
+        spent = float(ck.get("seconds", 0.0))
         torch.set_rng_state(ck["torch_rng"])
-        log(f"resumed at step {step}")
+        if sched.total_steps != steps:  # resumed with a new step budget (a slower CPU): anneal over that one
+            sched.total_steps = steps
+            sched._schedule_phases[-1]["end_step"] = float(steps - 1)
+        log(f"resumed at step {step} of {steps}")
     t0 = time.time()
     model.train()
     while step < steps and (time.time() - t0) < minutes * 60:
-        mel, emo, target, closed, mask = batch(items, rng, basis, batch_size, crop)
+        mel, emo, target, closed, mask = batch(items, rng, basis, batch_size, crop, rate, log_mel)
         parts = losses(*model(mel, emo), target, closed, mask)
         opt.zero_grad()
         parts["total"].backward()
@@ -126,27 +141,39 @@ def fit(items, steps: int, seed: int, work: str, minutes: float = 1e9, lr: float
         if step % 200 == 0 or step == steps:
             torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
                         "rng": json.dumps(rng.bit_generator.state), "torch_rng": torch.get_rng_state(), "step": step,
-                        "history": history}, ckpt_path + ".tmp")
+                        "history": history, "seconds": spent + time.time() - t0}, ckpt_path + ".tmp")
             os.replace(ckpt_path + ".tmp", ckpt_path)
+    model.train_seconds = spent + time.time() - t0  # over every run of this `work` folder
     return model.eval(), history
 
 
 def main(args) -> None:
-    folder = args.corpus or corpus.default_folder(args.seed, args.utterances)
+    whisper = getattr(args, "features", "log-mel") == "whisper"
+    kind = corpus_whisper if whisper else corpus
+    folder = args.corpus or kind.default_folder(args.seed, args.utterances)
     if not args.corpus:
-        corpus.build(folder, args.utterances, args.seed)
-    items = corpus.load(folder)
-    print(f"corpus: {len(items)} utterances, {sum(len(m) for m, _ in items) / 360000:.2f} h of audio", flush=True)
+        kind.build(folder, args.utterances, args.seed, **({"workers": 2} if whisper else {}))
+    items = kind.load(folder)
+    rate = s2l.WHISPER_RATE if whisper else s2l.FRAME_RATE
+    print(f"corpus: {len(items)} utterances, {sum(len(m) for m, _ in items) / rate / 3600:.2f} h of audio",
+          flush=True)
     t = time.time()
+    model_kw = ({"n_inputs": s2l.WHISPER_FEATURES, "frame_rate": s2l.WHISPER_RATE, "features": "whisper"}
+                if whisper else {})
     model, history = fit(items, args.steps, args.seed, args.work, args.minutes,
-                         log=lambda s: print(s, flush=True))
-    out = args.out or s2l.WEIGHTS
+                         log=lambda s: print(s, flush=True), crop=int(CROP * rate / s2l.FRAME_RATE), **model_kw)
+    out = args.out or (s2l.WHISPER_WEIGHTS if whisper else s2l.WEIGHTS)
     with open(os.path.join(folder, "corpus.json")) as fh:
         spec = json.load(fh)
     meta = {"command": checkpoints.command("s2l"), "seed": args.seed, "steps": len(history), "corpus": spec,
-            "minutes_this_run": round((time.time() - t) / 60, 1), "final_loss": float(np.mean(history[-50:]))}
+            "minutes_this_run": round((time.time() - t) / 60, 1),
+            "minutes_training": round(getattr(model, "train_seconds", 0.0) / 60, 1),
+            "final_loss": float(np.mean(history[-50:]))}
     checkpoints.save(out, model.cpu(), meta)
     with open(os.path.join(args.work, "meta.json"), "w") as fh:
         json.dump(meta, fh, indent=1)
     print(f"{out}: {os.path.getsize(out) / 1e6:.1f} MB after {len(history)} steps", flush=True)
+    if whisper:
+        onnx_path = s2l_export.export(model.cpu(), os.path.splitext(out)[0] + ".onnx")
+        print(f"{onnx_path}: {os.path.getsize(onnx_path) / 1e6:.1f} MB", flush=True)
 
