@@ -14,6 +14,8 @@ _ENGINE_ITEMS = [
      "(needs PyTorch and librosa in Blender's Python)"),
     ("neural-whisper", "Neural (Whisper)", "The S2L network on Whisper speech features, learned from real voices; "
      "emotion sliders condition it (needs only onnxruntime and the converted ONNX models)"),
+    ("phonetic-whisper", "Phonetic + Whisper", "Phonetic timing plus the lip closures the Whisper network hears "
+     "that the phones missed (misheard words, other languages); slower"),
 ]
 assert tuple(i[0] for i in _ENGINE_ITEMS) == ENGINES
 _DEFORMER_ITEMS = [

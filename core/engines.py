@@ -9,6 +9,8 @@ Engines:
   The emotions are then part of the motion, not a separate layer.
 - "neural-whisper": the same network trained on Whisper tiny.en encoder features (learned from real
   speech), both networks run by onnxruntime (motion/s2l_onnx.py): no PyTorch or librosa needed.
+- "phonetic-whisper": the phonetic engine's timing, plus the lip closures the Whisper-feature network
+  hears that the phones missed (a misheard word, another language's p/b/m): slower, both at once.
 """
 from __future__ import annotations
 
@@ -19,13 +21,13 @@ import time
 from .errors import InputError
 from .face.arkit import INDEX
 from .motion.articulation import articulate, blinks
-from .motion.neural import neural_weights
+from .motion.neural import closure_heard, neural_weights
 from .output.animation import Animation
 from .speech import languages, recognise
 from .speech.audio import Audio, load_audio
 from .speech.languages import ENGLISH
 
-ENGINES = ("phonetic", "phonetic-fast", "neural", "neural-whisper")
+ENGINES = ("phonetic", "phonetic-fast", "neural", "neural-whisper", "phonetic-whisper")
 NEURAL = {"neural": "log-mel", "neural-whisper": "whisper"}  # engine → the S2L network's input features
 
 
@@ -84,8 +86,11 @@ def animate(audio: Audio | str, text: str | None = None, engine: str = "phonetic
         t2 = time.perf_counter()
     else:
         phones, note = phones_for(audio, text, engine, language)
+        # a transcript's alignment is the timing itself; recognised phones may have missed closures
+        listen = engine == "phonetic-whisper" and note["timing"] != "forced alignment"
+        heard = closure_heard(audio, fps, n) if listen else None
         t2 = time.perf_counter()
-        w = articulate(phones, fps, n, layered=emotions)
+        w = articulate(phones, fps, n, layered=emotions, closed=heard)
     if blink:
         b = blinks(n, fps, seed)
         w[:, INDEX["eyeBlinkLeft"]] = b[:, 0]

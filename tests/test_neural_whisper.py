@@ -121,3 +121,27 @@ def test_long_audio_runs_window_by_window():
     disp = np.concatenate([c[1] for c in chunks])
     assert disp.shape == (s2l_onnx.n_frames(len(audio.samples)), 68, 3)
     assert np.isfinite(disp).all() and np.abs(disp).max() < 0.05
+
+
+@needs_models
+def test_phonetic_whisper_adds_the_closures_the_phones_missed(tmp_path):
+    """On French speech the phonetic engine hears phones only (no French words); the Whisper network's
+    closures come on top, never removing one: closure rises (or stays) at espeak's own p/b/m, and a transcript's
+    alignment is kept as it is."""
+    from core.engines import animate
+    from core.face.head import load_head
+    from core.speech.espeak import synthesise, write_wav
+    from core.training.evaluation import lip_gap, score
+
+    text = "Le petit bateau passe sous le pont, puis maman mange une pomme et un beau melon."
+    speech = synthesise(text, voice="fr")
+    path = str(tmp_path / "fr.wav")
+    write_wav(path, speech.samples, speech.sample_rate)
+    head, exact = load_head(), speech.phones()
+    runs = {e: animate(path, None, e, language="fr", blink=False) for e in ("phonetic", "phonetic-whisper")}
+    closure = {e: score(head.landmark_positions(a.weights), 30.0, exact).bilabial_closure for e, a in runs.items()}
+    assert closure["phonetic-whisper"] >= closure["phonetic"] and closure["phonetic-whisper"] >= 0.8, closure
+    gaps = {e: lip_gap(head.landmark_positions(a.weights)) for e, a in runs.items()}
+    assert (gaps["phonetic-whisper"] <= gaps["phonetic"] + 1e-4).all()  # closures only added
+    aligned = [animate(path, text, e, language="fr", blink=False).weights for e in ("phonetic", "phonetic-whisper")]
+    assert np.array_equal(aligned[0], aligned[1])

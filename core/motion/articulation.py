@@ -87,9 +87,10 @@ def frame_times(n_frames: int, fps: float) -> np.ndarray:
 
 
 def articulate(phones: list[Phone], fps: float, n_frames: int, emotions: dict[str, float] | None = None,
-               layered: dict[str, float] | None = None) -> np.ndarray:
+               layered: dict[str, float] | None = None, closed: np.ndarray | None = None) -> np.ndarray:
     """Coarticulated ARKit weights, n_frames × 52 float32 in 0..1, optionally spoken with emotions
-    (in the weights) or to be shown under `layered` emotions (their shape keys on top)."""
+    (in the weights) or to be shown under `layered` emotions (their shape keys on top). `closed`
+    (n_frames, 0..1): more lip closure heard in the audio itself, on top of the phones' p/b/m."""
     t = frame_times(n_frames, fps)
     num = np.zeros((n_frames, len(ARKIT_NAMES)), np.float64)
     den = np.full(n_frames, 1e-6)
@@ -107,6 +108,8 @@ def articulate(phones: list[Phone], fps: float, n_frames: int, emotions: dict[st
     if emotions:
         w = with_emotions(w, emotions)
     c = closure_curve(phones, t, fps)
+    if closed is not None:
+        c = np.maximum(c, closed)
     if c.any():
         close_lips(w, c, emotion_weights(layered) if layered else None)
     return np.clip(w, 0.0, 1.0).astype(np.float32)

@@ -66,3 +66,13 @@ def neural_weights(audio: Audio, fps: float, n_frames: int, emotions: dict[str, 
         raise InputError(str(exc)) from None
     return (np.concatenate(weights).astype(np.float32),
             np.concatenate(motion).astype(np.float32).reshape(n_frames, N_LANDMARKS, 3))
+
+
+def closure_heard(audio: Audio, fps: float, n_frames: int) -> np.ndarray:
+    """(n_frames,) 0..1: where the Whisper-feature network hears the lips shut, counted from its even odds
+    (probability 0.5 → 0, 1 → 1), so only what it is sure of closes lips the phones left open."""
+    predict, rate, _ = _predictor("whisper", audio)
+    t = frame_times(n_frames, fps) * rate
+    chunks = [(first, closed) for first, _, closed in predict(audio, None)]
+    p = np.concatenate([c for _, c in chunks])
+    return np.clip(2.0 * np.interp(t, np.arange(len(p)), p) - 1.0, 0.0, 1.0)
