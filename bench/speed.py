@@ -64,12 +64,14 @@ def measure(path: str, engine: str, with_blender: bool) -> dict:
     # start-up, not timed: decoders built here and in one worker process per core
     sphinx.decoder("words"), sphinx.decoder("align"), sphinx.decoder("phones")
     pool.warm_up()
-    if engine == "neural":  # start-up: the model loaded and run once (librosa's numba compiled)
-        from core import checkpoints
-        from core.motion.neural import neural_weights
-        from core.speech.audio import Audio
+    from core.engines import NEURAL
+    from core.motion.neural import closure_heard, neural_weights
+    from core.speech.audio import Audio
 
-        neural_weights(Audio(np.zeros(16000, np.float32)), 30.0, 30, None)
+    if engine in NEURAL:  # start-up: the model loaded and run once (librosa's numba compiled, sessions made)
+        neural_weights(Audio(np.zeros(16000, np.float32)), 30.0, 30, None, NEURAL[engine])
+    if engine == "phonetic-whisper":
+        closure_heard(Audio(np.zeros(16000, np.float32)), 30.0, 30)
     times = {}
     t = time.perf_counter()
     audio = load_audio(path)
@@ -77,14 +79,16 @@ def measure(path: str, engine: str, with_blender: bool) -> dict:
     fps = 30.0
     n = int(round(audio.duration * fps))
     t = time.perf_counter()
-    if engine == "neural":
-        w, _ = neural_weights(audio, fps, n, None)
+    if engine in NEURAL:
+        w, _ = neural_weights(audio, fps, n, None, NEURAL[engine])
         times["timing"], times["articulate"] = time.perf_counter() - t, 0.0
     else:
-        phones = recognise.recognise_words(audio)[0] if engine == "phonetic" else recognise.recognise_phones(audio)
+        fast = engine == "phonetic-fast"
+        phones = recognise.recognise_phones(audio) if fast else recognise.recognise_words(audio)[0]
+        heard = closure_heard(audio, fps, n) if engine == "phonetic-whisper" else None
         times["timing"] = time.perf_counter() - t
         t = time.perf_counter()
-        w = articulate(phones, fps, n)
+        w = articulate(phones, fps, n, closed=heard)
         times["articulate"] = time.perf_counter() - t
     if with_blender:
         import bpy
@@ -109,7 +113,20 @@ def measure(path: str, engine: str, with_blender: bool) -> dict:
     return {"duration": audio.duration, "times": times,
             "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "worker_mb": sum(_peak_mb(p.pid) for p in pool._pool),
-            "device": str(checkpoints.device()) if engine == "neural" else "cpu"}
+            "device": _device(engine), "torch": "torch" in sys.modules}
+
+
+def _device(engine: str) -> str:
+    """Where the engine's network ran: torch's device for the log-mel S2L, onnxruntime's provider for Whisper."""
+    if engine == "neural":
+        from core import checkpoints
+
+        return str(checkpoints.device())
+    if engine in ("neural-whisper", "phonetic-whisper"):
+        from core.motion import s2l_onnx
+
+        return s2l_onnx.load().session.get_providers()[0].replace("ExecutionProvider", "").lower()
+    return "cpu"
 
 
 def _peak_mb(pid: int) -> float:
@@ -145,7 +162,8 @@ def main() -> None:
         return
     ap = argparse.ArgumentParser()
     ap.add_argument("--lengths", type=float, nargs="+", default=[5, 60, 600])
-    ap.add_argument("--engines", nargs="+", default=["phonetic", "phonetic-fast", "neural"])
+    ap.add_argument("--engines", nargs="+", default=["phonetic", "phonetic-fast", "neural", "neural-whisper",
+                                                      "phonetic-whisper"])
     ap.add_argument("--section", default="speed", help="report section (e.g. speed-gpu for a GPU machine)")
     ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -177,7 +195,9 @@ def main() -> None:
             "once: not timed). Clips of 20 s or more are decoded without their pauses (0.5 s or longer), "
             "in pieces shared out to both cores (`core/speech/pool.py`). 'timing' = pocketsphinx phone timing, "
             "or for `neural` the whole network path (log-mel, S2L in 10 s chunks, "
-            "ARKit solve, resampling to 30 fps). 'click total' = load + timing + articulation + writing shape "
+            "ARKit solve, resampling to 30 fps), for `neural-whisper` the same on Whisper tiny.en features "
+            "(30 s encoder windows, both networks in onnxruntime, no torch), for `phonetic-whisper` the "
+            "phonetic timing plus that network's closures. 'click total' = load + timing + articulation + writing shape "
             "keys, Action and sound strip in Blender. Peak MB = the process's max RSS (bpy and torch "
             f"included); workers' peak MB = the recognition workers' max RSS, added up. Before the rows, {check} "
             "(equal figures: the cores were the machine's own).\n\n")
