@@ -89,6 +89,11 @@ TESTS = ["*/tests/*", "*/tests", "*/conftest.py"]
 # imported only by core/training, never in Blender. These subpackages are imported by none of them:
 SCIPY_UNUSED = ["cluster", "datasets", "differentiate", "fft", "fftpack", "integrate", "interpolate", "io", "misc",
                 "ndimage", "odr", "optimize", "signal", "stats"]
+# ... and these compiled modules inside the kept subpackages are never loaded by them: cython_special is a C API
+# for Cython code that cimports scipy.special; _decomp_interpolative backs scipy.linalg.interpolative (imported
+# only on request); _test_* and _fpumode serve scipy's test suite; _uarray is scipy.fft's backend machinery.
+SCIPY_UNUSED_MODULES = ["scipy/special/cython_special.*", "scipy/linalg/_decomp_interpolative.*", "scipy/*/_test_*",
+                        "scipy/_lib/_fpumode.*", "scipy/_lib/_uarray/*", "scipy/_lib/_uarray"]
 # onnxruntime: `import onnxruntime` and a CPU session load onnxruntime/__init__ and capi/ only; these are offline
 # tools (quantisation, transformer graph fusion, the ONNX-backend test API, sample models):
 ORT_UNUSED = ["tools", "transformers", "quantization", "backend", "datasets"]
@@ -126,7 +131,7 @@ def matcher(patterns: list[str]) -> Callable[[str], bool]:
 
 
 def trim_scipy(path: str) -> tuple[int, int]:
-    return repack(path, matcher(TESTS + [f"scipy/{sub}" for sub in SCIPY_UNUSED]
+    return repack(path, matcher(TESTS + SCIPY_UNUSED_MODULES + [f"scipy/{sub}" for sub in SCIPY_UNUSED]
                                 + [f"scipy/{sub}/*" for sub in SCIPY_UNUSED]))
 
 
