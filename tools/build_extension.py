@@ -138,13 +138,16 @@ def trim_scipy(path: str) -> tuple[int, int]:
 def trim_onnxruntime(path: str) -> tuple[int, int]:
     """Also drops the C-API library (libonnxruntime.so.1.32.0, onnxruntime.dll, libonnxruntime.*.dylib; about
     35 MB unpacked): the Python module links the runtime in statically and loads only
-    onnxruntime_providers_shared. Kept if the module names the library (then it is a real dependency)."""
+    onnxruntime_providers_shared. Kept if the module names the library, as a linked dependency or as a string it
+    could load at run time (ASCII or, for Windows' LoadLibraryW, UTF-16): checked on linux-x64 (the library is
+    not mapped after a CPU session), win_amd64 (not among the .pyd's imported DLLs) and macOS arm64."""
     with zipfile.ZipFile(path) as z:
         names = z.namelist()
         module = next(n for n in names if re.match(r"onnxruntime/capi/onnxruntime_pybind11_state\.", n))
         binary = z.read(module)
     capi = [n for n in names if re.fullmatch(r"onnxruntime/capi/(lib)?onnxruntime(\.[0-9.]+)?\.(so|dll|dylib)"
-                                                r"(\.[0-9.]+)?", n) and os.path.basename(n).encode() not in binary]
+                                                r"(\.[0-9.]+)?", n)
+            and not any(os.path.basename(n).encode(enc) in binary for enc in ("ascii", "utf-16-le"))]
     patterns = TESTS + [f"onnxruntime/{sub}" for sub in ORT_UNUSED] + [f"onnxruntime/{sub}/*" for sub in ORT_UNUSED]
     return repack(path, lambda n: n in capi or matcher(patterns)(n))
 
