@@ -24,7 +24,7 @@ model, which word recognition reads, shrinks 23.5 -> 20.1 MB. `--no-trim` builds
 wheels as downloaded. `tools/check_install.py --smoke --modules` checks what the trimming kept.
 
     python tools/build_extension.py [--platforms linux-x64 windows-x64 macos-arm64 macos-x64] [--pythons 3.11 3.13]
-                                    [--out dist] [--no-trim]
+                                    [--out dist] [--no-trim] [--without-torch-weights]
 """
 from __future__ import annotations
 
@@ -195,6 +195,9 @@ def main() -> None:
                     help="Blender Pythons to bundle wheels for (default: all; 3.11 = Blender 4.2-5.0, 3.13 = 5.1+)")
     ap.add_argument("--out", default=os.path.join(ROOT, "dist"))
     ap.add_argument("--no-trim", action="store_true", help="bundle the wheels as downloaded (to compare)")
+    ap.add_argument("--without-torch-weights", action="store_true",
+                    help="leave out core/assets/*.pt (7.0 MB in the zip): only PyTorch reads them (the neural engine "
+                         "and the Learned deformer, for users who install torch into Blender's Python themselves)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         src = os.path.join(tmp, "talkinghead")
@@ -216,6 +219,8 @@ def main() -> None:
         listing = "wheels = [\n" + "".join(f'  "./wheels/{n}",\n' for n in names) + "]\n"
         platforms = "platforms = [" + ", ".join(f'"{p}"' for p in args.platforms) + "]\n"
         text = text.replace("\n[permissions]", "\n" + platforms + listing + "\n[permissions]")
+        if args.without_torch_weights:
+            text = text.replace("paths_exclude_pattern = [\n", 'paths_exclude_pattern = [\n  "/core/assets/*.pt",\n')
         with open(manifest, "w", encoding="utf-8") as fh:
             fh.write(text)
         for n in names:  # what each wheel costs the download (pocketsphinx, scipy and onnxruntime dominate)
