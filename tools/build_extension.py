@@ -14,26 +14,43 @@ whose Python tag matches its own Python before it picks one wheel per package, a
 derives the manifest's Python versions from all of them, so each Blender installs its
 own set. `--pythons 3.11` makes a smaller zip for one Python only.
 
+The wheels are trimmed before they go in (`trim`, one function per package below, each removal
+with its reason): test suites, scipy's subpackages the engine never imports, onnxruntime's
+C-API library and Python tools, copies of libraries nothing loads. A trimmed wheel keeps its
+name and version; its RECORD loses the lines of the removed files, so pip and Blender install
+it as before. Every wheel is also recompressed with LZMA (zip method 14) instead of deflate,
+which Python's zipfile (Blender's wheel installer, pip) reads: pocketsphinx's word language
+model, which word recognition reads, shrinks 23.5 -> 20.1 MB. `--no-trim` builds with the
+wheels as downloaded. `tools/check_install.py --smoke --modules` checks what the trimming kept.
+
     python tools/build_extension.py [--platforms linux-x64 windows-x64 macos-arm64 macos-x64] [--pythons 3.11 3.13]
-                                    [--out dist]
+                                    [--out dist] [--no-trim] [--without-torch-weights]
 """
 from __future__ import annotations
 
 import argparse
+import csv
+import fnmatch
 import glob
+import io
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import zipfile
+from typing import Callable
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # What the engine imports, plus their own needs (Blender ships numpy; sounddevice, which pocketsphinx lists
 # for live microphone input, is never imported by us). Every version is exact: the bundled wheels run
 # against the numpy of the Blender they land in, which we do not choose. Python 3.11 is Blender 4.2
 # (numpy 1.24.3) to 5.0 (numpy 1.26.4); 3.13 is Blender 5.1+ (numpy 2.x; 5.2 has 2.5.5).
+# onnxruntime runs the neural engine's ONNX models; `import onnxruntime` and a CPU InferenceSession import
+# none of its declared dependencies (flatbuffers, packaging, protobuf, sympy), so they are not bundled.
 COMMON = ["pocketsphinx==5.1.1", "espeakng-loader==0.2.4", "soundfile==0.14.0", "soxr==1.1.0", "cffi==2.1.1",
-          "pycparser==3.12", "typing-extensions==4.16.0", "robust-laplacian==1.1.0"]
+          "pycparser==3.12", "typing-extensions==4.16.0", "robust-laplacian==1.1.0", "onnxruntime==1.32.0"]
 PACKAGES = {
     # scipy 1.15.3: the last release that runs on numpy 1.24 (1.16 needs >=1.25.2, 1.17 needs >=1.26.4)
     "3.11": COMMON + ["scipy==1.15.3"],
@@ -64,6 +81,108 @@ def download(platform: str, python: str, dest: str) -> None:
     subprocess.run(cmd + PACKAGES[python], check=True)
 
 
+# --- trimming -------------------------------------------------------------------------------------------
+# Every wheel: test suites are never run inside Blender.
+TESTS = ["*/tests/*", "*/tests", "*/conftest.py"]
+# scipy: the engine imports scipy.sparse (linalg: eigsh, factorized; csgraph) and scipy.spatial (cKDTree), which
+# import scipy._lib, .linalg, .special and .constants (check_install.py --modules lists them). scipy.signal is
+# imported only by core/training, never in Blender. These subpackages are imported by none of them:
+SCIPY_UNUSED = ["cluster", "datasets", "differentiate", "fft", "fftpack", "integrate", "interpolate", "io", "misc",
+                "ndimage", "odr", "optimize", "signal", "stats"]
+# ... and these compiled modules inside the kept subpackages are never loaded by them: cython_special is a C API
+# for Cython code that cimports scipy.special; _decomp_interpolative backs scipy.linalg.interpolative (imported
+# only on request); _test_* and _fpumode serve scipy's test suite; _uarray is scipy.fft's backend machinery.
+SCIPY_UNUSED_MODULES = ["scipy/special/cython_special.*", "scipy/linalg/_decomp_interpolative.*", "scipy/*/_test_*",
+                        "scipy/_lib/_fpumode.*", "scipy/_lib/_uarray/*", "scipy/_lib/_uarray"]
+# onnxruntime: `import onnxruntime` and a CPU session load onnxruntime/__init__ and capi/ only; these are offline
+# tools (quantisation, transformer graph fusion, the ONNX-backend test API, sample models):
+ORT_UNUSED = ["tools", "transformers", "quantization", "backend", "datasets"]
+# robust-laplacian: lib/ holds libgeometry-central.a, a static archive for linking C++ against; the bindings
+# module already contains what it needs of it.
+RL_UNUSED = ["lib/*"]
+
+
+def repack(path: str, drop: Callable[[str], bool]) -> tuple[int, int]:
+    """Rewrite the wheel at `path` without the files `drop` names, LZMA-compressed; returns (files dropped,
+    bytes of them uncompressed). RECORD loses the dropped files' lines (the kept files' hashes are unchanged:
+    they hash the contents, not the compressed bytes)."""
+    with zipfile.ZipFile(path) as zin:
+        infos = zin.infolist()
+        record = next(i.filename for i in infos if re.fullmatch(r"[^/]+\.dist-info/RECORD", i.filename))
+        dropped = {i.filename for i in infos if i.filename != record and "dist-info/" not in i.filename
+                   and drop(i.filename.rstrip("/"))}
+        rows = [r for r in csv.reader(io.StringIO(zin.read(record).decode("utf-8"))) if r and r[0] not in dropped]
+        text = io.StringIO()
+        csv.writer(text, lineterminator="\n").writerows(rows)
+        tmp = path + ".tmp"
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_LZMA) as zout:
+            for info in infos:
+                if info.filename in dropped:
+                    continue
+                data = text.getvalue().encode("utf-8") if info.filename == record else zin.read(info)
+                info.compress_type = zipfile.ZIP_LZMA
+                zout.writestr(info, data)
+    os.replace(tmp, path)
+    return len(dropped), sum(i.file_size for i in infos if i.filename in dropped)
+
+
+def matcher(patterns: list[str]) -> Callable[[str], bool]:
+    return lambda name: any(fnmatch.fnmatch(name, p) for p in patterns)
+
+
+def trim_scipy(path: str) -> tuple[int, int]:
+    return repack(path, matcher(TESTS + SCIPY_UNUSED_MODULES + [f"scipy/{sub}" for sub in SCIPY_UNUSED]
+                                + [f"scipy/{sub}/*" for sub in SCIPY_UNUSED]))
+
+
+def trim_onnxruntime(path: str) -> tuple[int, int]:
+    """Also drops the C-API library (libonnxruntime.so.1.32.0, onnxruntime.dll, libonnxruntime.*.dylib; about
+    35 MB unpacked): the Python module links the runtime in statically and loads only
+    onnxruntime_providers_shared. Kept if the module names the library, as a linked dependency or as a string it
+    could load at run time (ASCII or, for Windows' LoadLibraryW, UTF-16): checked on linux-x64 (the library is
+    not mapped after a CPU session), win_amd64 (not among the .pyd's imported DLLs) and macOS arm64."""
+    with zipfile.ZipFile(path) as z:
+        names = z.namelist()
+        module = next(n for n in names if re.match(r"onnxruntime/capi/onnxruntime_pybind11_state\.", n))
+        binary = z.read(module)
+    capi = [n for n in names if re.fullmatch(r"onnxruntime/capi/(lib)?onnxruntime(\.[0-9.]+)?\.(so|dll|dylib)"
+                                                r"(\.[0-9.]+)?", n)
+            and not any(os.path.basename(n).encode(enc) in binary for enc in ("ascii", "utf-16-le"))]
+    patterns = TESTS + [f"onnxruntime/{sub}" for sub in ORT_UNUSED] + [f"onnxruntime/{sub}/*" for sub in ORT_UNUSED]
+    return repack(path, lambda n: n in capi or matcher(patterns)(n))
+
+
+def trim_espeakng_loader(path: str) -> tuple[int, int]:
+    """espeak-ng's data (all ~100 languages: the Language setting takes any espeak code) stays. The library
+    comes three times on Linux (libespeak-ng.so, .so.1, .so.1.52.0: symlinks turned into copies); core/speech/
+    espeak.py loads get_library_path(), the unversioned name, so the versioned copies go."""
+    return repack(path, matcher(TESTS + ["espeakng_loader/libespeak-ng.so.*", "espeakng_loader/libespeak-ng.*.dylib"]))
+
+
+def trim_robust_laplacian(path: str) -> tuple[int, int]:
+    return repack(path, matcher(TESTS + RL_UNUSED))
+
+
+def trim_pocketsphinx(path: str) -> tuple[int, int]:
+    """The en-us model stays whole: the acoustic model (en-us/), cmudict-en-us.dict and en-us.lm.bin are the
+    Decoder's defaults (word recognition and alignment, core/speech/sphinx.py), en-us-phone.lm.bin is the phone
+    loop's. Only model/CMakeLists.txt (pocketsphinx's own build) goes; the gain is LZMA."""
+    return repack(path, matcher(TESTS + ["pocketsphinx/model/CMakeLists.txt"]))
+
+
+TRIMS = {"scipy": trim_scipy, "onnxruntime": trim_onnxruntime, "espeakng_loader": trim_espeakng_loader,
+         "robust_laplacian": trim_robust_laplacian, "pocketsphinx": trim_pocketsphinx}
+
+
+def trim(path: str) -> str:
+    """Trim one downloaded wheel in place (every wheel at least loses its tests and is LZMA-compressed)."""
+    before = os.path.getsize(path)
+    project = os.path.basename(path).split("-")[0]
+    count, raw = TRIMS.get(project, lambda p: repack(p, matcher(TESTS)))(path)
+    return (f"{before / 1e6:6.1f} -> {os.path.getsize(path) / 1e6:5.1f} MB  {os.path.basename(path)}  "
+            f"({count} files, {raw / 1e6:.1f} MB unpacked, removed)")
+
+
 def python_suffix(pythons: list[str]) -> str:
     """File name tag of a zip that leaves a supported Python out ("" when it has them all)."""
     return "" if set(pythons) == set(PACKAGES) else "-py" + "-py".join(p.replace(".", "") for p in sorted(pythons))
@@ -75,6 +194,10 @@ def main() -> None:
     ap.add_argument("--pythons", nargs="+", default=list(PACKAGES), choices=list(PACKAGES),
                     help="Blender Pythons to bundle wheels for (default: all; 3.11 = Blender 4.2-5.0, 3.13 = 5.1+)")
     ap.add_argument("--out", default=os.path.join(ROOT, "dist"))
+    ap.add_argument("--no-trim", action="store_true", help="bundle the wheels as downloaded (to compare)")
+    ap.add_argument("--without-torch-weights", action="store_true",
+                    help="leave out core/assets/*.pt (7.0 MB in the zip): only PyTorch reads them (the neural engine "
+                         "and the Learned deformer, for users who install torch into Blender's Python themselves)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         src = os.path.join(tmp, "talkinghead")
@@ -87,15 +210,20 @@ def main() -> None:
             for py in args.pythons:
                 download(p, py, wheels)
         names = sorted(os.path.basename(w) for w in glob.glob(os.path.join(wheels, "*.whl")))
+        if not args.no_trim:
+            for n in names:
+                print(trim(os.path.join(wheels, n)))
         manifest = os.path.join(src, "blender_manifest.toml")
         with open(manifest, encoding="utf-8") as fh:
             text = fh.read()
         listing = "wheels = [\n" + "".join(f'  "./wheels/{n}",\n' for n in names) + "]\n"
         platforms = "platforms = [" + ", ".join(f'"{p}"' for p in args.platforms) + "]\n"
         text = text.replace("\n[permissions]", "\n" + platforms + listing + "\n[permissions]")
+        if args.without_torch_weights:
+            text = text.replace("paths_exclude_pattern = [\n", 'paths_exclude_pattern = [\n  "/core/assets/*.pt",\n')
         with open(manifest, "w", encoding="utf-8") as fh:
             fh.write(text)
-        for n in names:  # what each wheel costs the download (scipy and pocketsphinx dominate)
+        for n in names:  # what each wheel costs the download (pocketsphinx, scipy and onnxruntime dominate)
             print(f"{os.path.getsize(os.path.join(wheels, n)) / 1e6:6.1f} MB  {n}")
         os.makedirs(args.out, exist_ok=True)
         built = os.path.join(tmp, "built")

@@ -10,8 +10,12 @@ It installs into a throw-away user folder (BLENDER_USER_RESOURCES), enables the
 extension, adds the built-in head, animates it from a clip with the panel's default
 engine (without --audio: a sentence spoken by the bundled espeak-ng) and checks that
 the shape keys got an Action whose jawOpen curve moves; with --mesh it also animates
-that mesh (PLY or OBJ) through the default deformer. Prints one PASS or FAIL line;
-exit status 0 on PASS, 1 on FAIL.
+that mesh (PLY or OBJ) through the default deformer. With --smoke it also calls, inside the
+installed extension's Python, the scipy pieces the engine uses (eigsh on a small Laplacian,
+factorized, csgraph, cKDTree) and runs a one-node ONNX model through onnxruntime on the CPU: the
+wheels are trimmed at build time (tools/build_extension.py), so a missing piece shows here. With
+--modules it lists the submodules of each bundled package that were imported by the end (what
+the trimming must keep). Prints one PASS or FAIL line; exit status 0 on PASS, 1 on FAIL.
 """
 from __future__ import annotations
 
@@ -46,7 +50,10 @@ def install(zip_path: str) -> None:
 
 
 BUNDLED = {"scipy": "scipy", "pocketsphinx": "pocketsphinx", "soundfile": "soundfile", "soxr": "soxr",
-           "robust-laplacian": "robust_laplacian", "espeakng-loader": "espeakng_loader", "cffi": "cffi"}
+           "robust-laplacian": "robust_laplacian", "espeakng-loader": "espeakng_loader", "cffi": "cffi",
+           "onnxruntime": "onnxruntime"}
+# a one-node ONNX model (Relu on a float[1,4]), so that the check needs no onnx package
+TINY_ONNX = "CAg6OwoMCgF4EgF5IgRSZWx1EgFnWhMKAXgSDgoMCAESCAoCCAEKAggEYhMKAXkSDgoMCAESCAoCCAEKAggEQgQKABAR"
 
 
 def bundled_versions(user: str) -> str:
@@ -67,6 +74,57 @@ def bundled_versions(user: str) -> str:
                                "with only bpy and its numpy")
         found.append(f"{dist} {md.version(dist)}")
     return ", ".join(found)
+
+
+def smoke(folder: str) -> str:
+    """The trimmed wheels' pieces that the engine calls (scipy) or will call (onnxruntime), called once each."""
+    import base64
+
+    import numpy as np
+    import onnxruntime as ort
+    import scipy.sparse as sp
+    import scipy.sparse.csgraph  # noqa: F401
+    import scipy.sparse.linalg as spla
+    from scipy.spatial import cKDTree
+
+    n = 60  # a ring's graph Laplacian: eigenvalues 2 - 2 cos(2 pi k / n)
+    ring = sp.diags([np.ones(n - 1), np.ones(n - 1)], [-1, 1], format="lil")
+    ring[0, n - 1] = ring[n - 1, 0] = 1
+    lap = (sp.diags(np.asarray(ring.sum(axis=1)).ravel()) - ring).tocsc()
+    vals = np.sort(spla.eigsh(lap, k=3, sigma=-1e-3, which="LM")[0])
+    want = np.sort(2 - 2 * np.cos(2 * np.pi * np.array([0, 1, 1]) / n))
+    if not np.allclose(vals, want, atol=1e-8):
+        raise RuntimeError(f"eigsh: {vals}, expected {want}")
+    rhs = np.arange(n, dtype=float)
+    x = spla.factorized((lap + sp.identity(n)).tocsc())(rhs)
+    if not np.allclose((lap + sp.identity(n)) @ x, rhs):
+        raise RuntimeError("factorized: wrong solution")
+    count, labels = sp.csgraph.connected_components(sp.block_diag([ring, ring]).tocsr(), directed=False)
+    dist = sp.csgraph.dijkstra(ring.tocsr(), indices=0)
+    if count != 2 or dist[n // 2] != n // 2:
+        raise RuntimeError(f"csgraph: {count} components, distance {dist[n // 2]}")
+    pts = np.random.default_rng(0).random((500, 3))
+    d, i = cKDTree(pts).query(pts[:5] + 1e-9)
+    if list(i) != [0, 1, 2, 3, 4]:
+        raise RuntimeError(f"cKDTree: nearest {list(i)}")
+    model = os.path.join(folder, "tiny.onnx")
+    with open(model, "wb") as fh:
+        fh.write(base64.b64decode(TINY_ONNX))
+    session = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
+    out = session.run(None, {"x": np.array([[-1, 2, -3, 4]], np.float32)})[0]
+    if out.tolist() != [[0, 2, 0, 4]]:
+        raise RuntimeError(f"onnxruntime: Relu gave {out.tolist()}")
+    return (f"smoke: eigsh, factorized, connected_components, dijkstra, cKDTree, onnxruntime "
+            f"{ort.__version__} session on {session.get_providers()} all right")
+
+
+def imported_modules() -> str:
+    """The imported submodules of each bundled package, one line each (what the trimmed wheels must keep)."""
+    lines = []
+    for module in sorted(set(BUNDLED.values())):
+        subs = sorted(m for m in sys.modules if m == module or m.startswith(module + "."))
+        lines.append(f"modules of {module}: {' '.join(subs)}")
+    return "\n".join(lines)
 
 
 def synth_clip(folder: str) -> str:
@@ -146,6 +204,8 @@ def run(args: argparse.Namespace, user: str) -> list[str]:
     install(os.path.abspath(args.zip))
     log(f"installed and enabled {MODULE}")
     log(bundled_versions(user))
+    if args.smoke:
+        log(smoke(user))
     audio = os.path.abspath(args.audio) if args.audio else synth_clip(user)
     log(f"clip {audio}")
     if bpy.ops.talkinghead.add_head() != {"FINISHED"}:
@@ -155,6 +215,8 @@ def run(args: argparse.Namespace, user: str) -> list[str]:
     if args.mesh:
         lines.append(animate(import_mesh(args.mesh), audio))
         log(lines[-1])
+    if args.modules:
+        log(imported_modules())
     return lines
 
 
@@ -163,6 +225,10 @@ def main() -> int:
     ap.add_argument("--zip", required=True, help="the built extension zip")
     ap.add_argument("--audio", help="speech clip (default: a sentence spoken by the bundled espeak-ng)")
     ap.add_argument("--mesh", help="also animate this mesh (.ply or .obj) with the default deformer")
+    ap.add_argument("--smoke", action="store_true",
+                    help="also call the engine's scipy pieces and run an ONNX model with the installed wheels")
+    ap.add_argument("--modules", action="store_true",
+                    help="list the imported submodules of each bundled package at the end")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="th-check-") as user:
         try:
