@@ -188,6 +188,18 @@ def python_suffix(pythons: list[str]) -> str:
     return "" if set(pythons) == set(PACKAGES) else "-py" + "-py".join(p.replace(".", "") for p in sorted(pythons))
 
 
+def make_onnx_assets(assets: str) -> None:
+    """The Neural (Whisper) engine's two ONNX files, build products not kept in git: Whisper tiny.en's encoder
+    converted from its pinned registry package (MIT, see core/assets/WHISPER_NOTICE.md) and our S2L network
+    exported from core/assets/s2l_whisper.pt (both need the build machine's torch, never the user's)."""
+    for script, args, name in (("convert_whisper.py", ["--model", "tiny.en"], "whisper_tiny.en_encoder.onnx"),
+                               ("export_s2l_onnx.py", [], "s2l_whisper.onnx")):
+        out = os.path.join(assets, name)
+        subprocess.run([sys.executable, os.path.join(ROOT, "tools", script), *args, "--out", out], check=True,
+                       stdout=subprocess.DEVNULL)
+        print(f"{name}: {os.path.getsize(out) / 1e6:.1f} MB")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--platforms", nargs="+", default=["linux-x64"], choices=list(PIP_PLATFORMS))
@@ -205,6 +217,7 @@ def main() -> None:
         for rel in files.split():
             os.makedirs(os.path.join(src, os.path.dirname(rel)), exist_ok=True)
             shutil.copy2(os.path.join(ROOT, rel), os.path.join(src, rel))
+        make_onnx_assets(os.path.join(src, "core", "assets"))
         wheels = os.path.join(src, "wheels")
         for p in args.platforms:
             for py in args.pythons:

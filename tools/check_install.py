@@ -210,8 +210,13 @@ def run(args: argparse.Namespace, user: str) -> list[str]:
     log(f"clip {audio}")
     if bpy.ops.talkinghead.add_head() != {"FINISHED"}:
         raise RuntimeError("add_head did not finish")
-    lines = [animate(bpy.context.active_object, audio)]
-    log(lines[-1])
+    head = bpy.context.active_object
+    lines = []
+    for engine in args.engines:  # each engine the panel offers that runs without PyTorch
+        bpy.context.scene.talkinghead.engine = engine
+        lines.append(animate(head, audio))
+        log(lines[-1])
+    bpy.context.scene.talkinghead.engine = args.engines[0]
     if args.mesh:
         lines.append(animate(import_mesh(args.mesh), audio))
         log(lines[-1])
@@ -225,6 +230,8 @@ def main() -> int:
     ap.add_argument("--zip", required=True, help="the built extension zip")
     ap.add_argument("--audio", help="speech clip (default: a sentence spoken by the bundled espeak-ng)")
     ap.add_argument("--mesh", help="also animate this mesh (.ply or .obj) with the default deformer")
+    ap.add_argument("--engines", nargs="+", default=["phonetic"], help="engines to animate the built-in head with "
+                    "(e.g. phonetic neural-whisper phonetic-whisper)")
     ap.add_argument("--smoke", action="store_true",
                     help="also call the engine's scipy pieces and run an ONNX model with the installed wheels")
     ap.add_argument("--modules", action="store_true",
