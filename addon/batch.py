@@ -23,6 +23,7 @@ import traceback
 import bpy
 
 from ..core.deform.deformers import DEFAULT_DEFORMER
+from ..core.engines import DEFAULT_ENGINE
 from ..core.errors import InputError
 from ..core.face.emotions import parse_emotions
 from ..operators.animate import run
@@ -92,12 +93,12 @@ def run_job(job: dict, index: int, rig_file: str, out_dir: str, render: str | No
             raise InputError(f"No object named '{job['object']}' in the rig file.")
         emotions = parse_emotions(job.get("emotion", "").replace(";", " ").split())
         language = job.get("language") or scene.talkinghead.language
-        secs, timing, warnings = run(scene, obj, job["audio"], _transcript(job), job.get("engine") or "phonetic",
+        secs, timing, warnings = run(scene, obj, job["audio"], _transcript(job), job.get("engine") or DEFAULT_ENGINE,
                                      scene.frame_start, emotions, deformer=job.get("deformer") or DEFAULT_DEFORMER,
                                      convention=scene.talkinghead.landmark_convention, language=language)
         blend = os.path.join(out_dir, name + ".blend")
         bpy.ops.wm.save_as_mainfile(filepath=blend, copy=True)
-        entry.update(status="ok", message="; ".join(warnings), timing=timing, engine=job.get("engine") or "phonetic",
+        entry.update(status="ok", message="; ".join(warnings), timing=timing, engine=job.get("engine") or DEFAULT_ENGINE,
                      language=language,
                      frames=scene.frame_end - scene.frame_start + 1, animate_seconds=round(secs, 3), blend=blend)
         if glb:

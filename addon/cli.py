@@ -13,7 +13,7 @@ import sys
 import bpy
 
 from ..core.deform.deformers import DEFAULT_DEFORMER, DEFORMERS
-from ..core.engines import ENGINES
+from ..core.engines import DEFAULT_ENGINE, ENGINES
 from ..core.errors import InputError
 from ..core.face.emotions import EMOTION_NAMES, parse_emotions
 from ..core.face.head import load_head
@@ -33,7 +33,7 @@ def build_parser(prog: str = COMMAND_PROG) -> argparse.ArgumentParser:
     a.add_argument("--add-head", action="store_true", help="add the built-in head and animate it")
     a.add_argument("--audio", required=True, help="wav/flac/ogg/mp3 clip")
     a.add_argument("--text", help="transcript, or a .txt file holding it")
-    a.add_argument("--engine", default="phonetic", choices=ENGINES)
+    a.add_argument("--engine", default=DEFAULT_ENGINE, choices=ENGINES)
     a.add_argument("--language", help="what the clip speaks: an espeak-ng code (en, fr, es, de, it, pt, ru, ...; "
                    "default: the scene's panel setting)")
     a.add_argument("--emotion", action="append", metavar="NAME=V", help=f"repeatable; {', '.join(EMOTION_NAMES)}")

@@ -4,10 +4,12 @@ from __future__ import annotations
 import bpy
 
 from ..core.deform.deformers import DEFAULT_DEFORMER, DEFORMERS
-from ..core.engines import ENGINES
+from ..core.engines import DEFAULT_ENGINE, ENGINES
 from ..core.speech.languages import COMMON
 
 _ENGINE_ITEMS = [
+    ("auto", "Automatic", "What lip-synced best on real speech: a transcript's alignment; else in English Phonetic + "
+     "Whisper, in other languages Neural (Whisper)"),
     ("phonetic", "Phonetic", "Recognise words with pocketsphinx, then align their phones (best lip sync)"),
     ("phonetic-fast", "Phonetic (fast)", "pocketsphinx phone loop: about 2x faster, weaker lip closure"),
     ("neural", "Neural", "Our S2L network, language-free; the emotion sliders condition how it speaks "
@@ -36,7 +38,7 @@ class TalkingHeadSettings(bpy.types.PropertyGroup):
         name="Language", default="en", description="What the clip speaks: the transcript is pronounced in it, and "
         "outside English the phonetic engine listens for phones instead of English words",
         items=[(code, name, f"{name} (espeak-ng code '{code}')") for code, name in COMMON])
-    engine: bpy.props.EnumProperty(name="Engine", items=_ENGINE_ITEMS, default="phonetic")
+    engine: bpy.props.EnumProperty(name="Engine", items=_ENGINE_ITEMS, default=DEFAULT_ENGINE)
     deformer: bpy.props.EnumProperty(name="Deformer", items=_DEFORMER_ITEMS, default=DEFAULT_DEFORMER,
                                      description="How a mesh other than the built-in head gets its shape keys")
     landmark_convention: bpy.props.StringProperty(

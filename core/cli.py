@@ -12,7 +12,7 @@ from .deform import landmarks, landmarks_learn
 from .deform.correspondence import transfer
 from .deform.deformers import DEFAULT_DEFORMER, DEFORMERS, glued_lips_message, rig_mesh
 from .deform.rig import head_rig
-from .engines import ENGINES, animate, read_text
+from .engines import DEFAULT_ENGINE, ENGINES, animate, read_text
 from .errors import InputError
 from .face.emotions import EMOTION_NAMES, parse_emotions
 from .face.head import load_head
@@ -28,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     a = sub.add_parser("animate", help="audio → ARKit weights and landmarks (.npz)")
     a.add_argument("--audio", required=True, help="wav/flac/ogg/mp3 file")
     a.add_argument("--text", help="transcript (text or a path to a .txt file) for forced alignment")
-    a.add_argument("--engine", default="phonetic", choices=ENGINES)
+    a.add_argument("--engine", default=DEFAULT_ENGINE, choices=ENGINES)
     a.add_argument("--language", default=ENGLISH, help="what the clip speaks: an espeak-ng code (en, fr, es, de, "
                    "it, pt, ru, ...; `python -m core languages` lists them)")
     a.add_argument("--emotion", action="append", metavar="NAME=V",

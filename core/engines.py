@@ -1,6 +1,9 @@
 """Speech → `Animation`. One entry point, `animate`, whatever the engine.
 
 Engines:
+- "auto" (the default): what measured best on real speech (docs/benchmarks.md, every set): with a
+  transcript its forced alignment; else in English "phonetic-whisper", in any other language
+  "neural-whisper"; "phonetic" where the Whisper models are not installed.
 - "phonetic": pocketsphinx phone timing (forced alignment when a transcript is
   given, else word recognition + alignment) → coarticulated visemes.
 - "phonetic-fast": the same model on pocketsphinx's phone loop (no words, faster).
@@ -21,13 +24,14 @@ import time
 from .errors import InputError
 from .face.arkit import INDEX
 from .motion.articulation import articulate, blinks
-from .motion.neural import closure_heard, neural_weights
+from .motion.neural import closure_heard, neural_weights, whisper_available
 from .output.animation import Animation
 from .speech import languages, recognise
 from .speech.audio import Audio, load_audio
 from .speech.languages import ENGLISH
 
-ENGINES = ("phonetic", "phonetic-fast", "neural", "neural-whisper", "phonetic-whisper")
+ENGINES = ("auto", "phonetic", "phonetic-fast", "neural", "neural-whisper", "phonetic-whisper")
+DEFAULT_ENGINE = "auto"
 NEURAL = {"neural": "log-mel", "neural-whisper": "whisper"}  # engine → the S2L network's input features
 
 
@@ -65,13 +69,23 @@ def phones_for(audio: Audio, text: str | None, engine: str, language: str = ENGL
     return phones, {"timing": "word recognition", "recognised_text": words}
 
 
-def animate(audio: Audio | str, text: str | None = None, engine: str = "phonetic", fps: float = 30.0,
+def resolve(engine: str, text: str | None, language: str) -> str:
+    """The engine that runs for `engine` ("auto" chooses by transcript and language, see the module doc)."""
+    if engine != "auto":
+        return engine
+    if (text and text.strip()) or not whisper_available():
+        return "phonetic"
+    return "phonetic-whisper" if languages.is_english(language) else "neural-whisper"
+
+
+def animate(audio: Audio | str, text: str | None = None, engine: str = DEFAULT_ENGINE, fps: float = 30.0,
             emotions: dict[str, float] | None = None, start_frame: int = 1, seed: int = 0,
             blink: bool = True, language: str = ENGLISH) -> Animation:
     """Animate the built-in head's ARKit rig from speech in `language` (an espeak-ng code: en, fr, ...)."""
     if engine not in ENGINES:
         raise InputError(f"Unknown engine '{engine}': choose from {', '.join(ENGINES)}.")
     languages.voice_of(language)  # an unknown code fails before any work
+    chosen, engine = engine, resolve(engine, text, language)
     if not (fps > 0 and math.isfinite(fps)):
         raise InputError(f"Frame rate must be positive, got {fps}.")
     t0 = time.perf_counter()
@@ -96,7 +110,7 @@ def animate(audio: Audio | str, text: str | None = None, engine: str = "phonetic
         w[:, INDEX["eyeBlinkLeft"]] = b[:, 0]
         w[:, INDEX["eyeBlinkRight"]] = b[:, 1]
     t3 = time.perf_counter()
-    meta = {"engine": engine, "language": language, **note, "phones": [(p.name, round(p.start, 3), round(p.end, 3)) for p in phones],
+    meta = {"engine": engine, "chosen_as": chosen, "language": language, **note, "phones": [(p.name, round(p.start, 3), round(p.end, 3)) for p in phones],
             "seconds": {"load": t1 - t0, "phones": t2 - t1, "articulate": t3 - t2}}
     return Animation(weights=w, fps=fps, start_frame=start_frame, emotions=dict(emotions or {}),
                      audio_path=audio.path, duration=audio.duration, metadata=meta,

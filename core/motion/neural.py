@@ -68,6 +68,18 @@ def neural_weights(audio: Audio, fps: float, n_frames: int, emotions: dict[str, 
             np.concatenate(motion).astype(np.float32).reshape(n_frames, N_LANDMARKS, 3))
 
 
+def whisper_available() -> bool:
+    """Whether the Whisper-feature network can run here: onnxruntime and both ONNX files present."""
+    import importlib.util
+    import os
+
+    from ..speech import whisper
+    from . import s2l_onnx
+
+    return (importlib.util.find_spec("onnxruntime") is not None and os.path.exists(s2l_onnx.MODEL)
+            and os.path.exists(whisper.DEFAULT_MODEL))
+
+
 def closure_heard(audio: Audio, fps: float, n_frames: int) -> np.ndarray:
     """(n_frames,) 0..1: where the Whisper-feature network hears the lips shut, counted from its even odds
     (probability 0.5 → 0, 1 → 1), so only what it is sure of closes lips the phones left open."""

@@ -27,7 +27,7 @@ COMMON = (("en", "English"), ("fr", "French"), ("es", "Spanish"), ("it", "Italia
 MIN_SCRIPT_SHARE = 0.5
 # Unicode character-name prefixes of each language's script; languages not listed write in LATIN.
 _SCRIPTS = {
-    **dict.fromkeys(("ru", "uk", "be", "bg", "mk", "kk", "ky", "tt", "ba", "cv", "ce", "mn", "sr"), ("CYRILLIC",)),
+    **dict.fromkeys(("ru", "uk", "be", "bg", "mk", "kk", "ky", "tt", "ba", "cv", "ce", "mn"), ("CYRILLIC",)),
     **dict.fromkeys(("el", "grc"), ("GREEK",)),
     **dict.fromkeys(("ar", "fa", "ur", "ug", "ps", "sd"), ("ARABIC",)),
     "he": ("HEBREW",), "hy": ("ARMENIAN",), "ka": ("GEORGIAN",), "am": ("ETHIOPIC",),
