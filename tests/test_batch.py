@@ -60,7 +60,7 @@ def check_report(report):
     assert by_name["dark_suit"]["timing"] == "forced alignment"  # the .txt beside the clip was used
     for name in ("bob", "dark_suit", "default_object"):
         e = by_name[name]
-        assert e["status"] == "ok" and e["frames"] > 20 and e["engine"] == "phonetic"
+        assert e["status"] == "ok" and e["frames"] > 20 and e["engine"] == "auto"
     return by_name
 
 
