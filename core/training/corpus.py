@@ -204,19 +204,21 @@ def build(out: str, utterances: int, seed: int = 0, workers: int | None = None, 
     return paths
 
 
-def load(folder: str) -> list[tuple[np.ndarray, np.ndarray]]:
-    """All utterances of a corpus folder as (mel T×80 float16, phones N×3 [id, start, end])."""
+def load(folder: str, features: str = "mel") -> list[tuple[np.ndarray, np.ndarray]]:
+    """All utterances of a corpus folder as (features: log-mel T×80 or Whisper's F×384, float16;
+    phones N×3 [id, start, end])."""
     items = []
     for name in sorted(os.listdir(folder)):
         if not (name.startswith("shard-") and name.endswith(".npz")) or name.endswith(".tmp.npz"):
             continue
         with np.load(os.path.join(folder, name)) as z:
-            mels = np.split(z["mel"], np.cumsum(z["mel_len"])[:-1])
+            feats = np.split(z[features], np.cumsum(z[f"{features}_len"])[:-1])
             phones = np.split(z["phones"], np.cumsum(z["phone_len"])[:-1])
-        items += list(zip(mels, phones))
+        items += list(zip(feats, phones))
     return items
 
 
-def default_folder(seed: int, utterances: int) -> str:
+def default_folder(seed: int, utterances: int, name: str = "corpus-v4") -> str:
+    """The corpus cache folder (~/.cache/talkinghead/NAME-seedS-nU)."""
     root = os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache"))
-    return os.path.join(root, "talkinghead", f"corpus-v4-seed{seed}-n{utterances}")
+    return os.path.join(root, "talkinghead", f"{name}-seed{seed}-n{utterances}")

@@ -115,17 +115,8 @@ def build(out: str, utterances: int, seed: int = 0, workers: int = 2, shard_size
 
 def load(folder: str) -> list[tuple[np.ndarray, np.ndarray]]:
     """All utterances of a folder as (features F×384 float16 at 50 Hz, phones N×3 [id, start, end])."""
-    items = []
-    for name in sorted(os.listdir(folder)):
-        if not (name.startswith("shard-") and name.endswith(".npz")) or name.endswith(".tmp.npz"):
-            continue
-        with np.load(os.path.join(folder, name)) as z:
-            feats = np.split(z["feat"], np.cumsum(z["feat_len"])[:-1])
-            phones = np.split(z["phones"], np.cumsum(z["phone_len"])[:-1])
-        items += list(zip(feats, phones))
-    return items
+    return corpus.load(folder, "feat")
 
 
 def default_folder(seed: int, utterances: int) -> str:
-    root = os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache"))
-    return os.path.join(root, "talkinghead", f"corpus-whisper-v{VERSION}-seed{seed}-n{utterances}")
+    return corpus.default_folder(seed, utterances, f"corpus-whisper-v{VERSION}")
