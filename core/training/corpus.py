@@ -177,14 +177,13 @@ def _shard(args: tuple[str, int, int, int]) -> str:
     return path
 
 
-def build(out: str, utterances: int, seed: int = 0, workers: int | None = None, shard_size: int = 100,
-          progress=print) -> list[str]:
-    """Write (or reuse) the corpus shards in `out`; deterministic from `seed`. Returns the shard paths."""
+def claim(out: str, spec: dict) -> None:
+    """Make `out` the folder of the corpus `spec` describes (seed, size, version...): it may resume one
+    built with the same spec, never mix two. Needs flite, whose voices are half the corpus."""
     if not flite.available():
         raise InputError("Building the training corpus needs the flite program for its human-recorded voices "
                          "(apt install flite); it is used for training only.")
     os.makedirs(out, exist_ok=True)
-    spec = {"seed": seed, "utterances": utterances, "shard_size": shard_size, "version": 4}
     spec_path = os.path.join(out, "corpus.json")
     if os.path.exists(spec_path):
         with open(spec_path) as fh:
@@ -192,6 +191,12 @@ def build(out: str, utterances: int, seed: int = 0, workers: int | None = None, 
                 raise ValueError(f"{out} holds a different corpus; choose another folder")
     with open(spec_path, "w") as fh:
         json.dump(spec, fh)
+
+
+def build(out: str, utterances: int, seed: int = 0, workers: int | None = None, shard_size: int = 100,
+          progress=print) -> list[str]:
+    """Write (or reuse) the corpus shards in `out`; deterministic from `seed`. Returns the shard paths."""
+    claim(out, {"seed": seed, "utterances": utterances, "shard_size": shard_size, "version": 4})
     jobs = [(out, seed, a, min(shard_size, utterances - a)) for a in range(0, utterances, shard_size)]
     paths = []
     # one freshly started process per shard: espeak-ng keeps state from one utterance to the next

@@ -13,7 +13,6 @@ no shift because each segment starts on a feature frame.
 """
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
 import time
@@ -23,7 +22,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..speech import whisper
-from . import corpus, flite
+from . import corpus
 
 GAP_SECONDS = 0.3  # silence after each utterance inside a packed window
 FEATURE_HOP = whisper.SAMPLE_RATE // whisper.FEATURE_RATE  # 320 samples per feature frame
@@ -85,20 +84,10 @@ def _shard(args: tuple[str, int, int, int, str]) -> tuple[str, float]:
 def build(out: str, utterances: int, seed: int = 0, workers: int = 2, shard_size: int = 100,
           model: str = whisper.DEFAULT_MODEL, progress=print) -> list[str]:
     """Write (or reuse) the Whisper-feature shards in `out`; deterministic from `seed`."""
-    if not flite.available():
-        raise InputError("Building the training corpus needs the flite program (apt install flite).")
     if not os.path.exists(model):
         raise InputError(f"{model} not found: run tools/convert_whisper.py --model tiny.en first.")
-    os.makedirs(out, exist_ok=True)
-    spec = {"seed": seed, "utterances": utterances, "shard_size": shard_size, "version": VERSION,
-            "features": "whisper", "model": os.path.basename(model), "gap_s": GAP_SECONDS}
-    spec_path = os.path.join(out, "corpus.json")
-    if os.path.exists(spec_path):
-        with open(spec_path) as fh:
-            if json.load(fh) != spec:
-                raise ValueError(f"{out} holds a different corpus; choose another folder")
-    with open(spec_path, "w") as fh:
-        json.dump(spec, fh)
+    corpus.claim(out, {"seed": seed, "utterances": utterances, "shard_size": shard_size, "version": VERSION,
+                       "features": "whisper", "model": os.path.basename(model), "gap_s": GAP_SECONDS})
     jobs = [(out, seed, a, min(shard_size, utterances - a), model) for a in range(0, utterances, shard_size)]
     paths = [p for p in (os.path.join(out, f"shard-{j[2]:06d}.npz") for j in jobs) if os.path.exists(p)]
     jobs = [j for j in jobs if not os.path.exists(os.path.join(out, f"shard-{j[2]:06d}.npz"))]  # no spawn to reuse
