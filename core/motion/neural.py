@@ -6,13 +6,17 @@ to the output frame rate as it comes, so memory stays flat for an hour of audio.
 """
 from __future__ import annotations
 
+import importlib.util
+import os
 from collections.abc import Callable, Iterator
 
 import numpy as np
 
 from ..errors import InputError
 from ..face.ibug import N_LANDMARKS
+from ..speech import whisper
 from ..speech.audio import Audio
+from . import s2l_onnx
 from .articulation import close_lips, frame_times
 from .solve_arkit import weights_from_landmarks
 
@@ -23,7 +27,6 @@ Predict = Callable[[Audio, "dict[str, float] | None"], Iterator[tuple[int, np.nd
 def _predictor(features: str, audio: Audio) -> tuple[Predict, float, int]:
     """(chunked predict, model frames per second, model frames for `audio`) of the network for `features`."""
     if features == "whisper":
-        from . import s2l_onnx
         try:
             import onnxruntime  # noqa: F401
         except ImportError:
@@ -70,12 +73,6 @@ def neural_weights(audio: Audio, fps: float, n_frames: int, emotions: dict[str, 
 
 def whisper_available() -> bool:
     """Whether the Whisper-feature network can run here: onnxruntime and both ONNX files present."""
-    import importlib.util
-    import os
-
-    from ..speech import whisper
-    from . import s2l_onnx
-
     return (importlib.util.find_spec("onnxruntime") is not None and os.path.exists(s2l_onnx.MODEL)
             and os.path.exists(whisper.DEFAULT_MODEL))
 
