@@ -87,6 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     ts.add_argument("--work", default="out/train-s2l", help="checkpoints and log; an existing one resumes")
     ts.add_argument("--out", default=None, help="final weights (default: the shipped core/assets/s2l.pt, or "
                                                 "s2l_whisper.pt for --features whisper)")
+    ts.add_argument("--init", help="start from these weights (fine-tuning; their meta is kept in the new file's)")
+    ts.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (one-cycle schedule)")
     td = tsub.add_parser("s2d", help="Sparse2Dense: landmark motion → dense motion of a template")
     td.add_argument("--meshes", help="folder of .obj/.ply meshes of one topology (default: the built-in head)")
     td.add_argument("--seed", type=int, default=0)

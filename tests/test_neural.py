@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from core import checkpoints
 from core.engines import animate
 from core.face.head import load_head
 from core.motion import s2l
@@ -61,6 +62,12 @@ def test_tiny_training_run_lowers_the_loss(tmp_path):
     _, again = train_s2l.fit(items, steps=40, seed=0, work=str(tmp_path), batch_size=4, crop=200,
                          log=lambda s: None, width=32, dilations=(1, 2))
     assert again == history
+    # fine-tuning from those weights (a fresh work folder) starts where that run ended, not from scratch
+    path = str(tmp_path / "tiny.pt")
+    checkpoints.save(path, model, {"command": "test"})
+    _, tuned = train_s2l.fit(items, steps=8, seed=1, work=str(tmp_path / "tune"), lr=1e-4, batch_size=4, crop=200,
+                             log=lambda s: None, width=32, dilations=(1, 2), init=path)
+    assert np.mean(tuned) < 0.6 * np.mean(history[:3])
 
 
 def test_shipped_weights_load_safely_and_are_small():
@@ -94,7 +101,7 @@ def test_long_audio_runs_in_chunks_that_match_one_pass(monkeypatch):
     assert chunked.shape[0] == len(audio.samples) // 160 + 1
     monkeypatch.setattr(s2l, "CHUNK", 10 ** 6)
     whole = np.concatenate([c[1] for c in s2l.predict(audio)])
-    gap = lambda y: np.linalg.norm(y[:, 62] - y[:, 66], axis=-1)  # noqa: E731
+    gap = lambda y: np.linalg.norm(y[:, 62] - y[:, 66], axis=-1)
     assert np.corrcoef(gap(chunked), gap(whole))[0, 1] > 0.95  # chunk edges leave no mark
 
 
@@ -109,7 +116,7 @@ def test_neural_engine_animates_real_speech_with_emotion():
     head = load_head()
     gap = lip_gap(head.landmark_positions(neutral.weights))
     assert gap.max() > 0.004 and gap.min() < 0.5 * gap.max()  # the mouth opens and closes
-    width = lambda w: np.linalg.norm(  # noqa: E731
+    width = lambda w: np.linalg.norm(
         head.landmark_positions(w)[:, 48] - head.landmark_positions(w)[:, 54], axis=-1).mean()
     assert width(happy.combined_weights()) > width(neutral.combined_weights()) + 0.001  # a smile widens
     assert np.array_equal(happy.combined_weights(), np.clip(happy.weights, 0, 1))  # no second emotion layer

@@ -94,15 +94,19 @@ def losses(pred: torch.Tensor, closed_logit: torch.Tensor, target: torch.Tensor,
 
 
 def fit(items, steps: int, seed: int, work: str, minutes: float = 1e9, lr: float = 2e-3,
-        log=print, batch_size: int = BATCH, crop: int = CROP, **model_kw) -> tuple[s2l.S2L, list[float]]:
-    """Train (or resume) for `steps`; returns the model and the per-step training losses."""
+        log=print, batch_size: int = BATCH, crop: int = CROP, init: str | None = None,
+        **model_kw) -> tuple[s2l.S2L, list[float]]:
+    """Train (or resume) for `steps`; returns the model and the per-step training losses. `init`: a weight
+    file to start from (fine-tuning), whose input standardisation is kept."""
     torch.manual_seed(seed)
     os.makedirs(work, exist_ok=True)
     ckpt_path = os.path.join(work, "checkpoint.pt")
     basis = load_head().landmark_basis()
     model = s2l.S2L(**model_kw)
     rate, log_mel = model.config["frame_rate"], model.config["features"] == "log-mel"
-    if not log_mel:  # the network standardises its input with these (stored in its weights)
+    if init:
+        model.load_state_dict(checkpoints.load(init)["state"])
+    elif not log_mel:  # the network standardises its input with these (stored in its weights)
         sample = np.concatenate([f for f, _ in items[:: max(1, len(items) // 500)]]).astype(np.float32)
         model.mean.copy_(torch.from_numpy(sample.mean(0)))
         model.std.copy_(torch.from_numpy(sample.std(0) + 1e-3))
@@ -160,12 +164,14 @@ def main(args) -> None:
     t = time.time()
     model_kw = ({"n_inputs": s2l.WHISPER_FEATURES, "frame_rate": s2l.WHISPER_RATE, "features": "whisper"}
                 if whisper else {})
-    model, history = fit(items, args.steps, args.seed, args.work, args.minutes,
-                         log=lambda s: print(s, flush=True), crop=int(CROP * rate / s2l.FRAME_RATE), **model_kw)
+    model, history = fit(items, args.steps, args.seed, args.work, args.minutes, lr=args.lr,
+                         log=lambda s: print(s, flush=True), crop=int(CROP * rate / s2l.FRAME_RATE),
+                         init=args.init, **model_kw)
     out = args.out or (s2l.WHISPER_WEIGHTS if whisper else s2l.WEIGHTS)
     with open(os.path.join(folder, "corpus.json")) as fh:
         spec = json.load(fh)
     meta = {"command": checkpoints.command("s2l"), "seed": args.seed, "steps": len(history), "corpus": spec,
+            "init": checkpoints.load(args.init)["meta"] if args.init else None,
             "minutes_this_run": round((time.time() - t) / 60, 1),
             "minutes_training": round(getattr(model, "train_seconds", 0.0) / 60, 1),
             "final_loss": float(np.mean(history[-50:]))}
