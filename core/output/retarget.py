@@ -1,0 +1,132 @@
+"""Our ARKit motion played on a character's own shape keys: weights copied where names match, fitted elsewhere.
+
+Direct keys (their ARKit keys) take our channel's weight. The motion they do not cover (our other channels,
+and whatever their ARKit shapes do differently from ours) is fitted each frame with the solved keys
+(visemes, VRM vowels, ...): bounded least squares, weights in [0, 1], of their key deltas against that
+motion, over vertices weighted by `region_weights`, with a small ridge per key. All frames are solved at
+once on the K×K normal equations by accelerated projected gradient (FISTA), so 1800 frames of 15 keys take
+a few milliseconds.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..face.arkit import INDEX
+from ..face.ibug import GROUPS, MOUTH, MOUTH_CORNERS
+from ..face.keysets import KeyMapping
+
+LIP_WEIGHT = 1.0  # lips decide what a viewer reads: closure, opening, rounding
+CHIN_WEIGHT = 0.5  # the chin carries the jaw's opening
+EYE_WEIGHT = 0.3  # eyes and brows carry blinks and brow raises, if their keys have them
+FLOOR_WEIGHT = 0.02  # elsewhere: a key's side effects (cheeks, neck) still count a little
+REACH = 0.5  # Gaussian reach of a landmark's weight, in mouth widths
+CHIN = range(5, 12)  # iBUG jaw-line points around the chin
+RIDGE = 1e-3  # per key, relative to its own weighted squared norm: a key moving nothing useful stays at 0
+RIDGE_FLOOR = 1e-6  # relative to the mean key norm: a key that moves nothing at all stays at 0 too
+ROUNDS = 10  # at most this many rounds of (projected gradient, exact solve on the free weights)
+ROUND_ITERATIONS = 30
+TOLERANCE = 1e-5  # largest projected-gradient step (weight units) at which the fit stops
+STILL = 0.05  # frames moving less than this share of the clip's largest motion get no relative fit error
+
+
+@dataclass
+class Retarget:
+    """Their keys' weights (T×K, in `keys` order) and how well they reproduce our motion."""
+
+    keys: tuple[str, ...]
+    weights: np.ndarray  # T×K float32 in [0, 1]
+    fit_error: np.ndarray  # T: |their motion - ours| / |ours| over the weighted region; nan where the face is still
+
+    @property
+    def mean_fit_error(self) -> float:
+        finite = self.fit_error[np.isfinite(self.fit_error)]
+        return float(finite.mean()) if len(finite) else 0.0
+
+
+def region_weights(vertices: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """Per-vertex weight of the fit (N): Gaussians around the lips, chin and eyes/brows, a floor elsewhere.
+
+    Landmarks (68×3 on the mesh, any topology) rather than vertex groups: every rig has them, and they
+    scale with the face (reach in mouth widths).
+    """
+    sigma = REACH * np.linalg.norm(landmarks[MOUTH_CORNERS[0]] - landmarks[MOUTH_CORNERS[1]])
+    weights = np.full(len(vertices), FLOOR_WEIGHT)
+    eyes = [*GROUPS["brows"], *GROUPS["eyes"]]
+    for ids, w in ((list(MOUTH), LIP_WEIGHT), (list(CHIN), CHIN_WEIGHT), (eyes, EYE_WEIGHT)):
+        d2 = ((vertices[:, None, :] - landmarks[None, ids, :]) ** 2).sum(-1).min(1)
+        weights = np.maximum(weights, w * np.exp(-d2 / (2 * sigma ** 2)))
+    return weights
+
+
+def retarget(mapping: KeyMapping, their_deltas: dict[str, np.ndarray], our_deltas: np.ndarray,
+             weights: np.ndarray, region: np.ndarray) -> Retarget:
+    """Weights of their keys for our T×52 `weights`. `their_deltas`: key → N×3 (every key of `mapping`),
+    `our_deltas`: 52×N×3 on the same mesh, `region`: N vertex weights (region_weights)."""
+    keys = mapping.keys
+    sq = np.sqrt(region)[:, None]
+    ours = (our_deltas.astype(np.float64) * sq).reshape(len(our_deltas), -1)  # 52×3N, weighted
+    theirs = np.stack([their_deltas[k].astype(np.float64) * sq for k in keys]).reshape(len(keys), -1)  # K×3N
+    gram, cross, own = theirs @ theirs.T, theirs @ ours.T, ours @ ours.T  # K×K, K×52, 52×52
+    w = weights.astype(np.float64)
+    x = np.zeros((len(w), len(keys)))
+    for i, key in enumerate(keys[:len(set(mapping.direct.values()))]):
+        x[:, i] = w[:, [INDEX[c] for c, k in mapping.direct.items() if k == key]].max(1)
+    free = np.arange(len(set(mapping.direct.values())), len(keys))
+    if len(free):
+        fixed = np.setdiff1d(np.arange(len(keys)), free)
+        target = w @ cross[free].T - x[:, fixed] @ gram[np.ix_(fixed, free)]  # T×F: their keys · (our - direct)
+        x[:, free] = _bounded_fit(gram[np.ix_(free, free)], target)
+    # |X·theirs - W·ours|² per frame, from the small Gram matrices (no T×3N arrays)
+    err2 = (np.einsum("tk,kl,tl->t", x, gram, x) - 2 * np.einsum("tk,kc,tc->t", x, cross, w)
+            + np.einsum("tc,cd,td->t", w, own, w))
+    norm = np.sqrt(np.maximum(np.einsum("tc,cd,td->t", w, own, w), 0.0))
+    still = norm <= STILL * (norm.max() if len(norm) else 0.0)
+    rel = np.sqrt(np.maximum(err2, 0.0)) / np.where(still, 1.0, norm)
+    return Retarget(keys, x.astype(np.float32), np.where(still, np.nan, rel))
+
+
+def _bounded_fit(gram: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """argmin over x in [0,1]^K of ½ x·(G + ridge)·x - target·x for every row (frame), all rows at once.
+
+    Rounds of accelerated projected gradient (FISTA, restarted where the momentum points uphill) find
+    which weights sit at a bound; an exact solve on the free ones then finishes each frame (kept where it
+    lowers the objective). Stops when the projected gradient vanishes on every frame.
+    """
+    diag = np.diag(gram)
+    g = gram + np.diag(RIDGE * diag + RIDGE_FLOOR * max(diag.mean(), 1e-30))
+    step = 1.0 / np.linalg.eigvalsh(g)[-1]
+    x = np.clip(np.linalg.solve(g, target.T).T, 0.0, 1.0)  # the unbounded fit, clipped: a warm start
+    objective = lambda v: 0.5 * np.einsum("tk,kl,tl->t", v, g, v) - (v * target).sum(1)
+    for _ in range(ROUNDS):
+        x = _fista(x, g, target, step)
+        polished = _free_solve(x, g, target)
+        better = objective(polished) < objective(x)
+        x[better] = polished[better]
+        if np.abs(x - np.clip(x - step * (x @ g - target), 0.0, 1.0)).max() < TOLERANCE:
+            break
+    return x
+
+
+def _fista(x: np.ndarray, g: np.ndarray, target: np.ndarray, step: float) -> np.ndarray:
+    y, t = x.copy(), np.ones((len(x), 1))
+    for _ in range(ROUND_ITERATIONS):
+        new = np.clip(y - step * (y @ g - target), 0.0, 1.0)
+        t_next = (1 + np.sqrt(1 + 4 * t * t)) / 2
+        uphill = ((y - new) * (new - x)).sum(1, keepdims=True) > 0  # restart (O'Donoghue & Candes 2015)
+        t_next[uphill] = 1.0
+        y = new + np.where(uphill, 0.0, (t - 1) / t_next) * (new - x)
+        x, t = new, t_next
+    return x
+
+
+def _free_solve(x: np.ndarray, g: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Each frame's weights held at the bound they press against, the others solved exactly (then clipped):
+    one batched K×K solve per frame, the held weights' rows made identity."""
+    grad = x @ g - target
+    free = ~(((x <= 0) & (grad > 0)) | ((x >= 1) & (grad < 0)))
+    both = free[:, :, None] & free[:, None, :]
+    system = np.where(both, g, 0.0) + np.eye(len(g)) * (~free)[:, :, None]
+    rhs = np.where(free, target - (x * ~free) @ g, x)
+    return np.clip(np.linalg.solve(system, rhs[:, :, None])[:, :, 0], 0.0, 1.0)
