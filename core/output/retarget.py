@@ -14,13 +14,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..face.arkit import INDEX
-from ..face.ibug import GROUPS, MOUTH, MOUTH_CORNERS
+from ..face.ibug import GROUPS, INNER_LIP_PAIRS, MOUTH, MOUTH_CORNERS
 from ..face.keysets import KeyMapping
 
 LIP_WEIGHT = 1.0  # lips decide what a viewer reads: closure, opening, rounding
 CHIN_WEIGHT = 0.5  # the chin carries the jaw's opening
 EYE_WEIGHT = 0.3  # eyes and brows carry blinks and brow raises, if their keys have them
 FLOOR_WEIGHT = 0.02  # elsewhere: a key's side effects (cheeks, neck) still count a little
+LIP_GAP_SHARE = 1.0  # the inner-lip gaps together weigh as much as the whole region: closure is what is seen
 REACH = 0.5  # Gaussian reach of a landmark's weight, in mouth widths
 CHIN = range(5, 12)  # iBUG jaw-line points around the chin
 RIDGE = 1e-3  # per key, relative to its own weighted squared norm: a key moving nothing useful stays at 0
@@ -37,7 +38,7 @@ class Retarget:
 
     keys: tuple[str, ...]
     weights: np.ndarray  # T×K float32 in [0, 1]
-    fit_error: np.ndarray  # T: |their motion - ours| / |ours| over the weighted region; nan where the face is still
+    fit_error: np.ndarray  # T: |their motion - ours| / |ours| in the fit's measure; nan where the face is still
 
     @property
     def mean_fit_error(self) -> float:
@@ -60,14 +61,30 @@ def region_weights(vertices: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     return weights
 
 
+def _features(deltas: np.ndarray, region: np.ndarray, lips: np.ndarray) -> np.ndarray:
+    """K×N×3 deltas → K×F: the region-weighted vertex motion, then the lip gaps' change (weighted so all
+    gaps together count LIP_GAP_SHARE of the region)."""
+    deltas = deltas.astype(np.float64)
+    gap_weight = LIP_GAP_SHARE * region.sum() / max(len(lips), 1)
+    moved = deltas * np.sqrt(region)[None, :, None]
+    gaps = (deltas[:, lips[:, 0]] - deltas[:, lips[:, 1]]) * np.sqrt(gap_weight)
+    return np.concatenate([moved.reshape(len(deltas), -1), gaps.reshape(len(deltas), -1)], 1)
+
+
+def lip_pairs(landmarks: np.ndarray) -> np.ndarray:
+    """P×2 vertex ids: the inner upper/lower lip landmarks facing each other, and the mouth's middle pair."""
+    return np.array([[landmarks[u], landmarks[lo]] for u, lo in INNER_LIP_PAIRS])
+
+
 def retarget(mapping: KeyMapping, their_deltas: dict[str, np.ndarray], our_deltas: np.ndarray,
-             weights: np.ndarray, region: np.ndarray) -> Retarget:
+             weights: np.ndarray, region: np.ndarray, lips: np.ndarray) -> Retarget:
     """Weights of their keys for our T×52 `weights`. `their_deltas`: key → N×3 (every key of `mapping`),
-    `our_deltas`: 52×N×3 on the same mesh, `region`: N vertex weights (region_weights)."""
+    `our_deltas`: 52×N×3 on the same mesh, `region`: N vertex weights (region_weights), `lips`: P×2 vertex
+    ids of upper/lower lip points facing each other (lip_pairs): their gap must follow ours, or lips that
+    should touch stay a few millimetres apart at no cost to the vertex fit."""
     keys = mapping.keys
-    sq = np.sqrt(region)[:, None]
-    ours = (our_deltas.astype(np.float64) * sq).reshape(len(our_deltas), -1)  # 52×3N, weighted
-    theirs = np.stack([their_deltas[k].astype(np.float64) * sq for k in keys]).reshape(len(keys), -1)  # K×3N
+    ours = _features(our_deltas, region, lips)  # 52×F
+    theirs = _features(np.stack([their_deltas[k] for k in keys]), region, lips)  # K×F
     gram, cross, own = theirs @ theirs.T, theirs @ ours.T, ours @ ours.T  # K×K, K×52, 52×52
     w = weights.astype(np.float64)
     x = np.zeros((len(w), len(keys)))
