@@ -18,16 +18,16 @@ import numpy as np
 from common import ROOT, publish, transcribed_clips
 
 sys.path.insert(0, os.path.join(ROOT, "tests"))
-from sample_rigs import RIG_KINDS, rig_keys  # noqa: E402
+from sample_rigs import RIG_KINDS, rig_keys
 
-from core.deform.rig import head_rig  # noqa: E402
-from core.engines import animate  # noqa: E402
-from core.face.head import posed  # noqa: E402
-from core.face.keysets import detect  # noqa: E402
-from core.output.retarget import lip_pairs, region_weights, retarget  # noqa: E402
-from core.speech import recognise  # noqa: E402
-from core.speech.audio import load_audio  # noqa: E402
-from core.training.evaluation import score  # noqa: E402
+from core.deform.rig import head_rig
+from core.engines import animate
+from core.face.head import posed
+from core.face.keysets import detect
+from core.output.retarget import lip_pairs, region_weights, retarget
+from core.speech import recognise
+from core.speech.audio import load_audio
+from core.training.evaluation import score
 
 FPS = 30.0
 
