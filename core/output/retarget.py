@@ -139,11 +139,25 @@ def _fista(x: np.ndarray, g: np.ndarray, target: np.ndarray, step: float) -> np.
 
 
 def _free_solve(x: np.ndarray, g: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """Each frame's weights held at the bound they press against, the others solved exactly (then clipped):
-    one batched K×K solve per frame, the held weights' rows made identity."""
+    """Active-set steps from `x`: weights pressing against a bound stay there, the others go towards their exact
+    solve (one batched K×K solve for all frames), as far as the box allows; a weight that reaches a bound on
+    the way is held there and the rest solved again. Every step lowers the objective."""
     grad = x @ g - target
     free = ~(((x <= 0) & (grad > 0)) | ((x >= 1) & (grad < 0)))
-    both = free[:, :, None] & free[:, None, :]
-    system = np.where(both, g, 0.0) + np.eye(len(g)) * (~free)[:, :, None]
-    rhs = np.where(free, target - (x * ~free) @ g, x)
-    return np.clip(np.linalg.solve(system, rhs[:, :, None])[:, :, 0], 0.0, 1.0)
+    x = x.copy()
+    eye = np.eye(len(g))
+    for _ in range(len(g)):
+        system = np.where(free[:, :, None] & free[:, None, :], g, 0.0) + eye * (~free)[:, :, None]
+        rhs = np.where(free, target - (x * ~free) @ g, x)
+        step = np.linalg.solve(system, rhs[:, :, None])[:, :, 0] - x
+        with np.errstate(divide="ignore", invalid="ignore"):
+            room = np.where(step > 0, (1 - x) / step, np.where(step < 0, -x / step, np.inf))
+        room = np.where(free, np.maximum(room, 0.0), np.inf)
+        alpha = np.minimum(room.min(1), 1.0)
+        x = np.clip(x + alpha[:, None] * step, 0.0, 1.0)
+        blocked = free & (room <= alpha[:, None]) & (alpha[:, None] < 1.0)
+        if not blocked.any():
+            break
+        x[blocked] = np.round(x[blocked])  # exactly on the bound it reached
+        free &= ~blocked
+    return x
