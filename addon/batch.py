@@ -84,7 +84,8 @@ def export_glb(obj: bpy.types.Object, path: str) -> None:
 def run_job(job: dict, index: int, rig_file: str, out_dir: str, render: str | None, glb: bool = False) -> dict:
     """Animate (and render) one job from a fresh copy of the rig file; the report entry."""
     name = _job_name(job, index)
-    entry = {"job": index, "name": name, "audio": job["audio"], "object": job.get("object")}
+    entry = {"job": index, "name": name, "audio": job["audio"], "object": job.get("object"),
+             "target": job.get("target") or "ours"}
     t0 = time.perf_counter()
     try:
         if rig_file:

@@ -24,7 +24,9 @@ def detected(names: list[str]) -> KeyMapping:
 
 def draw_own_keys(layout, s, obj) -> None:
     """Target 'own': the preset field, and what the mesh's key names were found to be, in two lines."""
-    layout.prop(s, "mapping_path")
+    row = layout.row(align=True)
+    row.prop(s, "mapping_path")
+    row.operator("talkinghead.save_mapping", text="", icon="EXPORT")
     if obj is None or obj.type != "MESH" or s.mapping_path:
         return
     mapping = detected(own_key_names(obj))
@@ -59,10 +61,11 @@ class VIEW3D_PT_talkinghead(bpy.types.Panel):
         obj = context.active_object
         if s.target == "own":
             draw_own_keys(col, s, obj)
-        row = col.row(align=True)
-        row.prop(s, "output", expand=True)
-        if s.output == "BAKED":
-            col.prop(s, "baked_shapes")
+        else:  # the output choice is about our keys
+            row = col.row(align=True)
+            row.prop(s, "output", expand=True)
+            if s.output == "BAKED":
+                col.prop(s, "baked_shapes")
         row = layout.row()
         row.scale_y = 1.5
         row.enabled = obj is not None and obj.type == "MESH"

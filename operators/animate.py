@@ -81,6 +81,8 @@ def run(scene: bpy.types.Scene, obj: bpy.types.Object | None, audio: str, text: 
     deltas = rig.deltas
     if own is not None:
         fit, warnings = apply_own(scene, obj, anim, rig, own)
+        if rig.lips_glued:
+            warnings.append(glued_lips_message(obj.name))
         timing = f"{anim.metadata['timing']}; own keys: {own.summary()}, fit error {fit.mean_fit_error:.0%}"
         return time.perf_counter() - t, timing, warnings + _engine_warnings(anim)
     baked = None
@@ -118,10 +120,10 @@ class TALKINGHEAD_OT_animate(bpy.types.Operator):
         s = context.scene.talkinghead
         prefs = context.preferences.addons.get(__package__.rpartition(".")[0])
         blink = prefs.preferences.blinks if prefs else True
+        baked = s.baked_shapes if s.output == "BAKED" and s.target == "ours" else 0  # 'own' hides the choice
         try:
             secs, timing, warnings = run(context.scene, context.active_object, s.audio_path, s.transcript or None,
-                                         s.engine, s.start_frame, blink=blink,
-                                         baked_shapes=s.baked_shapes if s.output == "BAKED" else 0,
+                                         s.engine, s.start_frame, blink=blink, baked_shapes=baked,
                                          deformer=s.deformer, convention=s.landmark_convention,
                                          language=s.language, target=s.target, mapping=s.mapping_path)
         except InputError as exc:

@@ -248,9 +248,12 @@ def apply_animation(scene: bpy.types.Scene, obj: bpy.types.Object, anim: Animati
 
 
 def own_key_names(obj: bpy.types.Object) -> list[str]:
-    """The mesh's shape keys but its basis: what detection and presets name."""
+    """The mesh's own shape keys (not its basis, not ours from a target-"ours" run): what detection and presets name."""
     key = obj.data.shape_keys if obj.type == "MESH" else None
-    return [kb.name for kb in key.key_blocks[1:]] if key else []
+    if key is None:
+        return []
+    ours = set(key.get(KEYS_PROP, []))
+    return [kb.name for kb in key.key_blocks[1:] if kb.name not in ours]
 
 
 def their_deltas(obj: bpy.types.Object, names) -> dict[str, np.ndarray]:

@@ -208,7 +208,9 @@ def lip_score(scene, obj, n: int):
 def test_own_keys_speak_and_come_off_clean(scene, kind):
     import bpy
     import soundfile as sf
+    from talkinghead.addon.panels import detected
     from talkinghead.operators.animate import own_mapping
+    from talkinghead.operators.writer import own_key_names
 
     obj = add_rig(kind)
     key = obj.data.shape_keys
@@ -217,6 +219,9 @@ def test_own_keys_speak_and_come_off_clean(scene, kind):
     mapping = own_mapping(obj)
     expected = {"arkit": {"arkit": (52, 52)}, "vrm": {"vrm": (6, 13)}, "oculus": {"oculus": (15, 15)}}[kind]
     assert mapping.kits() == expected and "MyCorrective" not in mapping.keys
+    shown = {"arkit": "ARKit 52/52 (copied)", "vrm": "VRM 6/13 (fitted); 52 ARKit channels uncovered",
+             "oculus": "Oculus visemes 15/15 (fitted); 52 ARKit channels uncovered"}[kind]
+    assert detected(own_key_names(obj)).summary() == shown  # the panel's line
     assert animate_own(scene) == {"FINISHED"}
     assert key_data(obj) == before  # no key of ours added, theirs unchanged
     assert action_data(user_action) == action_before and key.animation_data.action == user_action
@@ -269,10 +274,13 @@ def test_bad_preset_or_unknown_keys_change_nothing(scene, tmp_path):
     with pytest.raises(ValueError, match="no face keys we know"):
         run(scene, obj, data_path("speech", CLIP), TEXT, "phonetic", 1, target="own")
     assert key_data(obj) == before and set(bpy.data.actions.keys()) == actions and "talkinghead_action" not in key
-    # the same keys named by a preset: they speak
+    # the same keys named by a preset: they speak; Save Mapping writes the preset in use back out, the same
     preset = tmp_path / "mine.json"
-    preset.write_text(json.dumps({"vrm:A": "Ah", "vrm:I": "Ee", "vrm:U": "Oo", "vrm:E": "Mm", "vrm:O": "Shut"}))
+    written = {"vrm:A": "Ah", "vrm:I": "Ee", "vrm:U": "Oo", "vrm:E": "Mm", "vrm:O": "Shut"}
+    preset.write_text(json.dumps(written))
     assert animate_own(scene, str(preset)) == {"FINISHED"}
+    assert bpy.ops.talkinghead.save_mapping(filepath=str(tmp_path / "saved.json")) == {"FINISHED"}
+    assert json.loads((tmp_path / "saved.json").read_text()) == written
     assert key_data(obj) == before
     action = key["talkinghead_action"]
     assert {p for _, p in [(0, c[0]) for c in action_data(action)[1]]} == {f'key_blocks["{k}"].value' for k in renamed}
@@ -297,6 +305,30 @@ def test_cli_target_own_and_its_errors(scene, tmp_path, capsys):
     assert key_data(obj) == before and "talkinghead_action" in obj.data.shape_keys
 
 
+def test_batch_target_and_mapping_columns(scene, tmp_path):
+    """A manifest's `target` and `mapping` columns: own keys for one job, a bad preset fails only its own job."""
+    import bpy
+    from talkinghead.addon.batch import batch, read_jobs
+
+    obj = add_rig("oculus")
+    name, before = obj.name, key_data(obj)
+    rig = tmp_path / "rig.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(rig))
+    (tmp_path / "bad.json").write_text('{"jawOpen": "NoSuchKey"}')
+    jobs_csv = tmp_path / "jobs.csv"
+    clip = data_path("speech", CLIP)
+    jobs_csv.write_text(f"audio,object,text,target,mapping,name\n{clip},{name},{TEXT},own,,good\n"
+                        f"{clip},{name},{TEXT},own,bad.json,bad\n")
+    jobs = read_jobs(str(jobs_csv), None)
+    assert [j["target"] for j in jobs] == ["own", "own"] and jobs[1]["mapping"] == str(tmp_path / "bad.json")
+    report = batch(jobs, str(tmp_path / "out"), None)
+    assert [e["status"] for e in report] == ["ok", "failed"] and "NoSuchKey" in report[1]["message"]
+    assert report[0]["target"] == "own"
+    bpy.ops.wm.open_mainfile(filepath=report[0]["blend"])
+    obj = bpy.data.objects[name]
+    assert key_data(obj) == before and "talkinghead_action" in obj.data.shape_keys
+
+
 def test_switching_targets_takes_our_keys_off(scene):
     """'ours' first adds our 52 keys (theirs stay; ours get .th); 'own' next removes exactly ours again."""
     import bpy
@@ -309,3 +341,17 @@ def test_switching_targets_takes_our_keys_off(scene):
     assert len(obj.data.shape_keys.key_blocks) > len(before) + 52
     assert animate_own(scene) == {"FINISHED"}
     assert key_data(obj) == before
+
+
+def test_one_undo_step_takes_an_own_keys_click_back(scene):
+    import bpy
+
+    name = add_rig("vrm").name
+    before = key_data(bpy.data.objects[name])
+    bpy.ops.ed.undo_push(message="before")  # background Blender pushes no step itself (see test_blender)
+    assert animate_own(scene) == {"FINISHED"}
+    bpy.ops.ed.undo_push(message="Animate from audio")
+    assert bpy.ops.ed.undo() == {"FINISHED"}
+    obj = bpy.data.objects[name]
+    assert key_data(obj) == before and "talkinghead_action" not in obj.data.shape_keys
+    assert not [a for a in bpy.data.actions if a.name.startswith("TalkingHead")]

@@ -3,15 +3,17 @@
 Direct keys (their ARKit keys) take our channel's weight. The motion they do not cover (our other channels,
 and whatever their ARKit shapes do differently from ours) is fitted each frame with the solved keys
 (visemes, VRM vowels, ...): bounded least squares, weights in [0, 1], of their key deltas against that
-motion, over vertices weighted by `region_weights`, with a small ridge per key. All frames are solved at
-once on the K×K normal equations by accelerated projected gradient (FISTA), so 1800 frames of 15 keys take
-a few milliseconds.
+motion, over vertices weighted by `region_weights` plus the inner-lip gaps, with a small ridge per key.
+All frames are solved at once on the K×K normal equations: accelerated projected gradient (FISTA) finds
+which weights sit at a bound, active-set steps finish exactly; 1800 frames of 15 visemes take about 0.25 s
+on 2 cores (tests/test_rigs.py checks the result against scipy's bounded solver).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.spatial import cKDTree
 
 from ..face.arkit import INDEX
 from ..face.ibug import GROUPS, INNER_LIP_PAIRS, MOUTH, MOUTH_CORNERS
@@ -56,8 +58,8 @@ def region_weights(vertices: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     weights = np.full(len(vertices), FLOOR_WEIGHT)
     eyes = [*GROUPS["brows"], *GROUPS["eyes"]]
     for ids, w in ((list(MOUTH), LIP_WEIGHT), (list(CHIN), CHIN_WEIGHT), (eyes, EYE_WEIGHT)):
-        d2 = ((vertices[:, None, :] - landmarks[None, ids, :]) ** 2).sum(-1).min(1)
-        weights = np.maximum(weights, w * np.exp(-d2 / (2 * sigma ** 2)))
+        d = cKDTree(landmarks[ids]).query(vertices)[0]  # to the group's nearest landmark
+        weights = np.maximum(weights, w * np.exp(-(d ** 2) / (2 * sigma ** 2)))
     return weights
 
 
