@@ -154,14 +154,15 @@ def _kit_keys(kit: str, key_names: list[str]) -> dict[str, str]:
     return found
 
 
-def mapping_from_preset(preset: object, key_names: list[str], source: str = "the preset") -> KeyMapping:
+def mapping_from_preset(preset: object, key_names: list[str], source: str = "the mapping preset") -> KeyMapping:
     """A preset (channel → key name) checked against the mesh's keys; InputError says what is wrong."""
+    source = source[:1].upper() + source[1:]
     if not isinstance(preset, dict) or not preset:
         raise InputError(f"{source} must be a JSON object of channel → shape-key name, e.g. "
                          '{"jawOpen": "MouthOpen", "oculus:PP": "viseme_PP"}.')
     bad = [f"{k!r}: {v!r}" for k, v in preset.items() if not isinstance(v, str)]
     if bad:
-        raise InputError(f"In {source}, every value must be a shape-key name (text): {', '.join(bad[:5])}.")
+        raise InputError(f"{source}: every value must be a shape-key name (text): {', '.join(bad[:5])}.")
     unknown = [k for k in preset if k not in CHANNELS]
     if unknown:
         raise InputError(f"{source} names unknown channels: {', '.join(unknown[:5])}. Channels are the 52 ARKit "
