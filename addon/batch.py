@@ -5,7 +5,8 @@
 A manifest is a CSV with a header: `audio` (required), and optionally `object`,
 `text` (a transcript, or empty: a `.txt` beside the clip is used when present), `language`
 (an espeak-ng code: en, fr, es, ...; empty: --language or the scene's),
-`emotion` (`happy=0.5;sad=0.2`), `engine`, `deformer`, `name` (output stem). A folder means every
+`emotion` (`happy=0.5;sad=0.2`), `engine`, `deformer`, `target` (ours / own: the object's own face
+keys; empty: --target or ours), `mapping` (a preset for target own, relative to the manifest), `name` (output stem). A folder means every
 audio file in it, on the default object. Each job starts from the opened file as
 saved, so jobs never see each other's data; a failing job is reported and skipped.
 Writes DIR/<name>.blend (+ .mp4 or PNGs, + .glb with --glb) and DIR/report.json; exits 1
@@ -32,14 +33,15 @@ from .render import render_preview
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff")
 
 
-def read_jobs(source: str, default_object: str | None, default_language: str | None = None) -> list[dict]:
+def read_jobs(source: str, default_object: str | None, default_language: str | None = None,
+              default_target: str | None = None) -> list[dict]:
     """Jobs from a CSV manifest or a folder of clips (paths made absolute)."""
     if os.path.isdir(source):
         clips = sorted(f for f in os.listdir(source) if f.lower().endswith(AUDIO_EXTENSIONS))
         if not clips:
             raise InputError(f"No audio files ({', '.join(AUDIO_EXTENSIONS)}) in folder {source}")
-        return [{"audio": os.path.join(source, c), "object": default_object, "language": default_language}
-                for c in clips]
+        return [{"audio": os.path.join(source, c), "object": default_object, "language": default_language,
+                 "target": default_target} for c in clips]
     if not os.path.isfile(source):
         raise InputError(f"Job list not found: {source}")
     base = os.path.dirname(os.path.abspath(source))
@@ -53,6 +55,8 @@ def read_jobs(source: str, default_object: str | None, default_language: str | N
         job["audio"] = os.path.join(base, job["audio"]) if job["audio"] else ""
         job["object"] = job.get("object") or default_object
         job["language"] = job.get("language") or default_language
+        job["target"] = job.get("target") or default_target
+        job["mapping"] = os.path.join(base, job["mapping"]) if job.get("mapping") else ""
         jobs.append(job)
     return jobs
 
@@ -80,7 +84,8 @@ def export_glb(obj: bpy.types.Object, path: str) -> None:
 def run_job(job: dict, index: int, rig_file: str, out_dir: str, render: str | None, glb: bool = False) -> dict:
     """Animate (and render) one job from a fresh copy of the rig file; the report entry."""
     name = _job_name(job, index)
-    entry = {"job": index, "name": name, "audio": job["audio"], "object": job.get("object")}
+    entry = {"job": index, "name": name, "audio": job["audio"], "object": job.get("object"),
+             "target": job.get("target") or "ours"}
     t0 = time.perf_counter()
     try:
         if rig_file:
@@ -95,7 +100,8 @@ def run_job(job: dict, index: int, rig_file: str, out_dir: str, render: str | No
         language = job.get("language") or scene.talkinghead.language
         secs, timing, warnings = run(scene, obj, job["audio"], _transcript(job), job.get("engine") or DEFAULT_ENGINE,
                                      scene.frame_start, emotions, deformer=job.get("deformer") or DEFAULT_DEFORMER,
-                                     convention=scene.talkinghead.landmark_convention, language=language)
+                                     convention=scene.talkinghead.landmark_convention, language=language,
+                                     target=job.get("target") or "ours", mapping=job.get("mapping") or "")
         blend = os.path.join(out_dir, name + ".blend")
         bpy.ops.wm.save_as_mainfile(filepath=blend, copy=True)
         entry.update(status="ok", message="; ".join(warnings), timing=timing, engine=job.get("engine") or DEFAULT_ENGINE,
@@ -198,7 +204,7 @@ def _in_workers(jobs: list[dict], args) -> list[dict]:
 def batch_command(args) -> int:
     if not bpy.data.filepath:
         raise InputError("Open the rig first: blender -b rig.blend --command talkinghead batch ...")
-    jobs = read_jobs(args.jobs, args.object, args.language)
+    jobs = read_jobs(args.jobs, args.object, args.language, args.target)
     args.total = args.total or len(jobs)  # a worker is told the whole manifest's count
     if args.only:
         try:

@@ -18,7 +18,7 @@ from ..core.errors import InputError
 from ..core.face.emotions import EMOTION_NAMES, parse_emotions
 from ..core.face.head import load_head
 from ..operators.add_head import new_head_object
-from ..operators.animate import run
+from ..operators.animate import TARGETS, run
 from .render import render_preview
 
 COMMAND_PROG = "blender -b FILE --command talkinghead"
@@ -41,6 +41,11 @@ def build_parser(prog: str = COMMAND_PROG) -> argparse.ArgumentParser:
                    help="how a mesh other than the built-in head gets its shape keys")
     a.add_argument("--landmark-convention", metavar="FILE",
                    help="landmark convention (.npz from `python -m core landmarks learn`; default: the scene's)")
+    a.add_argument("--target", choices=TARGETS, default="ours",
+                   help="ours: add our 52 ARKit shape keys; own: animate the mesh's own face keys (ARKit, visemes, "
+                        "VRM, CC), adding none")
+    a.add_argument("--mapping", metavar="PRESET.json",
+                   help="with --target own: which of its keys plays which channel (JSON, channel → key name)")
     a.add_argument("--start-frame", type=int, default=1)
     a.add_argument("--baked", type=int, default=0, metavar="K",
                    help="baked mode: K basis shape keys (SVD) instead of the 52 ARKit keys")
@@ -48,10 +53,11 @@ def build_parser(prog: str = COMMAND_PROG) -> argparse.ArgumentParser:
     a.add_argument("--render", metavar="PATH", help="also render a preview: .mp4 (with sound) or .png strip")
     b = sub.add_parser("batch", help="animate (and render) many clips: a CSV manifest or a folder")
     b.add_argument("--jobs", required=True,
-                   help="jobs.csv (audio,object,text,language,emotion,engine,deformer,name) or a folder")
+                   help="jobs.csv (audio,object,text,language,emotion,engine,deformer,target,mapping,name) or a folder")
     b.add_argument("--out", required=True, help="folder for the .blend files, renders and report.json")
     b.add_argument("--object", help="object for jobs that name none (and for a folder)")
     b.add_argument("--language", help="language of jobs whose 'language' column is empty (default: the scene's)")
+    b.add_argument("--target", choices=TARGETS, help="target of jobs whose 'target' column is empty (default: ours)")
     b.add_argument("--render", choices=("mp4", "png"), help="also render each job: video with sound, or PNGs")
     b.add_argument("--workers", type=int, default=1, help="spread the jobs over this many Blender processes")
     b.add_argument("--glb", action="store_true", help="also export each face as glTF (.glb): morph targets + animation")
@@ -96,13 +102,16 @@ def save_without_backup(path: str) -> None:
 def animate_command(args) -> int:
     scene = bpy.context.scene
     emotions = parse_emotions(args.emotion)
+    if args.mapping and args.target != "own":
+        raise InputError("--mapping names the mesh's own keys: use it with --target own.")
     named = None if args.add_head else _named_object(args)
     out = _out_path(args)  # all checked before the head is added or anything animated
     obj = named or new_head_object(bpy.context, load_head())
     secs, timing, warnings = run(scene, obj, args.audio, args.text, args.engine, args.start_frame,
                                  emotions, baked_shapes=args.baked, deformer=args.deformer,
                                  convention=args.landmark_convention or scene.talkinghead.landmark_convention,
-                                 language=args.language or scene.talkinghead.language)
+                                 language=args.language or scene.talkinghead.language, target=args.target,
+                                 mapping=os.path.abspath(args.mapping) if args.mapping else "")
     for warning in warnings:
         print(f"talkinghead: warning: {warning}", file=sys.stderr)
     os.makedirs(os.path.dirname(out), exist_ok=True)

@@ -4,7 +4,37 @@ from __future__ import annotations
 import bpy
 
 from ..core.face.emotions import EMOTION_NAMES
+from ..core.face.keysets import KeyMapping, detect
 from ..operators.sliders import data_path, has_sliders
+from ..operators.writer import own_key_names
+from .properties import TARGET_HINTS
+
+_DETECTED: dict[tuple[str, ...], KeyMapping] = {}  # key names → what they were found to be (drawn every redraw)
+MAX_SHOWN_UNCOVERED = 4
+
+
+def detected(names: list[str]) -> KeyMapping:
+    """`detect` of these names, remembered for the last mesh drawn."""
+    names_key = tuple(names)
+    if names_key not in _DETECTED:
+        _DETECTED.clear()
+        _DETECTED[names_key] = detect(names)
+    return _DETECTED[names_key]
+
+
+def draw_own_keys(layout, s, obj) -> None:
+    """Target 'own': the preset field, and what the mesh's key names were found to be, in two lines."""
+    row = layout.row(align=True)
+    row.prop(s, "mapping_path")
+    row.operator("talkinghead.save_mapping", text="", icon="EXPORT")
+    if obj is None or obj.type != "MESH" or s.mapping_path:
+        return
+    mapping = detected(own_key_names(obj))
+    layout.label(text=mapping.summary(), icon="SHAPEKEY_DATA" if not mapping.empty else "ERROR")
+    if mapping.direct and mapping.uncovered:
+        more = len(mapping.uncovered) - MAX_SHOWN_UNCOVERED
+        layout.label(text="Uncovered: " + ", ".join(mapping.uncovered[:MAX_SHOWN_UNCOVERED])
+                     + (f" +{more}" if more > 0 else ""))
 
 
 class VIEW3D_PT_talkinghead(bpy.types.Panel):
@@ -26,14 +56,21 @@ class VIEW3D_PT_talkinghead(bpy.types.Panel):
         col.prop(s, "deformer")
         col.prop(s, "landmark_convention")
         row = col.row(align=True)
-        row.prop(s, "output", expand=True)
-        if s.output == "BAKED":
-            col.prop(s, "baked_shapes")
+        row.prop(s, "target", expand=True)
+        col.label(text=TARGET_HINTS[s.target], icon="INFO")
         obj = context.active_object
+        if s.target == "own":
+            draw_own_keys(col, s, obj)
+        else:  # the output choice is about our keys
+            row = col.row(align=True)
+            row.prop(s, "output", expand=True)
+            if s.output == "BAKED":
+                col.prop(s, "baked_shapes")
         row = layout.row()
         row.scale_y = 1.5
         row.enabled = obj is not None and obj.type == "MESH"
         row.operator("talkinghead.animate", icon="PLAY_SOUND")
+        layout.operator("talkinghead.remove_animation", icon="TRASH")
         row = layout.row(align=True)
         row.operator("talkinghead.detect_landmarks", icon="GROUP_VERTEX")
         row.operator("talkinghead.cut_lips", icon="MOD_EDGESPLIT")

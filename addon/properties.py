@@ -6,6 +6,7 @@ import bpy
 from ..core.deform.deformers import DEFAULT_DEFORMER, DEFORMERS
 from ..core.engines import DEFAULT_ENGINE, ENGINES
 from ..core.speech.languages import COMMON
+from ..operators.animate import TARGETS
 
 _ENGINE_ITEMS = [
     ("auto", "Automatic", "What lip-synced best on real speech: a transcript's alignment; else in English Phonetic + "
@@ -26,6 +27,14 @@ _DEFORMER_ITEMS = [
      "(up to 150k vertices; needs PyTorch in Blender's Python)"),
 ]
 assert tuple(i[0] for i in _DEFORMER_ITEMS) == tuple(DEFORMERS)
+_TARGET_ITEMS = [
+    ("ours", "Our Keys", "Add our 52 ARKit shape keys to the mesh and animate them (a key of yours with the same "
+     "name stays; ours gets .th)"),
+    ("own", "Its Own Keys", "Animate the character's own face keys (ARKit, Oculus/VRChat visemes, VRM, Character "
+     "Creator; or a mapping preset): no shape key is added, their data stays as it is"),
+]
+assert tuple(i[0] for i in _TARGET_ITEMS) == TARGETS
+TARGET_HINTS = {"ours": "Adds 52 ARKit keys; yours stay", "own": "Keys its own face keys; adds none"}
 
 
 class TalkingHeadSettings(bpy.types.PropertyGroup):
@@ -45,6 +54,12 @@ class TalkingHeadSettings(bpy.types.PropertyGroup):
         name="Landmarks", subtype="FILE_PATH", default="",
         description="Optional: a landmark convention (.npz from `python -m core landmarks learn`) that finds the "
                     "landmarks where your dataset puts them; empty: the built-in head's own")
+    target: bpy.props.EnumProperty(name="Target", items=_TARGET_ITEMS, default="ours",
+                                   description="Which shape keys play the speech")
+    mapping_path: bpy.props.StringProperty(
+        name="Mapping", subtype="FILE_PATH", default="",
+        description="Optional, target 'own': a JSON preset naming which of its keys plays which channel "
+                    '({"jawOpen": "MouthOpen", "oculus:PP": "viseme_PP"}); empty: found by the keys\' names')
     output: bpy.props.EnumProperty(name="Output", default="RIG", items=[
         ("RIG", "ARKit rig", "52 ARKit shape keys with one curve each: editable, exports as ARKit morphs"),
         ("BAKED", "Baked", "The motion compressed into a few basis shape keys and curves (SVD): compact")])

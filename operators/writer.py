@@ -3,21 +3,30 @@
 Everything we create is recorded on the Key datablock (`talkinghead_keys`,
 `talkinghead_action`) or the animated object (`talkinghead_strip`: each object keeps its
 own sound strip, so two characters in one scene both keep their audio), so a re-run
-replaces exactly our own data and never a shape key, Action or strip of the user's.
+replaces exactly our own data and never a shape key, Action or strip of the user's, and
+`remove_animation` takes exactly that away again.
+
+Target "own" (`apply_own`) adds no shape key: our Action keys the `value` of the character's
+own keys, whose values before are recorded (`talkinghead_own_values`) for the removal to put back.
 """
 from __future__ import annotations
 
 import bpy
 import numpy as np
 
+from ..core.deform.rig import Rig
 from ..core.face.arkit import ARKIT_NAMES
 from ..core.face.emotions import EMOTION_NAMES, emotion_pose
+from ..core.face.keysets import KeyMapping
 from ..core.output.animation import Animation
 from ..core.output.bake import Baked
+from ..core.output.retarget import Retarget, lip_pairs, region_weights, retarget
 from .sliders import data_path, ensure_sliders, set_emotion
 
 KEYS_PROP = "talkinghead_keys"
 ACTION_PROP = "talkinghead_action"
+OWN_VALUES_PROP = "talkinghead_own_values"  # on the Key: their keys' values before we animated them
+BASIS_PROP = "talkinghead_basis"  # on the Key: its basis is ours (the mesh had no shape keys)
 STRIP_PROP = "talkinghead_strip"  # on the object: the name of its sound strip
 STRIP_MARK = "talkinghead_object"  # on our strips: whose line it plays (user strips never carry it)
 STRIP_PREFIX = "TalkingHead "
@@ -52,6 +61,7 @@ def build_shape_keys(obj: bpy.types.Object, targets: dict[str, np.ndarray],
     mesh = obj.data
     if mesh.shape_keys is None:
         obj.shape_key_add(name="Basis", from_mix=False)
+        mesh.shape_keys[BASIS_PROP] = True
     key = mesh.shape_keys
     ours = set(key.get(KEYS_PROP, []))
     wanted = [_key_name(key, logical, ours) for logical in targets]
@@ -235,3 +245,84 @@ def apply_animation(scene: bpy.types.Scene, obj: bpy.types.Object, anim: Animati
             warnings.append(f"No sound strip was added: {exc}")
     scene.frame_end = max(scene.frame_start, anim.start_frame + anim.n_frames - 1)
     return warnings
+
+
+def own_key_names(obj: bpy.types.Object) -> list[str]:
+    """The mesh's own shape keys (not its basis, not ours from a target-"ours" run): what detection and presets name."""
+    key = obj.data.shape_keys if obj.type == "MESH" else None
+    if key is None:
+        return []
+    ours = set(key.get(KEYS_PROP, []))
+    return [kb.name for kb in key.key_blocks[1:] if kb.name not in ours]
+
+
+def their_deltas(obj: bpy.types.Object, names) -> dict[str, np.ndarray]:
+    """Key → N×3: what each of these keys adds at value 1 (its shape minus its relative key's, as Blender mixes)."""
+    blocks = obj.data.shape_keys.key_blocks
+    n = len(obj.data.vertices) * 3
+    co, rel = np.empty(n, np.float32), np.empty(n, np.float32)
+    out = {}
+    for name in names:
+        kb = blocks[name]
+        kb.data.foreach_get("co", co)
+        kb.relative_key.data.foreach_get("co", rel)
+        out[name] = (co - rel).reshape(-1, 3)
+    return out
+
+
+def apply_own(scene: bpy.types.Scene, obj: bpy.types.Object, anim: Animation, rig: Rig, mapping: KeyMapping,
+              sound: bool = True) -> tuple[Retarget, list[str]]:
+    """Play `anim` on the character's own keys (`mapping`): our Action keys their values; their key data, order
+    and ranges and their own Actions stay as they are. Our ARKit keys from an earlier run go."""
+    key = obj.data.shape_keys
+    fit = retarget(mapping, their_deltas(obj, mapping.keys), rig.deltas, anim.combined_weights(),
+                   region_weights(rig.vertices, rig.landmark_points()), lip_pairs(rig.landmarks))
+    _remove_keys(obj, key.get(KEYS_PROP, []))  # a target-"ours" run's keys
+    key.pop(KEYS_PROP, None)
+    values = dict(key.get(OWN_VALUES_PROP, {}))
+    values.update({k: key.key_blocks[k].value for k in fit.keys if k not in values})  # first run's values kept
+    key[OWN_VALUES_PROP] = values
+    warnings = []
+    if write_action(obj, anim.start_frame, {k: fit.weights[:, i] for i, k in enumerate(fit.keys)}) == "NLA track":
+        warnings.append("The shape keys already play your own Action: ours is on the NLA track 'Talking Head'.")
+    if sound and anim.audio_path:
+        try:
+            add_sound(scene, obj, anim.audio_path, anim.start_frame)
+        except RuntimeError as exc:
+            warnings.append(f"No sound strip was added: {exc}")
+    scene.frame_end = max(scene.frame_start, anim.start_frame + anim.n_frames - 1)
+    return fit, warnings
+
+
+def remove_animation(scene: bpy.types.Scene, obj: bpy.types.Object) -> bool:
+    """Take everything of ours off `obj` (Action, NLA track, our keys and their drivers, sound strip) and put
+    its own keys' values back; False when there was nothing of ours. The user's keys and Actions stay."""
+    found = False
+    key = obj.data.shape_keys if obj.type == "MESH" else None
+    if key is not None:
+        ad = key.animation_data
+        action = key.get(ACTION_PROP)
+        action = action if isinstance(action, bpy.types.Action) else None
+        if ad is not None:
+            for track in [t for t in ad.nla_tracks if t.name == NLA_TRACK]:
+                ad.nla_tracks.remove(track)
+            if action is not None and ad.action == action:
+                ad.action = None
+        if action is not None:
+            bpy.data.actions.remove(action)
+        _remove_keys(obj, key.get(KEYS_PROP, []))
+        for name, value in key.get(OWN_VALUES_PROP, {}).items():
+            if name in key.key_blocks:
+                key.key_blocks[name].value = value
+        for prop in (ACTION_PROP, KEYS_PROP, OWN_VALUES_PROP):
+            found |= key.pop(prop, None) is not None
+        if ad is not None and ad.action is None and not ad.nla_tracks and not ad.drivers:
+            key.animation_data_clear()
+        if key.get(BASIS_PROP) and len(key.key_blocks) == 1:  # only the basis we added is left
+            obj.shape_key_clear()
+    strips = _strips(scene)
+    strip = _our_strip(strips, obj)
+    if strip is not None:
+        strips.remove(strip)
+    found |= obj.pop(STRIP_PROP, None) is not None
+    return found

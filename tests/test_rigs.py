@@ -1,0 +1,357 @@
+"""Target "own": the character's own face keys play the speech (issue 18).
+
+Name matching and the per-frame fit without Blender; then, in the real bpy, the built-in head carrying
+(a) the 52 ARKit keys renamed, (b) VRM vowels + Blink, (c) the 15 Oculus visemes (tests/sample_rigs.py),
+animated from real speech: their key data and their own Action untouched, lips closed at the bilabials
+and open on open vowels on their mesh, and everything of ours gone again after Remove Animation.
+"""
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pytest
+from conftest import data_path
+from sample_rigs import OCULUS_RECIPES, RIG_KINDS, VRM_RECIPES, arkit_style, rig_keys
+
+from core.errors import InputError
+from core.face.arkit import ARKIT_NAMES
+from core.face.keysets import (
+    detect,
+    load_mapping,
+    normalise,
+    save_mapping,
+)
+from core.output.retarget import lip_pairs, region_weights, retarget
+
+CLIP, TEXT = "voca_test_sentence.wav", "Severe myopia contributed to Ruth's inferiority complex"  # m p b m p
+FPS = 30
+
+
+@pytest.mark.parametrize("names,form", [
+    (["jawOpen", "JawOpen", "Face.JawOpen", "blendShape1.jawOpen", "A25_Jaw_Open", "jaw_open", "JAW-OPEN"], "jawopen"),
+    (["mouthSmileLeft", "Face.MouthSmile_L", "mouthSmile.L", "mouthSmile_l", "L_mouthSmile", "Mouth Smile Left",
+      "A38_Mouth_Smile_Left"], "mouthsmileleft"),
+    (["eyeBlinkRight", "EyeBlink_R", "eyeBlink.R", "Face.eye_blink_right"], "eyeblinkright"),
+    (["vrc.v_pp", "v_PP", "vrc.v_PP"], "vpp"),
+    (["Blink_L", "blinkLeft", "Blink.L"], "blinkleft"),
+])
+def test_names_of_one_key_in_every_convention_meet(names, form):
+    assert {normalise(n) for n in names} == {form}
+
+
+def test_detect_finds_each_kit_and_only_it():
+    arkit = detect(["Basis", *(arkit_style(n) for n in ARKIT_NAMES), "MyCorrective"])
+    assert len(arkit.direct) == 52 and not arkit.solved and not arkit.uncovered
+    assert arkit.direct["mouthSmileLeft"] == "Face.MouthSmile_L" and arkit.direct["jawLeft"] == "Face.Jaw_L"
+    exact = detect(["jawOpen", "JawOpen"])  # the exact name wins over a fuzzy one
+    assert exact.direct == {"jawOpen": "jawOpen"}
+    oculus = detect([f"viseme_{c}" for c in OCULUS_RECIPES])
+    assert set(oculus.solved.values()) == {f"oculus:{c}" for c in OCULUS_RECIPES} and not oculus.direct
+    vrc = detect(["vrc.v_sil", "vrc.v_pp", "vrc.v_aa", "vrc.v_ih", "vrc.v_oh", "vrc.v_ou"])
+    assert vrc.solved["vrc.v_ih"] == "oculus:I" and vrc.kits() == {"oculus": (6, 15)}
+    vrm = detect(["A", "I", "U", "E", "O", "Blink"])  # shares E I O U with bare visemes: the fuller kit claims them
+    assert set(vrm.solved.values()) == {f"vrm:{c}" for c in VRM_RECIPES} and vrm.kits() == {"vrm": (6, 13)}
+    bare = detect(["sil", "PP", "FF", "TH", "DD", "kk", "CH", "SS", "nn", "RR", "aa", "E", "I", "O", "U"])
+    assert bare.kits() == {"oculus": (15, 15)}
+    vroid = detect(["Fcl_MTH_A", "Fcl_MTH_I", "Fcl_MTH_U", "Fcl_EYE_Close_L", "Fcl_ALL_Joy", "Fcl_HA_Fung1"])
+    assert vroid.solved["Fcl_EYE_Close_L"] == "vrm:Blink_L" and len(vroid.solved) == 5
+    cc = detect(["V_Open", "V_Explosive", "V_Dental_Lip", "V_Tight_O", "V_Wide", "Tight-O"])
+    assert cc.kits() == {"cc": (5, 13)} and cc.solved["V_Tight_O"] == "cc:V_Tight_O"
+    mixed = detect(["eyeBlinkLeft", "eyeBlinkRight", *(f"viseme_{c}" for c in OCULUS_RECIPES)])
+    assert mixed.kits() == {"arkit": (2, 52), "oculus": (15, 15)} and len(mixed.uncovered) == 50
+    assert detect(["Basis", "Key 1", "Smile", "O", "E"]).empty  # two short names make no vowel set
+
+
+def test_preset_round_trip_and_bad_presets(tmp_path):
+    names = [f"viseme_{c}" for c in OCULUS_RECIPES] + ["Face.JawOpen"]
+    found = detect(names)
+    path = str(tmp_path / "preset.json")
+    save_mapping(path, found)
+    loaded = load_mapping(path, names)
+    assert (loaded.direct, loaded.solved) == (found.direct, found.solved) and loaded.from_preset
+    bad = {"not json": "{jawOpen: A", "a list": '["jawOpen"]', "a number": '{"jawOpen": 3}',
+           "unknown channel": '{"mouthBogus": "viseme_PP"}', "unknown key": '{"jawOpen": "NoSuchKey"}',
+           "fitted twice": '{"oculus:PP": "viseme_PP", "oculus:FF": "viseme_PP"}'}
+    messages = {"not json": "is not JSON", "a list": "must be a JSON object", "a number": "shape-key name",
+                "unknown channel": "unknown channels: mouthBogus", "unknown key": "does not have: NoSuchKey",
+                "fitted twice": "viseme_PP"}
+    for case, text in bad.items():
+        (tmp_path / "bad.json").write_text(text)
+        with pytest.raises(InputError, match=messages[case]):
+            load_mapping(str(tmp_path / "bad.json"), names)
+    with pytest.raises(InputError, match="not found"):
+        load_mapping(str(tmp_path / "missing.json"), names)
+
+
+def _head_problem():
+    from core.deform.rig import head_rig
+
+    rig = head_rig()
+    return rig, region_weights(rig.vertices, rig.landmark_points()), lip_pairs(rig.landmarks)
+
+
+def test_the_fit_is_the_bounded_least_squares_and_fast():
+    """Against scipy's bounded solver frame by frame (same objective), exact on a renamed ARKit set, and
+    1800 frames of 15 visemes in well under two seconds."""
+    from scipy.optimize import lsq_linear
+
+    from core.output import retarget as rt
+
+    rig, region, lips = _head_problem()
+    rng = np.random.default_rng(0)
+    weights = (rng.random((1800, 52)) * (rng.random((1800, 52)) < 0.2)).astype(np.float32)
+    keys = rig_keys("oculus", rig.deltas)
+    mapping = detect(list(keys))
+    t = time.perf_counter()
+    fit = retarget(mapping, keys, rig.deltas, weights, region, lips)
+    assert time.perf_counter() - t < 2.0
+    assert fit.weights.min() >= 0 and fit.weights.max() <= 1 and fit.weights.max() > 0.5
+    theirs = rt._features(np.stack([keys[k] for k in fit.keys]), region, lips).T  # F×K
+    ours = rt._features(rig.deltas, region, lips).T
+    d = (theirs ** 2).sum(0)
+    ridge = np.sqrt(rt.RIDGE * d + rt.RIDGE_FLOOR * d.mean())
+    system = np.vstack([theirs, np.diag(ridge)])
+    for f in range(0, 1800, 300):
+        rhs = np.concatenate([ours @ weights[f].astype(np.float64), np.zeros(len(ridge))])
+        best = lsq_linear(system, rhs, bounds=(0, 1), method="bvls", tol=1e-12).x
+        ours_cost, best_cost = (np.sum((system @ x - rhs) ** 2) for x in (fit.weights[f].astype(np.float64), best))
+        assert ours_cost <= best_cost * (1 + 1e-4) + 1e-12
+    arkit = rig_keys("arkit", rig.deltas)
+    copied = retarget(detect(list(arkit)), arkit, rig.deltas, weights[:100], region, lips)
+    assert np.array_equal(copied.weights, weights[:100]) and copied.mean_fit_error < 1e-6
+
+
+# --- in Blender ---------------------------------------------------------------------------------------------
+
+def add_rig(kind: str, keys: dict[str, np.ndarray] | None = None):
+    """The built-in head with a sample rig's keys, a user key of its own, and the user's own Action on them."""
+    import bpy
+
+    from core.face.head import load_head
+
+    assert bpy.ops.talkinghead.add_head() == {"FINISHED"}
+    obj = bpy.context.active_object
+    obj.shape_key_add(name="Basis", from_mix=False)
+    basis = load_head().vertices
+    for name, delta in {**(keys or rig_keys(kind, load_head().deltas))}.items():
+        kb = obj.shape_key_add(name=name, from_mix=False)
+        kb.data.foreach_set("co", (basis + delta).astype(np.float32).ravel())
+    mine = obj.shape_key_add(name="MyCorrective", from_mix=False)
+    mine.data[0].co.z += 0.01  # far from the mouth
+    mine.slider_max = 2.0
+    mine.value = 0.25
+    key = obj.data.shape_keys
+    key.animation_data_create()
+    key.animation_data.action = bpy.data.actions.new("UserKeyAction")
+    mine.keyframe_insert("value", frame=1)
+    mine.value = 0.5
+    mine.keyframe_insert("value", frame=30)
+    return obj
+
+
+def key_data(obj) -> list:
+    """Everything of the user's shape keys but their current values: names, order, shapes, ranges, relations."""
+    out = []
+    for kb in obj.data.shape_keys.key_blocks:
+        co = np.empty(len(kb.data) * 3, np.float32)
+        kb.data.foreach_get("co", co)
+        out.append((kb.name, co.tobytes(), kb.slider_min, kb.slider_max, kb.relative_key.name, kb.vertex_group,
+                    kb.mute, kb.interpolation))
+    return out
+
+
+def action_data(action) -> tuple:
+    fcurves = ([fc for layer in action.layers for strip in layer.strips for bag in strip.channelbags
+                for fc in bag.fcurves] if hasattr(action, "layers") else list(action.fcurves))
+    return action.name, [(fc.data_path, fc.array_index, [(tuple(k.co), tuple(k.handle_left), tuple(k.handle_right),
+                                                           k.interpolation) for k in fc.keyframe_points])
+                         for fc in fcurves]
+
+
+def animate_own(scene, mapping: str = ""):
+    import bpy
+
+    s = scene.talkinghead
+    s.audio_path, s.transcript, s.engine, s.start_frame = data_path("speech", CLIP), TEXT, "phonetic", 1
+    s.target, s.mapping_path = "own", mapping
+    return bpy.ops.talkinghead.animate()
+
+
+def lip_score(scene, obj, n: int):
+    """Closure/open-vowel score of THEIR mesh: each frame's landmarks from the key values Blender evaluates."""
+    from core.face.head import load_head
+    from core.speech import recognise
+    from core.speech.audio import load_audio
+    from core.training.evaluation import score
+
+    lm = load_head().landmarks
+    blocks = obj.data.shape_keys.key_blocks
+    co = np.empty(len(obj.data.vertices) * 3, np.float32)
+    shapes = []
+    for kb in blocks:
+        kb.data.foreach_get("co", co)
+        shapes.append(co.reshape(-1, 3)[lm].copy())
+    deltas = np.array(shapes[1:]) - shapes[0]
+    values = []
+    for f in range(1, n + 1):
+        scene.frame_set(f)
+        values.append([kb.value for kb in blocks[1:]])
+    values = np.array(values, np.float32)
+    landmarks = shapes[0][None] + np.einsum("tk,knd->tnd", values, deltas)
+    reference, _ = recognise.align(load_audio(data_path("speech", CLIP)), TEXT)
+    return score(landmarks, FPS, reference), values, landmarks
+
+
+@pytest.mark.parametrize("kind", RIG_KINDS)
+def test_own_keys_speak_and_come_off_clean(scene, kind):
+    import bpy
+    import soundfile as sf
+    from talkinghead.addon.panels import detected
+    from talkinghead.operators.animate import own_mapping
+    from talkinghead.operators.writer import own_key_names
+
+    obj = add_rig(kind)
+    key = obj.data.shape_keys
+    user_action = key.animation_data.action
+    before, values_before, action_before = key_data(obj), [kb.value for kb in key.key_blocks], action_data(user_action)
+    mapping = own_mapping(obj)
+    expected = {"arkit": {"arkit": (52, 52)}, "vrm": {"vrm": (6, 13)}, "oculus": {"oculus": (15, 15)}}[kind]
+    assert mapping.kits() == expected and "MyCorrective" not in mapping.keys
+    shown = {"arkit": "ARKit 52/52 (copied)", "vrm": "VRM 6/13 (fitted); 52 ARKit channels uncovered",
+             "oculus": "Oculus visemes 15/15 (fitted); 52 ARKit channels uncovered"}[kind]
+    assert detected(own_key_names(obj)).summary() == shown  # the panel's line
+    assert animate_own(scene) == {"FINISHED"}
+    assert key_data(obj) == before  # no key of ours added, theirs unchanged
+    assert action_data(user_action) == action_before and key.animation_data.action == user_action
+    assert [t.name for t in key.animation_data.nla_tracks] == ["Talking Head"]  # ours plays beneath theirs
+    n = round(sf.info(data_path("speech", CLIP)).duration * FPS)
+    s, values, landmarks = lip_score(scene, obj, n)
+    driven = [i for i, kb in enumerate(key.key_blocks[1:]) if kb.name in mapping.keys]
+    assert values[:, driven].max() > 0.3  # the speech plays on their keys
+    assert s.n_bilabial >= 4 and s.bilabial_closure >= 0.75, s
+    assert s.n_open >= 2 and s.open_vowel >= 0.75, s
+    # and it is Blender's own evaluation of their mesh: a frame through the depsgraph agrees
+    frame = int(np.argmax(values[:, driven].sum(1))) + 1
+    scene.frame_set(frame)
+    mesh = obj.evaluated_get(bpy.context.evaluated_depsgraph_get()).to_mesh()
+    co = np.empty(len(mesh.vertices) * 3, np.float32)
+    mesh.vertices.foreach_get("co", co)
+    from core.face.head import load_head
+
+    assert np.abs(co.reshape(-1, 3)[load_head().landmarks] - landmarks[frame - 1]).max() < 1e-4
+    obj.evaluated_get(bpy.context.evaluated_depsgraph_get()).to_mesh_clear()
+    # Remove Animation: their rig exactly as it was, values included
+    assert bpy.ops.talkinghead.remove_animation() == {"FINISHED"}
+    assert key_data(obj) == before and [kb.value for kb in key.key_blocks] == pytest.approx(values_before)
+    assert action_data(user_action) == action_before and key.animation_data.action == user_action
+    assert not key.animation_data.nla_tracks and not [a for a in bpy.data.actions if a.name.startswith("TalkingHead")]
+    assert "talkinghead_action" not in key and "talkinghead_strip" not in obj
+    se = scene.sequence_editor
+    assert not (se and se.strips_all)
+
+
+def test_bad_preset_or_unknown_keys_change_nothing(scene, tmp_path):
+    import bpy
+    from talkinghead.operators.animate import run
+
+    vowels = rig_keys("vrm", _head_problem()[0].deltas).values()
+    renamed = dict(zip(("Ah", "Ee", "Oo", "Mm", "Shut"), vowels, strict=False))  # no name we know
+    obj = add_rig("vrm", renamed)
+    key = obj.data.shape_keys
+    before, actions = key_data(obj), set(bpy.data.actions.keys())
+    bad = tmp_path / "bad.json"
+    for text, message in (("{not json", "is not JSON"), ('{"jawOpen": "MouthOpen"}', "does not have: MouthOpen"),
+                          ('["Ah"]', "must be a JSON object")):
+        bad.write_text(text)
+        with pytest.raises(RuntimeError, match=message):  # the operator's error report, in background Blender
+            animate_own(scene, str(bad))
+        with pytest.raises(ValueError, match=message):  # the package's InputError (a ValueError)
+            run(scene, obj, data_path("speech", CLIP), TEXT, "phonetic", 1, target="own", mapping=str(bad))
+    with pytest.raises(RuntimeError, match="no face keys we know"):  # no preset, no key set we know
+        animate_own(scene)
+    with pytest.raises(ValueError, match="no face keys we know"):
+        run(scene, obj, data_path("speech", CLIP), TEXT, "phonetic", 1, target="own")
+    assert key_data(obj) == before and set(bpy.data.actions.keys()) == actions and "talkinghead_action" not in key
+    # the same keys named by a preset: they speak; Save Mapping writes the preset in use back out, the same
+    preset = tmp_path / "mine.json"
+    written = {"vrm:A": "Ah", "vrm:I": "Ee", "vrm:U": "Oo", "vrm:E": "Mm", "vrm:O": "Shut"}
+    preset.write_text(json.dumps(written))
+    assert animate_own(scene, str(preset)) == {"FINISHED"}
+    assert bpy.ops.talkinghead.save_mapping(filepath=str(tmp_path / "saved.json")) == {"FINISHED"}
+    assert json.loads((tmp_path / "saved.json").read_text()) == written
+    assert key_data(obj) == before
+    action = key["talkinghead_action"]
+    assert {p for _, p in [(0, c[0]) for c in action_data(action)[1]]} == {f'key_blocks["{k}"].value' for k in renamed}
+
+
+def test_cli_target_own_and_its_errors(scene, tmp_path, capsys):
+    import bpy
+    from talkinghead.addon.cli import main
+
+    obj = add_rig("oculus")
+    name, before = obj.name, key_data(obj)
+    out = tmp_path / "own.blend"
+    clip = data_path("speech", CLIP)
+    assert main(["animate", "--object", obj.name, "--audio", clip, "--text", TEXT, "--target", "ours",
+                 "--mapping", "x.json", "--out", str(out)]) == 2
+    assert "--target own" in capsys.readouterr().err
+    assert main(["animate", "--object", obj.name, "--audio", clip, "--text", TEXT, "--target", "own",
+                 "--out", str(out)]) == 0
+    assert "own keys: Oculus visemes 15/15" in capsys.readouterr().out
+    bpy.ops.wm.open_mainfile(filepath=str(out))
+    obj = bpy.data.objects[name]
+    assert key_data(obj) == before and "talkinghead_action" in obj.data.shape_keys
+
+
+def test_batch_target_and_mapping_columns(scene, tmp_path):
+    """A manifest's `target` and `mapping` columns: own keys for one job, a bad preset fails only its own job."""
+    import bpy
+    from talkinghead.addon.batch import batch, read_jobs
+
+    obj = add_rig("oculus")
+    name, before = obj.name, key_data(obj)
+    rig = tmp_path / "rig.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(rig))
+    (tmp_path / "bad.json").write_text('{"jawOpen": "NoSuchKey"}')
+    jobs_csv = tmp_path / "jobs.csv"
+    clip = data_path("speech", CLIP)
+    jobs_csv.write_text(f"audio,object,text,target,mapping,name\n{clip},{name},{TEXT},own,,good\n"
+                        f"{clip},{name},{TEXT},own,bad.json,bad\n")
+    jobs = read_jobs(str(jobs_csv), None)
+    assert [j["target"] for j in jobs] == ["own", "own"] and jobs[1]["mapping"] == str(tmp_path / "bad.json")
+    report = batch(jobs, str(tmp_path / "out"), None)
+    assert [e["status"] for e in report] == ["ok", "failed"] and "NoSuchKey" in report[1]["message"]
+    assert report[0]["target"] == "own"
+    bpy.ops.wm.open_mainfile(filepath=report[0]["blend"])
+    obj = bpy.data.objects[name]
+    assert key_data(obj) == before and "talkinghead_action" in obj.data.shape_keys
+
+
+def test_switching_targets_takes_our_keys_off(scene):
+    """'ours' first adds our 52 keys (theirs stay; ours get .th); 'own' next removes exactly ours again."""
+    import bpy
+
+    obj = add_rig("vrm")
+    before = key_data(obj)
+    s = scene.talkinghead
+    s.audio_path, s.transcript, s.engine, s.target = data_path("speech", CLIP), TEXT, "phonetic", "ours"
+    assert bpy.ops.talkinghead.animate() == {"FINISHED"}
+    assert len(obj.data.shape_keys.key_blocks) > len(before) + 52
+    assert animate_own(scene) == {"FINISHED"}
+    assert key_data(obj) == before
+
+
+def test_one_undo_step_takes_an_own_keys_click_back(scene):
+    import bpy
+
+    name = add_rig("vrm").name
+    before = key_data(bpy.data.objects[name])
+    bpy.ops.ed.undo_push(message="before")  # background Blender pushes no step itself (see test_blender)
+    assert animate_own(scene) == {"FINISHED"}
+    bpy.ops.ed.undo_push(message="Animate from audio")
+    assert bpy.ops.ed.undo() == {"FINISHED"}
+    obj = bpy.data.objects[name]
+    assert key_data(obj) == before and "talkinghead_action" not in obj.data.shape_keys
+    assert not [a for a in bpy.data.actions if a.name.startswith("TalkingHead")]
