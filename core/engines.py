@@ -119,6 +119,7 @@ def animate(audio: Audio | str, text: str | None = None, engine: str = DEFAULT_E
         b = blinks(n, fps, seed)
         w[:, INDEX["eyeBlinkLeft"]] = b[:, 0]
         w[:, INDEX["eyeBlinkRight"]] = b[:, 1]
+    progress.step(1.0)
     t3 = time.perf_counter()
     meta = {"engine": engine, "chosen_as": chosen, "language": language, **note, "phones": [(p.name, round(p.start, 3), round(p.end, 3)) for p in phones],
             "seconds": {"load": t1 - t0, "phones": t2 - t1, "articulate": t3 - t2}}
