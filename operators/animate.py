@@ -16,7 +16,7 @@ from ..core.deform.deformers import DEFAULT_DEFORMER, glued_lips_message
 from ..core.deform.rig import Rig
 from ..core.engines import animate, read_text
 from ..core.errors import InputError
-from ..core.output.animation import Animation
+from ..core.output.animation import Animation, join
 from ..core.output.bake import Baked, bake, bake_landmarks
 from ..core.progress import FITTING, WRITING, Cancelled, Progress
 from ..core.speech.languages import ENGLISH
@@ -42,15 +42,27 @@ def scene_fps(scene: bpy.types.Scene) -> float:
 
 
 @dataclass
+class Line:
+    """One clip an object speaks, from `start_frame` on."""
+
+    audio: str  # absolute path
+    text: str | None  # the transcript itself (a .txt already read)
+    start_frame: int
+
+
+def line(audio: str, text: str | None, start_frame: int) -> Line:
+    """A Line from a (possibly blend-relative) audio path and a transcript or .txt path."""
+    return Line(bpy.path.abspath(audio) if audio else audio, read_text(text), start_frame)
+
+
+@dataclass
 class Job:
     """One object's animation as read from Blender: all `compute` needs, and no bpy data."""
 
     name: str  # the object's, for messages
-    audio: str  # absolute path
-    text: str | None  # the transcript itself (a .txt already read)
+    lines: list[Line]  # one, or (Animate all) a character's several lines, joined on one timeline
     engine: str
     fps: float
-    start_frame: int
     emotions: dict[str, float]
     blink: bool
     language: str
@@ -69,22 +81,23 @@ class Result:
     baked: Baked | None
 
 
-def prepare(scene: bpy.types.Scene, obj: bpy.types.Object | None, audio: str, text: str | None, engine: str,
-            start_frame: int, emotions: dict[str, float] | None = None, blink: bool = True, baked_shapes: int = 0,
+def prepare(scene: bpy.types.Scene, obj: bpy.types.Object | None, lines: list[Line], engine: str,
+            emotions: dict[str, float] | None = None, blink: bool = True, baked_shapes: int = 0,
             deformer: str = DEFAULT_DEFORMER, convention: str = "", language: str = ENGLISH) -> Job:
-    """Read what animating `obj` needs from Blender (raises InputError on a bad target or transcript file)."""
+    """Read what animating `obj` needs from Blender (raises InputError on a bad target)."""
     check_target(obj)
-    return Job(obj.name, bpy.path.abspath(audio) if audio else audio, read_text(text), engine, scene_fps(scene),
-               start_frame, get_emotions(obj) if emotions is None else emotions, blink, language, baked_shapes,
-               is_builtin_head(obj), rig_source(obj, deformer, convention))
+    return Job(obj.name, lines, engine, scene_fps(scene), get_emotions(obj) if emotions is None else emotions,
+               blink, language, baked_shapes, is_builtin_head(obj), rig_source(obj, deformer, convention))
 
 
 def compute(job: Job, progress: Progress | None = None) -> Result:
     """Speech → motion → rig → (baked) curves; touches no Blender data, so it may run on any thread.
     Raises InputError on bad input and Cancelled when `progress` is cancelled."""
     progress = progress or Progress()
-    anim = animate(job.audio, job.text, job.engine, job.fps, job.emotions, job.start_frame, blink=job.blink,
-                   language=job.language, progress=progress)
+    alone = len(job.lines) == 1
+    anims = [animate(ln.audio, ln.text, job.engine, job.fps, job.emotions, ln.start_frame, blink=job.blink and alone,
+                     language=job.language, progress=progress) for ln in job.lines]
+    anim = anims[0] if alone else join(anims, job.blink)
     progress.stage(FITTING)
     rig = build_rig(job.rig, progress)
     baked = None
@@ -136,19 +149,18 @@ def run(scene: bpy.types.Scene, obj: bpy.types.Object | None, audio: str, text: 
     landmark convention file (see core.landmarks) for a mesh other than the built-in head.
     """
     t = time.perf_counter()
-    job = prepare(scene, obj, audio, text, engine, start_frame, emotions, blink, baked_shapes, deformer, convention,
-                  language)
+    job = prepare(scene, obj, [line(audio, text, start_frame)], engine, emotions, blink, baked_shapes, deformer,
+                  convention, language)
     result = compute(job)
     warnings = write(scene, obj, result)
     return time.perf_counter() - t, result.anim.metadata["timing"], warnings
 
 
-def panel_job(context: bpy.types.Context, obj: bpy.types.Object | None, audio: str, start_frame: int,
-              text: str | None) -> Job:
+def panel_job(context: bpy.types.Context, obj: bpy.types.Object | None, lines: list[Line]) -> Job:
     """A Job for `obj` with the panel's settings and the add-on's preferences."""
     s = context.scene.talkinghead
     prefs = context.preferences.addons.get(__package__.rpartition(".")[0])
-    return prepare(context.scene, obj, audio, text, s.engine, start_frame,
+    return prepare(context.scene, obj, lines, s.engine,
                    blink=prefs.preferences.blinks if prefs else True,
                    baked_shapes=s.baked_shapes if s.output == "BAKED" else 0, deformer=s.deformer,
                    convention=s.landmark_convention, language=s.language)
@@ -297,7 +309,7 @@ class TALKINGHEAD_OT_animate(BackgroundCompute, bpy.types.Operator):
 
     def jobs(self, context) -> list[tuple[bpy.types.Object, Job]]:
         s, obj = context.scene.talkinghead, context.active_object
-        return [(obj, panel_job(context, obj, s.audio_path, s.start_frame, s.transcript or None))]
+        return [(obj, panel_job(context, obj, [line(s.audio_path, s.transcript or None, s.start_frame)]))]
 
     def written(self, context, done: Done, seconds: float, progress: Progress) -> None:
         ((obj, result),) = done

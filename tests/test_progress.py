@@ -131,11 +131,11 @@ def _nothing_written(scene, obj) -> bool:
 
 
 def test_the_operator_reports_every_stage_and_writes_after_computing(scene, synth_clip):
-    from talkinghead.operators.animate import compute, prepare, write
+    from talkinghead.operators.animate import compute, line, prepare, write
     from test_blender import add_head
 
     obj = add_head()
-    job = prepare(scene, obj, synth_clip[0], synth_clip[1], "phonetic", 1)
+    job = prepare(scene, obj, [line(synth_clip[0], synth_clip[1], 1)], "phonetic")
     progress = Recorder()  # the operator only calls its methods: a Progress of the checkout's core will do
     result = compute(job, progress)
     assert _nothing_written(scene, obj)  # computing alone touches no Blender data
@@ -151,11 +151,11 @@ def test_a_cancelled_click_writes_nothing(scene, synth_clip):
         Cancelled,
         Progress,
     )
-    from talkinghead.operators.animate import Task, compute, prepare, write
+    from talkinghead.operators.animate import Task, compute, line, prepare, write
     from test_blender import add_head
 
     obj = add_head()
-    job = prepare(scene, obj, synth_clip[0], synth_clip[1], "phonetic", 1)
+    job = prepare(scene, obj, [line(synth_clip[0], synth_clip[1], 1)], "phonetic")
     task = Task([(obj, job)])
     task.thread.start()
     task.progress.cancel()  # what Esc does
