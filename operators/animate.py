@@ -247,7 +247,7 @@ class BackgroundCompute:
         return {"FINISHED"}
 
     def invoke(self, context, event):
-        if bpy.app.background:  # no event loop to run a modal operator
+        if bpy.app.background or context.window is None:  # no event loop to run a modal operator
             return self.execute(context)
         self._started = time.perf_counter()
         try:

@@ -174,3 +174,17 @@ def test_a_cancelled_click_writes_nothing(scene, synth_clip):
     assert task.error is None and task.fraction() == pytest.approx((STAGES.index(FITTING) + 1) / len(STAGES))
     write(scene, obj, task.done[0][1], task.progress)
     assert task.progress.stage_name == WRITING and len(obj.data.shape_keys.key_blocks) > 52
+
+
+def test_the_button_path_runs_in_one_go_without_a_window(scene, synth_clip):
+    """Background Blender (a farm, the command line) has no event loop for the modal operator: the button's
+    INVOKE path computes and writes in one go, as execute does."""
+    import bpy
+    from test_blender import add_head
+
+    assert bpy.app.background
+    obj = add_head()
+    s = scene.talkinghead
+    s.audio_path, s.transcript, s.engine = synth_clip[0], synth_clip[1], "phonetic"
+    assert bpy.ops.talkinghead.animate("INVOKE_DEFAULT") == {"FINISHED"}
+    assert len(obj.data.shape_keys.key_blocks) > 52
