@@ -1,8 +1,9 @@
 """The Animate from audio button: read the panel, run core, write the result.
 
-One click is three steps: `prepare` reads Blender (main thread), `compute` runs core and fits the rig
-(no bpy, so the button runs it on a worker thread while the UI shows progress; Esc cancels it: `BackgroundCompute`), and `write` puts the result into Blender (main thread, only after the computation finished),
-so a cancelled or failed click leaves nothing half-written.
+One click is three steps: `prepare` reads Blender (main thread); `compute` runs core and fits the rig
+(no bpy, so the button runs it on a worker thread while the UI shows progress, and Esc cancels it: see
+`BackgroundCompute`); `write` puts the result into Blender (main thread, only once the computation has
+finished), so a cancelled or failed click leaves nothing half-written.
 """
 from __future__ import annotations
 

@@ -158,7 +158,9 @@ def test_a_cancelled_click_writes_nothing(scene, synth_clip):
     job = prepare(scene, obj, [line(synth_clip[0], synth_clip[1], 1)], "phonetic")
     task = Task([(obj, job)])
     task.thread.start()
+    assert "Esc to cancel" in task.status()
     task.progress.cancel()  # what Esc does
+    assert task.status().startswith("Cancelling")
     task.thread.join()
     assert isinstance(task.error, Cancelled) and task.done is None
     assert _nothing_written(scene, obj)
@@ -173,6 +175,7 @@ def test_a_cancelled_click_writes_nothing(scene, synth_clip):
     task.thread.join()
     assert task.error is None and task.fraction() == pytest.approx((STAGES.index(FITTING) + 1) / len(STAGES))
     write(scene, obj, task.done[0][1], task.progress)
+    assert task.status() == f"Animating '{obj.name}': {WRITING} 0%   Esc to cancel"
     assert task.progress.stage_name == WRITING and len(obj.data.shape_keys.key_blocks) > 52
 
 
