@@ -24,7 +24,8 @@ class Cancelled(Exception):
 class Progress:
     """Stage and fraction of one computation, and its cancel flag (safe to read and set from another thread)."""
 
-    def __init__(self) -> None:
+    def __init__(self, cancellable: bool = False) -> None:
+        self.cancellable = cancellable  # someone may cancel: long native calls go where they can be stopped
         self._cancel = threading.Event()
         self.stage_name = ""
         self.fraction = 0.0  # of the current stage, 0..1

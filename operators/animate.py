@@ -179,7 +179,7 @@ class Task:
 
     def __init__(self, jobs: list[tuple[bpy.types.Object, Job]], each_on_its_own: bool = False) -> None:
         self.jobs, self.each_on_its_own = jobs, each_on_its_own
-        self.progress = Progress()
+        self.progress = Progress(cancellable=True)
         self.current = 0  # the job being computed
         self.done: Done | None = None
         self.error: Exception | None = None

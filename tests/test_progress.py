@@ -49,8 +49,8 @@ class Recorder(Progress):
 class CancelAt(Progress):
     """Cancels itself (as Esc would) at the `steps`-th check inside stage `when`."""
 
-    def __init__(self, when: str, steps: int = 1) -> None:
-        super().__init__()
+    def __init__(self, when: str, steps: int = 1, cancellable: bool = False) -> None:
+        super().__init__(cancellable)
         self.when, self.left, self.at = when, steps, None
 
     def check(self) -> None:
@@ -97,6 +97,22 @@ def test_a_cancel_mid_decoding_kills_only_busy_workers_and_the_pool_still_works(
     assert all(p.poll() is None for p in pool._pool)  # the killed ones left the pool; the rest can work
     phones, text = recognise.recognise_words(audio)  # and the next decoding gets a working pool
     assert phones[-1].end == pytest.approx(audio.duration) and len(text.split()) > 20
+    pool.shutdown()
+
+
+def test_a_cancellable_short_clip_is_decoded_in_a_worker_and_stops_at_once():
+    """Below LONG_SECONDS a clip is decoded in this process, where a cancel would wait for the decoder (and the
+    decoder would hold the UI's GIL); a cancellable one goes to a worker: the same phones, killed at once."""
+    audio = load_audio(data_path("speech", "codetalker_man.wav"))
+    assert audio.duration < recognise.LONG_SECONDS
+    here = recognise.recognise_words(audio, parallel=False)
+    assert recognise.recognise_words(audio, progress=Progress(cancellable=True)) == here
+    progress = CancelAt(TIMING, steps=2, cancellable=True)
+    progress.stage(TIMING)
+    with pytest.raises(Cancelled):
+        recognise.recognise_words(audio, progress=progress)
+    assert time.perf_counter() - progress.at < CANCEL_REACTION
+    assert all(p.poll() is None for p in pool._pool)
     pool.shutdown()
 
 

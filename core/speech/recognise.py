@@ -119,13 +119,17 @@ def recognise_words(audio: Audio, parallel: bool = True, progress: Progress | No
 
 def _recognise(audio: Audio, kind: str, parallel: bool, progress: Progress | None) -> tuple[list[Phone], str]:
     """Long clips (`speech_ranges`) go to worker processes (pool.py) in pieces, about two
-    per core; short ones are decoded here. `progress` hears of each piece decoded (and may cancel)."""
+    per core; short ones are decoded here, unless `progress` is cancellable: then in a worker too, which a
+    cancel stops at once (a decoder here cannot be stopped, and holds the GIL the caller's UI needs).
+    `progress` hears of each piece decoded."""
     progress = progress or Progress()
     cores = pool.cpu_count()
     spans = _speech_spans(audio)
-    if parallel and cores > 1 and audio.duration >= LONG_SECONDS:
+    shared = cores > 1 and audio.duration >= LONG_SECONDS
+    if parallel and (shared or progress.cancellable):
         speech = sum(b - a for a, b in spans) / SAMPLE_RATE
-        small = _cut(audio.samples, spans, min(PIECE_SECONDS, max(5.0, speech / (2 * cores))))
+        small = _cut(audio.samples, spans, min(PIECE_SECONDS, max(5.0, speech / (2 * cores))) if shared
+                     else PIECE_SECONDS)
         try:
             results = pool.map_pieces([(_pcm(audio, a, b), a / SAMPLE_RATE) for a, b in small], kind, progress)
             phones = [Phone(n, s, e) for rows, _ in results for n, s, e in rows]
