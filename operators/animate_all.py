@@ -35,7 +35,8 @@ SEPARATORS = " ._-:,;([#"  # what may follow an object's name at the start of a 
 def character_of(strip, meshes: dict[str, bpy.types.Object]) -> bpy.types.Object | None:
     """The mesh object `strip` names (see the module doc), or None."""
     if CHARACTER_PROP in strip:
-        return meshes.get(str(strip[CHARACTER_PROP]))
+        named = strip[CHARACTER_PROP]  # the object's name, or the object itself (an ID property)
+        return meshes.get(named.name if isinstance(named, bpy.types.Object) else str(named))
     name = strip.name
     if name in meshes:
         return meshes[name]

@@ -50,7 +50,7 @@ def cast(scene):
     strips = _strips(scene)
     for channel, (name, frame) in enumerate((("Alice", 10), ("Bob - line 1", 40), ("take 7", 200), ("Music", 1)), 1):
         strips.new_sound(name, clips[name], channel, frame)
-    strips["take 7"]["talkinghead_character"] = "Bob"
+    strips["take 7"]["talkinghead_character"] = bob  # an object pointer does as well as its name
     scene.talkinghead.engine = "phonetic-fast"
     return alice, bob, clips
 
@@ -66,7 +66,9 @@ def test_animate_all_animates_each_character_from_its_strips(scene, cast, capfd)
                                                                              "Bob": ["Bob - line 1", "take 7"]}
     assert [s.name for s, _ in unmatched] == ["Music"]
     assert bpy.ops.talkinghead.animate_all() == {"FINISHED"}
-    assert "Music" in capfd.readouterr().out  # the strip that names nobody is reported
+    out = capfd.readouterr().out  # the operator's reports: which strips animated whom, and which nobody
+    assert "Animated 'Alice' from 'Alice'" in out and "Animated 'Bob' from 'Bob - line 1', 'take 7'" in out
+    assert "Strip 'Music' animates nobody" in out
     # the user's strips: all there, untouched, and no strip of ours beside them
     assert {s.name: _state(s) for s in _strips(scene)} == before
     assert alice["talkinghead_strip"] == "Alice" and bob["talkinghead_strip"] == "Bob - line 1"
@@ -79,6 +81,24 @@ def test_animate_all_animates_each_character_from_its_strips(scene, cast, capfd)
     assert max(bob_jaw.evaluate(f) for f in gap) < 1e-6
     assert max(bob_jaw.evaluate(f) for f in range(200, 200 + _n(clips["take 7"]))) > 0.2  # his second line speaks
     assert scene.frame_end >= 200 + _n(clips["take 7"]) - 1
+
+
+def test_strip_names_map_to_the_longest_object_name(scene, cast):
+    from talkinghead.operators.animate_all import map_strips
+
+    clips = cast[2]
+    smith = add_head()
+    smith.name = "Alice Smith"
+    strips = _strips(scene)
+    for channel, name in enumerate(("Alice Smith - hi", "Alice.002", "Alicea", "Bob_take2"), 10):
+        strips.new_sound(name, clips["Music"], channel, 1)
+    strips["Music"]["talkinghead_character"] = "Alice"  # a name does as well as the object
+    strips.new_sound("TalkingHead Alice", clips["Music"], 20, 1)["talkinghead_object"] = "Alice"  # ours: skipped
+    characters, unmatched = map_strips(scene)
+    assert {o.name: [s.name for s in v] for o, v in characters.items()} == {
+        "Alice": ["Music", "Alice.002", "Alice"], "Alice Smith": ["Alice Smith - hi"],
+        "Bob": ["Bob_take2", "Bob - line 1", "take 7"]}
+    assert [s.name for s, _ in unmatched] == ["Alicea"]
 
 
 def test_animate_after_animate_all_keeps_the_users_strip(scene, cast):
