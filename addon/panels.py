@@ -70,7 +70,9 @@ class VIEW3D_PT_talkinghead(bpy.types.Panel):
         row.scale_y = 1.5
         row.enabled = obj is not None and obj.type == "MESH"
         row.operator("talkinghead.animate", icon="PLAY_SOUND")
-        layout.operator("talkinghead.remove_animation", icon="TRASH")
+        row = layout.row(align=True)
+        row.operator("talkinghead.animate_all", icon="SEQUENCE")
+        row.operator("talkinghead.remove_animation", icon="TRASH")
         row = layout.row(align=True)
         row.operator("talkinghead.detect_landmarks", icon="GROUP_VERTEX")
         row.operator("talkinghead.cut_lips", icon="MOD_EDGESPLIT")

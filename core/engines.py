@@ -26,6 +26,7 @@ from .face.arkit import INDEX
 from .motion.articulation import articulate, blinks
 from .motion.neural import closure_heard, neural_weights, whisper_available
 from .output.animation import Animation
+from .progress import LOADING, MOTION, TIMING, Progress
 from .speech import languages, recognise
 from .speech.audio import Audio, load_audio
 from .speech.languages import ENGLISH
@@ -46,7 +47,8 @@ def read_text(text: str | None) -> str | None:
     return text
 
 
-def phones_for(audio: Audio, text: str | None, engine: str, language: str = ENGLISH) -> tuple[list, dict]:
+def phones_for(audio: Audio, text: str | None, engine: str, language: str = ENGLISH,
+               progress: Progress | None = None) -> tuple[list, dict]:
     """The timed phones for `audio` and a note of how they were found.
 
     Word recognition knows only English words (pocketsphinx's US-English language model): in another
@@ -60,12 +62,13 @@ def phones_for(audio: Audio, text: str | None, engine: str, language: str = ENGL
         except recognise.AlignmentFailed as exc:
             warning = f"{exc} The phones were recognised from the audio instead."
             if not words_known:
-                return recognise.recognise_phones(audio), {"timing": "phone loop", "warning": warning}
-            phones, words = recognise.recognise_words(audio)
+                return recognise.recognise_phones(audio, progress=progress), {"timing": "phone loop",
+                                                                              "warning": warning}
+            phones, words = recognise.recognise_words(audio, progress=progress)
             return phones, {"timing": "word recognition", "recognised_text": words, "warning": warning}
     if engine == "phonetic-fast" or not words_known:
-        return recognise.recognise_phones(audio), {"timing": "phone loop"}
-    phones, words = recognise.recognise_words(audio)
+        return recognise.recognise_phones(audio, progress=progress), {"timing": "phone loop"}
+    phones, words = recognise.recognise_words(audio, progress=progress)
     return phones, {"timing": "word recognition", "recognised_text": words}
 
 
@@ -80,8 +83,11 @@ def resolve(engine: str, text: str | None, language: str) -> str:
 
 def animate(audio: Audio | str, text: str | None = None, engine: str = DEFAULT_ENGINE, fps: float = 30.0,
             emotions: dict[str, float] | None = None, start_frame: int = 1, seed: int = 0,
-            blink: bool = True, language: str = ENGLISH) -> Animation:
-    """Animate the built-in head's ARKit rig from speech in `language` (an espeak-ng code: en, fr, ...)."""
+            blink: bool = True, language: str = ENGLISH, progress: Progress | None = None) -> Animation:
+    """Animate the built-in head's ARKit rig from speech in `language` (an espeak-ng code: en, fr, ...).
+
+    `progress` hears the stages (LOADING, TIMING, MOTION) as they start; its cancel raises Cancelled."""
+    progress = progress or Progress()
     if engine not in ENGINES:
         raise InputError(f"Unknown engine '{engine}': choose from {', '.join(ENGINES)}.")
     languages.voice_of(language)  # an unknown code fails before any work
@@ -89,26 +95,31 @@ def animate(audio: Audio | str, text: str | None = None, engine: str = DEFAULT_E
     if not (fps > 0 and math.isfinite(fps)):
         raise InputError(f"Frame rate must be positive, got {fps}.")
     t0 = time.perf_counter()
+    progress.stage(LOADING)
     if isinstance(audio, str):
         audio = load_audio(audio)
     t1 = time.perf_counter()
     n = max(1, int(round(audio.duration * fps)))
     landmark_motion = None
-    if engine in NEURAL:
-        w, landmark_motion = neural_weights(audio, fps, n, emotions, NEURAL[engine])
+    progress.stage(TIMING)
+    if engine in NEURAL:  # the network times and moves at once: all of it is motion
+        progress.stage(MOTION)
+        w, landmark_motion = neural_weights(audio, fps, n, emotions, NEURAL[engine], progress)
         phones, note = [], {"timing": "neural", "emotions_in_motion": dict(emotions or {})}
         t2 = time.perf_counter()
     else:
-        phones, note = phones_for(audio, text, engine, language)
+        phones, note = phones_for(audio, text, engine, language, progress)
+        progress.stage(MOTION)
         # a transcript's alignment is the timing itself; recognised phones may have missed closures
         listen = engine == "phonetic-whisper" and note["timing"] != "forced alignment"
-        heard = closure_heard(audio, fps, n) if listen else None
+        heard = closure_heard(audio, fps, n, progress) if listen else None
         t2 = time.perf_counter()
         w = articulate(phones, fps, n, layered=emotions, closed=heard)
     if blink:
         b = blinks(n, fps, seed)
         w[:, INDEX["eyeBlinkLeft"]] = b[:, 0]
         w[:, INDEX["eyeBlinkRight"]] = b[:, 1]
+    progress.step(1.0)
     t3 = time.perf_counter()
     meta = {"engine": engine, "chosen_as": chosen, "language": language, **note, "phones": [(p.name, round(p.start, 3), round(p.end, 3)) for p in phones],
             "seconds": {"load": t1 - t0, "phones": t2 - t1, "articulate": t3 - t2}}

@@ -5,12 +5,15 @@ its 68 points, as the user left them and snapped to the face by its Shrinkwrap, 
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import bpy
 import numpy as np
 
 from ..core.deform import landmarks as conventions
 from ..core.deform.deformers import DEFAULT_DEFORMER, rig_mesh
 from ..core.deform.rig import Rig, head_rig
+from ..core.progress import Progress
 from .add_head import is_builtin_head
 
 LANDMARKS_PROP = "talkinghead_landmarks"
@@ -45,20 +48,48 @@ def user_landmarks(obj: bpy.types.Object) -> np.ndarray | None:
     return co @ to_local[:3, :3].T + to_local[:3, 3]
 
 
-def rig_for(obj: bpy.types.Object, deformer: str = DEFAULT_DEFORMER, convention: str = "") -> Rig:
-    """The rig of `obj`: the head's own targets, else carried over by `deformer` (see core.transfer.DEFORMERS),
-    its landmarks found where the `convention` file puts them ('': the built-in head's own landmarks)."""
+@dataclass
+class RigSource:
+    """What fitting a mesh's rig needs from Blender, read on the main thread: the fit (`build_rig`) reads no
+    bpy, so it can run on another thread."""
+
+    builtin: bool
+    vertices: np.ndarray | None = None
+    faces: np.ndarray | None = None
+    landmarks: np.ndarray | None = None
+    deformer: str = DEFAULT_DEFORMER
+    convention: str = ""  # absolute path of a landmark convention file, or ''
+    key: tuple = ()  # what the fit depends on: the cache's key
+
+
+def rig_source(obj: bpy.types.Object, deformer: str = DEFAULT_DEFORMER, convention: str = "") -> RigSource:
+    """What `build_rig` needs to rig `obj` (see `rig_for`)."""
     if is_builtin_head(obj):
-        return head_rig()
+        return RigSource(True)
     co, tris = mesh_arrays(obj)
     landmarks = user_landmarks(obj)
     path = bpy.path.abspath(convention) if convention else ""
     key = (obj.data.name_full, len(co), hash(co.tobytes()), None if landmarks is None else landmarks.tobytes(),
            deformer, path)
-    if key in _CACHE:
-        _CACHE[key] = _CACHE.pop(key)  # most recently used last
-    else:
-        while len(_CACHE) >= _CACHE_SIZE:
-            _CACHE.pop(next(iter(_CACHE)))
-        _CACHE[key] = rig_mesh(co, tris, landmarks, deformer, conventions.load(path) if path else None)
-    return _CACHE[key]
+    return RigSource(False, co, tris, landmarks, deformer, path, key)
+
+
+def build_rig(source: RigSource, progress: Progress | None = None) -> Rig:
+    """The rig `source` describes: the head's own, a cached one, or a new fit (`progress` hears how far it is)."""
+    if source.builtin:
+        return head_rig()
+    if source.key in _CACHE:
+        _CACHE[source.key] = _CACHE.pop(source.key)  # most recently used last
+        return _CACHE[source.key]
+    rig = rig_mesh(source.vertices, source.faces, source.landmarks, source.deformer,
+                   conventions.load(source.convention) if source.convention else None, progress)
+    while len(_CACHE) >= _CACHE_SIZE:
+        _CACHE.pop(next(iter(_CACHE)))
+    _CACHE[source.key] = rig
+    return rig
+
+
+def rig_for(obj: bpy.types.Object, deformer: str = DEFAULT_DEFORMER, convention: str = "") -> Rig:
+    """The rig of `obj`: the head's own targets, else carried over by `deformer` (see core.transfer.DEFORMERS),
+    its landmarks found where the `convention` file puts them ('': the built-in head's own landmarks)."""
+    return build_rig(rig_source(obj, deformer, convention))

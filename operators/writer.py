@@ -4,12 +4,16 @@ Everything we create is recorded on the Key datablock (`talkinghead_keys`,
 `talkinghead_action`) or the animated object (`talkinghead_strip`: each object keeps its
 own sound strip, so two characters in one scene both keep their audio), so a re-run
 replaces exactly our own data and never a shape key, Action or strip of the user's, and
-`remove_animation` takes exactly that away again.
+`remove_animation` takes exactly that away again. A character animated from the user's own
+strip (Animate all) records that strip instead: it is never edited or removed, and no second
+strip of ours plays the same clip.
 
 Target "own" (`apply_own`) adds no shape key: our Action keys the `value` of the character's
 own keys, whose values before are recorded (`talkinghead_own_values`) for the removal to put back.
 """
 from __future__ import annotations
+
+import os
 
 import bpy
 import numpy as np
@@ -200,13 +204,27 @@ def _our_strip(strips, obj: bpy.types.Object):
     return strip if owner == obj.name or owner not in bpy.data.objects else None
 
 
+def _plays(strip, path: str, frame_start: int) -> bool:
+    """Whether sound strip `strip` plays the file at `path` from `frame_start`."""
+    sound = getattr(strip, "sound", None)
+    if sound is None or round(strip.frame_start) != frame_start:
+        return False
+    mine = bpy.path.abspath(sound.filepath, library=sound.library)
+    return os.path.exists(mine) and os.path.exists(path) and os.path.samefile(mine, path)
+
+
 def add_sound(scene: bpy.types.Scene, obj: bpy.types.Object, path: str, frame_start: int) -> bpy.types.Sequence:
     """The object's own sound strip for the clip (replacing its previous one only), on a free channel.
 
     Named after the object ("TalkingHead Hero", or "... .001" when a strip has that name) and recorded
-    on it by name, so a renamed object still finds its strip and other characters keep theirs.
+    on it by name, so a renamed object still finds its strip and other characters keep theirs. Where the
+    object speaks from a strip of the user's (`use_strip`) that plays this clip from this frame, that
+    strip stays its strip and none is added.
     """
     strips = _strips(scene)
+    recorded = strips.get(obj.get(STRIP_PROP, ""))
+    if recorded is not None and STRIP_MARK not in recorded and _plays(recorded, path, frame_start):
+        return recorded
     old = _our_strip(strips, obj)
     if old is not None:
         strips.remove(old)
@@ -216,6 +234,16 @@ def add_sound(scene: bpy.types.Scene, obj: bpy.types.Object, path: str, frame_st
     strip[STRIP_MARK] = obj.name
     obj[STRIP_PROP] = strip.name
     return strip
+
+
+def use_strip(scene: bpy.types.Scene, obj: bpy.types.Object, name: str) -> None:
+    """The object speaks from the user's strip `name` (Animate all): recorded as its strip, left as it is,
+    and our own strip from an earlier run goes (it would play another clip over it)."""
+    strips = _strips(scene)
+    old = _our_strip(strips, obj)
+    if old is not None:
+        strips.remove(old)
+    obj[STRIP_PROP] = name
 
 
 def apply_animation(scene: bpy.types.Scene, obj: bpy.types.Object, anim: Animation, arkit_deltas: np.ndarray,

@@ -14,7 +14,7 @@ BLENDER_MODULES = {"bpy", "mathutils", "bmesh", "bl_math", "gpu", "aud", "idprop
 CORE = os.path.join(ROOT, "core")
 # core's rooms, lowest first: a module imports only its own layer or lower ones (audio → speech timing or
 # S2L → ARKit weights / landmark motion → dense deformer → Animation; training and the CLI on top)
-LAYERS = (("errors", "paths", "checkpoints"), ("geometry", "speech"), ("face",), ("motion", "deform"), ("output",),
+LAYERS = (("errors", "paths", "checkpoints", "progress"), ("geometry", "speech"), ("face",), ("motion", "deform"), ("output",),
           ("engines",), ("training",), ("cli", "__main__"))
 RANK = {room: k for k, rooms in enumerate(LAYERS) for room in rooms}
 

@@ -22,6 +22,7 @@ from ..face.arkit import INDEX
 from ..face.head import Head, load_head
 from ..geometry.ops import laplacian, outward_normals, piece_labels, triangles
 from ..geometry.surface import closest_points
+from ..progress import Progress
 from .glued_lips import has_cut, lips_part
 from .landmarks import Convention
 from .registration import Registration, fit_head
@@ -83,7 +84,7 @@ def _diffuse(V: np.ndarray, faces: np.ndarray | None, deltas: np.ndarray, unknow
 
 def transfer(vertices: np.ndarray, faces: np.ndarray | None = None, landmarks: np.ndarray | None = None,
              head: Head | None = None, registration: Registration | None = None,
-             convention: Convention | None = None) -> Rig:
+             convention: Convention | None = None, progress: Progress | None = None) -> Rig:
     """Rig any mesh (N×3 vertices in its own frame, optional faces and known 68×3 landmarks).
 
     Registers the head to it (landmarks found where `convention` puts them), then transfers the
@@ -91,7 +92,7 @@ def transfer(vertices: np.ndarray, faces: np.ndarray | None = None, landmarks: n
     """
     head = head or load_head()
     V = np.asarray(vertices, np.float64)
-    reg = registration or fit_head(V, head, faces, landmarks, convention=convention)
+    reg = registration or fit_head(V, head, faces, landmarks, convention=convention, progress=progress)
     sim = reg.similarity
     x = sim.apply(V)
     # a head triangle facing the other way is on the other lip (or eyelid): it does not count

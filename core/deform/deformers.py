@@ -10,6 +10,7 @@ import numpy as np
 from ..errors import InputError
 from ..face.arkit import INDEX
 from ..face.head import load_head
+from ..progress import Progress
 from .correspondence import transfer
 from .glued_lips import GLUED, lips_part
 from .landmarks import Convention
@@ -21,11 +22,13 @@ DEFAULT_DEFORMER = "correspondence"
 
 
 def rig_mesh(vertices: np.ndarray, faces: np.ndarray | None = None, landmarks: np.ndarray | None = None,
-             deformer: str = DEFAULT_DEFORMER, convention: Convention | None = None) -> Rig:
-    """Rig any mesh with the named deformer (see DEFORMERS); its landmarks found by `convention`."""
+             deformer: str = DEFAULT_DEFORMER, convention: Convention | None = None,
+             progress: Progress | None = None) -> Rig:
+    """Rig any mesh with the named deformer (see DEFORMERS); its landmarks found by `convention`. `progress`
+    hears how far the fit is, and may cancel it."""
     if deformer not in DEFORMERS:
         raise InputError(f"Unknown deformer {deformer!r}; choose one of {', '.join(DEFORMERS)}")
-    rig = DEFORMERS[deformer](vertices, faces, landmarks, convention=convention)
+    rig = DEFORMERS[deformer](vertices, faces, landmarks, convention=convention, progress=progress)
     if faces is not None and len(faces):
         parted = lips_part(rig.vertices, faces, rig.deltas[INDEX["jawOpen"]], rig.registration, load_head())
         rig.lips_glued = parted < GLUED

@@ -13,6 +13,7 @@ from scipy.spatial import cKDTree
 from ..errors import InputError
 from ..face.head import Head, load_head
 from ..geometry.ops import triangles
+from ..progress import Progress
 from .landmarks import Convention
 from .registration import Registration, fit_head
 from .rig import Rig, make_rig
@@ -22,7 +23,7 @@ BEYOND_HEAD = 0.010  # m: the learned deformer's motion fades out from this far 
 
 def learned_transfer(vertices: np.ndarray, faces: np.ndarray | None = None, landmarks: np.ndarray | None = None,
                      head: Head | None = None, registration: Registration | None = None,
-                     convention: Convention | None = None) -> Rig:
+                     convention: Convention | None = None, progress: Progress | None = None) -> Rig:
     """Rig any mesh with the DiffusionNet deformer (method b): the registration only poses and scales the
     mesh into the head's frame and finds its landmarks; the network predicts the targets from the mesh."""
     try:
@@ -36,7 +37,7 @@ def learned_transfer(vertices: np.ndarray, faces: np.ndarray | None = None, land
         raise InputError(f"The learned deformer handles meshes up to {diffusionnet.MAX_VERTICES:,} vertices "
                          f"(this one has {len(V):,}); use the correspondence deformer for it")
     head = head or load_head()
-    reg = registration or fit_head(V, head, faces, landmarks, convention=convention)
+    reg = registration or fit_head(V, head, faces, landmarks, convention=convention, progress=progress)
     x = reg.similarity.apply(V)
     tris = triangles(faces) if faces is not None and len(faces) else None
     head_d = diffusionnet.predict(_deform_net(), x, tris) * _within_head(x, reg.fitted)[None, :, None]

@@ -26,6 +26,7 @@ from ..errors import InputError
 from ..face.head import Head
 from ..geometry.ops import laplacian, outward_normals, piece_labels, triangles, vertex_normals
 from ..geometry.surface import closest_points, incident_triangles, onto_rings
+from ..progress import Progress
 from .landmarks import Convention, builtin
 
 MAX_PROXY = 30000  # target vertices used for fitting
@@ -35,6 +36,7 @@ UNUSUAL_UP = 1.3  # pose-cost factor for orientations whose up is neither the me
 SKIN_PIECE = 0.25  # a piece this big against the largest one is skin; smaller ones are eyes, teeth...
 CROP_ROOM = 0.02  # m: a mesh this much shorter than the head (each end) is also tried at its top and bottom
 ON_SURFACE = 0.1  # fit stages this supple or more match a head vertex to the target's surface, not its vertex
+POSE_SHARE = 0.4  # about this much of a fit's time goes to the pose (what progress reports; the rest: the shape)
 
 
 @dataclass
@@ -106,8 +108,11 @@ def _asymmetry(x: np.ndarray) -> float:
     return float(np.median(cKDTree(x).query(mirrored)[0]))
 
 
-def fit_similarity(target: np.ndarray, head: Head, rng: np.random.Generator) -> Similarity:
-    """Pose and scale of `target` (N×3) that best overlays the built-in head."""
+def fit_similarity(target: np.ndarray, head: Head, rng: np.random.Generator,
+                   progress: Progress | None = None) -> Similarity:
+    """Pose and scale of `target` (N×3) that best overlays the built-in head (`progress`: one step per
+    orientation tried, up to POSE_SHARE)."""
+    progress = progress or Progress()
     skin = head.vertices[head.parts == 0]
     pts = target if len(target) <= 4000 else target[rng.choice(len(target), 4000, replace=False)]
     if _front_only(pts, skin):
@@ -124,7 +129,9 @@ def fit_similarity(target: np.ndarray, head: Head, rng: np.random.Generator) -> 
     scale_range = (0.8, 1.25) if metric else (0.6, 1.6)
     head_height, extent = np.ptp(skin[:, 2]), np.ptp(pts, axis=0)
     best, best_cost = None, np.inf
-    for r0 in _orientations():
+    orientations = _orientations()
+    for k, r0 in enumerate(orientations):
+        progress.step(POSE_SHARE * k / len(orientations))
         # a piece of a head (neck to brows, a face and neck) starts centred, at the head's bottom and at
         # its top in turn: from the centre alone, ICP can settle it upside down on the scalp
         usual_up = r0[2, 1] > 0.5 or r0[2, 2] > 0.5  # meshes come Z-up (Blender) or Y-up (most files)
@@ -174,7 +181,8 @@ def _laplacian(head: Head) -> sp.csr_matrix:
 def fit_nonrigid(target_in_head: np.ndarray, head: Head, target_normals: np.ndarray | None = None,
                  landmarks_in_head: np.ndarray | None = None, target_tris: np.ndarray | None = None,
                  convention: Convention | None = None, steps=(1.0, 0.3, 0.1, 0.03), iters: int = 4,
-                 reach: tuple[float, ...] = (0.02, 0.015, 0.01, 0.01)) -> np.ndarray:
+                 reach: tuple[float, ...] = (0.02, 0.015, 0.01, 0.01), progress: Progress | None = None
+                 ) -> np.ndarray:
     """Deformed head vertices (V×3, head space) hugging the target's surface.
 
     `steps` lower the stiffness stage by stage; `reach` (m, per stage) is how far a closest point may
@@ -193,7 +201,10 @@ def fit_nonrigid(target_in_head: np.ndarray, head: Head, target_normals: np.ndar
     normal, and the supple stages (ON_SURFACE) match a head vertex to the closest point on the triangles
     around its matched target vertex: a fine target's many points around one head vertex, and a coarse
     target's vertices (QuadriFlow's are 5 mm apart), would otherwise drag the head sideways.
+
+    `progress` hears of each iteration (POSE_SHARE to 1) and may cancel between them.
     """
+    progress = progress or Progress()
     V = head.vertices.astype(np.float64)
     skin = head.parts == 0
     tris = triangles(head.faces)
@@ -206,9 +217,10 @@ def fit_nonrigid(target_in_head: np.ndarray, head: Head, target_normals: np.ndar
     X = V.copy()
     ring = None if target_tris is None or not len(target_tris) else incident_triangles(len(target_in_head),
                                                                                         target_tris)
-    for stiffness, max_dist in zip(steps, reach):
+    for stage, (stiffness, max_dist) in enumerate(zip(steps, reach)):
         on_surface = ring is not None and stiffness <= ON_SURFACE
-        for _ in range(iters):
+        for it in range(iters):
+            progress.step(POSE_SHARE + (1 - POSE_SHARE) * (stage * iters + it) / (len(steps) * iters))
             nx = vertex_normals(X, tris)
             # head → target: each skin vertex pulled to its closest target point
             _, idx = tree_t.query(np.hstack([X, NORMAL_REACH * nx]) if oriented else X)
@@ -264,13 +276,14 @@ class Registration:
 
 def fit_head(target_vertices: np.ndarray, head: Head, faces: np.ndarray | None = None,
              landmarks: np.ndarray | None = None, seed: int = 0,
-             convention: Convention | None = None) -> Registration:
+             convention: Convention | None = None, progress: Progress | None = None) -> Registration:
     """Fit the built-in head to `target_vertices` (N×3, any pose, scale and vertex order).
 
     `faces` (triangles or quads) give surface normals that make the fit of the lips safer.
     `landmarks` (68×3 in the target's frame, NaN rows unknown), e.g. corrected by the user,
     set the pose from them (with 6 or more) and pin the head's landmarks to them. `convention` says where
     on the head the landmarks sit (default: the head's own landmark vertices; see landmarks.py).
+    `progress` hears how far the fit is and may cancel it between iterations.
     """
     V = np.asarray(target_vertices, np.float64)
     if V.ndim != 2 or V.shape[1] != 3 or len(V) < 100:
@@ -288,7 +301,7 @@ def fit_head(target_vertices: np.ndarray, head: Head, faces: np.ndarray | None =
         sim, _ = _trimmed_icp(V[pick], cKDTree(head.vertices[head.parts == 0]), head.vertices[head.parts == 0],
                               r, sc, t, iters=10)
     else:
-        sim = fit_similarity(V[pick], head, rng)
+        sim = fit_similarity(V[pick], head, rng, progress)
     normals = picked_tris = None
     if faces is not None and len(faces):
         tris = triangles(faces)
@@ -306,5 +319,5 @@ def fit_head(target_vertices: np.ndarray, head: Head, faces: np.ndarray | None =
         t = where[tris]
         picked_tris = t[(t >= 0).all(1)]
     lm_head = None if landmarks is None else sim.apply(np.asarray(landmarks, np.float64))
-    fitted = fit_nonrigid(sim.apply(V[pick]), head, normals, lm_head, picked_tris, convention)
+    fitted = fit_nonrigid(sim.apply(V[pick]), head, normals, lm_head, picked_tris, convention, progress=progress)
     return Registration(sim, fitted, convention)

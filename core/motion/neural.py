@@ -14,6 +14,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..face.ibug import N_LANDMARKS
+from ..progress import Progress
 from ..speech import whisper
 from ..speech.audio import Audio
 from . import s2l_onnx
@@ -42,9 +43,11 @@ def _predictor(features: str, audio: Audio) -> tuple[Predict, float, int]:
 
 
 def neural_weights(audio: Audio, fps: float, n_frames: int, emotions: dict[str, float] | None,
-                   features: str = "log-mel") -> tuple[np.ndarray, np.ndarray]:
+                   features: str = "log-mel", progress: Progress | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The S2L network on `features` at `fps`: (ARKit weights solved from its landmarks, T×52; the landmark
-    motion itself, T×68×3 metres). Chunk by chunk, so the network's memory stays flat."""
+    motion itself, T×68×3 metres). Chunk by chunk, so the network's memory stays flat (and `progress`
+    hears of each chunk, and may cancel between them)."""
+    progress = progress or Progress()
     if features not in FEATURES:
         raise InputError(f"Unknown features '{features}': choose from {', '.join(FEATURES)}.")
     predict, rate, n_model = _predictor(features, audio)
@@ -65,6 +68,7 @@ def neural_weights(audio: Audio, fps: float, n_frames: int, emotions: dict[str, 
             weights.append(out[:, :w.shape[1]])
             motion.append(out[:, w.shape[1]:])
             carry = frames[-1:]
+            progress.step((last + 1) / n_model)
     except FileNotFoundError as exc:
         raise InputError(str(exc)) from None
     return (np.concatenate(weights).astype(np.float32),
@@ -77,11 +81,15 @@ def whisper_available() -> bool:
             and os.path.exists(whisper.DEFAULT_MODEL))
 
 
-def closure_heard(audio: Audio, fps: float, n_frames: int) -> np.ndarray:
+def closure_heard(audio: Audio, fps: float, n_frames: int, progress: Progress | None = None) -> np.ndarray:
     """(n_frames,) 0..1: where the Whisper-feature network hears the lips shut, counted from its even odds
     (probability 0.5 → 0, 1 → 1), so only what it is sure of closes lips the phones left open."""
-    predict, rate, _ = _predictor("whisper", audio)
+    progress = progress or Progress()
+    predict, rate, n_model = _predictor("whisper", audio)
     t = frame_times(n_frames, fps) * rate
-    chunks = [(first, closed) for first, _, closed in predict(audio, None)]
-    p = np.concatenate([c for _, c in chunks])
+    chunks = []
+    for first, _, closed in predict(audio, None):
+        chunks.append(closed)
+        progress.step((first + len(closed)) / n_model)
+    p = np.concatenate(chunks)
     return np.clip(2.0 * np.interp(t, np.arange(len(p)), p) - 1.0, 0.0, 1.0)

@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..face.arkit import ARKIT_NAMES
+from ..face.arkit import ARKIT_NAMES, INDEX
 from ..face.emotions import emotion_weights
+from ..motion.articulation import blinks
 
 
 @dataclass
@@ -56,3 +57,30 @@ class Animation:
         if vertices:
             out["vertices"] = rig.vertex_positions(w).astype(np.float32)
         np.savez_compressed(path, **out)
+
+
+def join(lines: list[Animation], blink: bool = True, seed: int = 0) -> Animation:
+    """One character's lines (ARKit weights, one frame rate) as one Animation, from the first line's start to
+    the last one's end: each line's curves at its own frames (a later line over an earlier one where they
+    overlap), the rest pose between them, and, with `blink`, blinks over the whole of it (animate the lines
+    without their own)."""
+    lines = sorted(lines, key=lambda a: a.start_frame)
+    first, fps = lines[0].start_frame, lines[0].fps
+    n = max(a.start_frame + a.n_frames for a in lines) - first
+    weights = np.zeros((n, len(ARKIT_NAMES)), np.float32)
+    has_motion = all(a.landmark_motion is not None for a in lines)
+    motion = np.zeros((n, *lines[0].landmark_motion.shape[1:]), np.float32) if has_motion else None
+    for a in lines:
+        at = slice(a.start_frame - first, a.start_frame - first + a.n_frames)
+        weights[at] = a.weights
+        if has_motion:
+            motion[at] = a.landmark_motion
+    if blink:
+        weights[:, [INDEX["eyeBlinkLeft"], INDEX["eyeBlinkRight"]]] = blinks(n, fps, seed)
+    unknown = [w for a in lines for w in a.metadata.get("unknown_words", [])]
+    warnings = [a.metadata["warning"] for a in lines if a.metadata.get("warning")]
+    meta = {"timing": ", ".join(dict.fromkeys(a.metadata.get("timing", "") for a in lines)),
+            "lines": [a.metadata for a in lines], **({"unknown_words": unknown} if unknown else {}),
+            **({"warning": " ".join(warnings)} if warnings else {})}
+    return Animation(weights=weights, fps=fps, start_frame=first, emotions=lines[0].emotions, duration=n / fps,
+                     metadata=meta, emotions_in_weights=lines[0].emotions_in_weights, landmark_motion=motion)

@@ -17,9 +17,12 @@ import subprocess
 import sys
 import threading
 
+from ..progress import Cancelled, Progress
+
 _ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the folder above core/
 _lock = threading.Lock()
 _pool: list[subprocess.Popen] = []
+POLL_SECONDS = 0.05  # how often a decoding in progress reports and looks for a cancel
 
 
 def cpu_count() -> int:
@@ -57,40 +60,70 @@ def shutdown() -> None:
     _pool.clear()
 
 
-def map_pieces(pieces: list[tuple[bytes, float]], kind: str = "words") -> list[tuple[list, str]]:
+def map_pieces(pieces: list[tuple[bytes, float]], kind: str = "words",
+               progress: Progress | None = None) -> list[tuple[list, str]]:
     """Decode each (pcm16, start seconds) piece in a worker ('words' or 'phones', see `recognise`);
-    results in order: (phone rows, text)."""
+    results in order: (phone rows, text).
+
+    On `progress`'s cancel the workers take no further piece and those mid-piece are killed (a decoder
+    cannot be interrupted); the idle ones stay in the pool, and the next call starts new ones as needed."""
+    progress = progress or Progress()
     procs = _workers(min(len(pieces), cpu_count()))
     results: list = [None] * len(pieces)
 
     # a free worker takes the longest piece left, so the workers finish together
     queue = iter(sorted(range(len(pieces)), key=lambda k: -len(pieces[k][0])))
     taking = threading.Lock()
+    busy: set[subprocess.Popen] = set()
 
     def serve(proc: subprocess.Popen) -> None:
         while True:
-            with taking:
-                k = next(queue, None)
-            if k is None:
-                return
+            with taking:  # under the lock a cancel's list of busy workers cannot miss this one
+                k = None if progress.cancelled else next(queue, None)
+                if k is None:
+                    return
+                busy.add(proc)
             pcm, t0 = pieces[k]
-            proc.stdin.write((json.dumps({"kind": kind, "offset": t0, "bytes": len(pcm)}) + "\n").encode() + pcm)
-            proc.stdin.flush()
-            line = proc.stdout.readline()
-            if not line:
-                raise RuntimeError("a recognition worker stopped")
+            try:
+                proc.stdin.write((json.dumps({"kind": kind, "offset": t0, "bytes": len(pcm)}) + "\n").encode() + pcm)
+                proc.stdin.flush()
+                line = proc.stdout.readline()
+            except (OSError, ValueError):  # its pipe broke: the worker died or was killed on cancel
+                return
+            if not line:  # the worker stopped: its piece stays undone
+                return
             reply = json.loads(line)
             results[k] = (reply["phones"], reply["text"])
+            with taking:
+                busy.discard(proc)
 
-    threads = [threading.Thread(target=serve, args=(p,)) for p in procs]
+    threads = [threading.Thread(target=serve, args=(p,), daemon=True) for p in procs]
     for t in threads:
         t.start()
-    for t in threads:
-        t.join()
+    try:
+        while alive := [t for t in threads if t.is_alive()]:
+            progress.step(sum(r is not None for r in results) / len(pieces))
+            alive[0].join(POLL_SECONDS)
+    except Cancelled:
+        with taking:
+            stopped = list(busy)
+        for p in stopped:
+            p.kill()
+        for t in threads:
+            t.join()
+        for p in stopped:
+            p.wait()
+        _forget(stopped)
+        raise
     if any(r is None for r in results):
         shutdown()
         raise RuntimeError("recognition workers failed")
     return results
+
+
+def _forget(stopped: list[subprocess.Popen]) -> None:
+    with _lock:
+        _pool[:] = [p for p in _pool if p not in stopped]
 
 
 def warm_up() -> None:

@@ -17,6 +17,7 @@ import numpy as np
 from pocketsphinx import Decoder
 
 from ..errors import InputError
+from ..progress import Progress
 from . import languages, pool, sphinx
 from .audio import SAMPLE_RATE, Audio
 from .languages import ENGLISH
@@ -99,9 +100,9 @@ def _with_pauses(phones: list[Phone], duration: float) -> list[Phone]:
 
 
 
-def recognise_phones(audio: Audio, parallel: bool = True) -> list[Phone]:
+def recognise_phones(audio: Audio, parallel: bool = True, progress: Progress | None = None) -> list[Phone]:
     """Phones from the phone loop (see `recognise_words` for how long clips are shared out)."""
-    return _recognise(audio, "phones", parallel)[0]
+    return _recognise(audio, "phones", parallel, progress)[0]
 
 
 def _pcm(audio: Audio, a: int, b: int) -> bytes:
@@ -110,21 +111,27 @@ def _pcm(audio: Audio, a: int, b: int) -> bytes:
 
 
 
-def recognise_words(audio: Audio, parallel: bool = True) -> tuple[list[Phone], str]:
+def recognise_words(audio: Audio, parallel: bool = True, progress: Progress | None = None
+                    ) -> tuple[list[Phone], str]:
     """Decode words, then align them: returns phones and the decoded text."""
-    return _recognise(audio, "words", parallel)
+    return _recognise(audio, "words", parallel, progress)
 
 
-def _recognise(audio: Audio, kind: str, parallel: bool) -> tuple[list[Phone], str]:
+def _recognise(audio: Audio, kind: str, parallel: bool, progress: Progress | None) -> tuple[list[Phone], str]:
     """Long clips (`speech_ranges`) go to worker processes (pool.py) in pieces, about two
-    per core; short ones are decoded here."""
+    per core; short ones are decoded here, unless `progress` is cancellable: then in a worker too, which a
+    cancel stops at once (a decoder here cannot be stopped, and holds the GIL the caller's UI needs).
+    `progress` hears of each piece decoded."""
+    progress = progress or Progress()
     cores = pool.cpu_count()
     spans = _speech_spans(audio)
-    if parallel and cores > 1 and audio.duration >= LONG_SECONDS:
+    shared = cores > 1 and audio.duration >= LONG_SECONDS
+    if parallel and (shared or progress.cancellable):
         speech = sum(b - a for a, b in spans) / SAMPLE_RATE
-        small = _cut(audio.samples, spans, min(PIECE_SECONDS, max(5.0, speech / (2 * cores))))
+        small = _cut(audio.samples, spans, min(PIECE_SECONDS, max(5.0, speech / (2 * cores))) if shared
+                     else PIECE_SECONDS)
         try:
-            results = pool.map_pieces([(_pcm(audio, a, b), a / SAMPLE_RATE) for a, b in small], kind)
+            results = pool.map_pieces([(_pcm(audio, a, b), a / SAMPLE_RATE) for a, b in small], kind, progress)
             phones = [Phone(n, s, e) for rows, _ in results for n, s, e in rows]
             return _with_pauses(phones, audio.duration), " ".join(t for _, t in results if t)
         except (OSError, RuntimeError):
@@ -132,7 +139,9 @@ def _recognise(audio: Audio, kind: str, parallel: bool) -> tuple[list[Phone], st
     decode = sphinx.decode_words if kind == "words" else sphinx.decode_phones
     phones: list[Phone] = []
     texts = []
-    for a, b in _cut(audio.samples, spans, PIECE_SECONDS):
+    pieces = _cut(audio.samples, spans, PIECE_SECONDS)
+    for k, (a, b) in enumerate(pieces):
+        progress.step(k / len(pieces))
         p, t = decode(_pcm(audio, a, b), a / SAMPLE_RATE)
         phones += p
         texts += [t] if t else []
