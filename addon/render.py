@@ -13,7 +13,7 @@ import time
 import bpy
 from mathutils import Vector
 
-VIDEO_SIZE = 540  # px, square: the preview video
+VIDEO_SIZE = 480  # px, square: the preview video (bench/batch.py times it at this size)
 STILL_SIZE = 1080  # px, square: a still to share
 EEVEE_SAMPLES = 32  # anti-aliasing and soft shadows of an Eevee still
 CYCLES_SAMPLES = 32  # with denoising: the fallback where Eevee cannot render
@@ -23,8 +23,8 @@ FRAME_BOTTOM = 0.18  # frame from this fraction of the head's height (the neck, 
 FRAME_TOP = 1.05  # ...to a little above the crown
 # three-point lighting: direction from the face (x right, -y towards the camera, z up) in head heights,
 # the light's size in head heights and its power in watts per square metre of distance (constant exposure)
-LIGHTS = {"Key": ((-1.8, -1.7, 1.2), 1.2, 18.0), "Fill": ((1.8, -1.6, 0.2), 2.0, 2.5),
-          "Rim": ((1.7, 1.5, 1.3), 0.8, 45.0)}
+LIGHTS = {"Key": ((-1.8, -1.7, 1.2), 1.2, 22.0), "Fill": ((1.8, -1.6, 0.2), 2.0, 1.2),
+          "Rim": ((2.0, 1.0, 0.8), 0.8, 80.0)}
 BACKDROP = (0.045, 0.05, 0.058)  # linear RGB: a neutral dark blue-grey behind the head
 STILL_ENGINES = ("BLENDER_EEVEE_NEXT", "BLENDER_EEVEE", "CYCLES", "BLENDER_WORKBENCH")  # 4.2-4.x Eevee, 5.x Eevee
 ENGINE_NAMES = {"BLENDER_EEVEE_NEXT": "Eevee", "BLENDER_EEVEE": "Eevee", "CYCLES": "Cycles",

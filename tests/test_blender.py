@@ -77,6 +77,14 @@ def test_preview_framing_adds_camera_lights_and_backdrop_once(scene):
     assert len(bpy.data.objects) == n
 
 
+def test_a_still_tries_the_engines_this_blender_has(scene):
+    """Eevee's name differs across versions (BLENDER_EEVEE_NEXT in 4.2-4.x): exactly one is taken, then the fallbacks."""
+    from talkinghead.addon.render import STILL_ENGINES, _use_engine
+
+    usable = [e for e in STILL_ENGINES if _use_engine(scene, e)]
+    assert len(usable) == 3 and usable[0].startswith("BLENDER_EEVEE") and usable[1:] == ["CYCLES", "BLENDER_WORKBENCH"]
+
+
 def test_animate_real_speech_end_to_end(scene):
     import bpy
 
