@@ -17,7 +17,7 @@ VIDEO_SIZE = 480  # px, square: the preview video (bench/batch.py times it at th
 STILL_SIZE = 1080  # px, square: a still to share
 EEVEE_SAMPLES = 32  # anti-aliasing and soft shadows of an Eevee still
 CYCLES_SAMPLES = 32  # with denoising: the fallback where Eevee cannot render
-JPEG_QUALITY = 90
+JPEG_QUALITY = 90  # percent: ~60 KB for a 1080² still
 LENS_MM = 85  # a portrait lens
 FRAME_BOTTOM = 0.18  # frame from this fraction of the head's height (the neck, not the shoulder stub)...
 FRAME_TOP = 1.05  # ...to a little above the crown
@@ -153,8 +153,10 @@ def render_still(scene: bpy.types.Scene, obj: bpy.types.Object, path: str, frame
             continue
         t0 = time.perf_counter()
         try:
-            if bpy.ops.render.render(write_still=True, scene=scene.name) == {"FINISHED"} and os.path.exists(path):
-                return path, ENGINE_NAMES[engine], time.perf_counter() - t0
+            result = bpy.ops.render.render(write_still=True, scene=scene.name)
         except RuntimeError as exc:  # e.g. no OpenGL for Eevee on this machine: try the next engine
-            print(f"talkinghead: {ENGINE_NAMES[engine]} could not render ({exc}); trying the next engine")
+            result = str(exc)
+        if result == {"FINISHED"} and os.path.exists(path):
+            return path, ENGINE_NAMES[engine], time.perf_counter() - t0
+        print(f"talkinghead: {ENGINE_NAMES[engine]} could not render ({result}); trying the next engine")
     raise RuntimeError(f"No render engine could render {path}.")
