@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The two newcomer commands, with their own set-up (a .venv beside this file):
 #   ./dev.sh demo [--audio CLIP] [--text TRANSCRIPT] [--emotion happy=0.5]   → out/demo.blend + out/demo.mp4
+#   ./dev.sh demo --still docs/demo.jpg                                      → the README picture (Eevee) instead of the video
 #   ./dev.sh test [pytest args]                                                → the test suite
 set -euo pipefail
 cd "$(dirname "$0")"

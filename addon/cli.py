@@ -19,7 +19,7 @@ from ..core.face.emotions import EMOTION_NAMES, parse_emotions
 from ..core.face.head import load_head
 from ..operators.add_head import new_head_object
 from ..operators.animate import TARGETS, run
-from .render import render_preview
+from .render import ENGINE_NAMES, render_preview
 
 COMMAND_PROG = "blender -b FILE --command talkinghead"
 
@@ -121,7 +121,9 @@ def animate_command(args) -> int:
     if args.render:
         files = render_preview(scene, obj, args.render)
         save_without_backup(out)  # the render set-up (camera, light) joins the file we just wrote
-        print(f"talkinghead: rendered {files[0]}" + (f" (+{len(files) - 1} more)" if len(files) > 1 else ""))
+        r = scene.render
+        print(f"talkinghead: rendered {files[0]}" + (f" (+{len(files) - 1} more)" if len(files) > 1 else "")
+              + f" ({ENGINE_NAMES[r.engine]}, {r.resolution_x}×{r.resolution_y})")
     return 0
 
 

@@ -46,6 +46,45 @@ def test_add_head(scene):
     assert {vg.name for vg in obj.vertex_groups} >= {"skin", "lower_teeth", "tongue", "eye_left"}
 
 
+def test_built_in_head_has_surfaces_and_irises(scene):
+    """Skin and eyes for Eevee/Cycles (Principled), the iris texture packed, UVs for it; Workbench colours kept."""
+    obj = add_head()
+    mats = {m.name: m for m in obj.data.materials}
+    skin = next(n for n in mats["TalkingHead.skin"].node_tree.nodes if n.type == "BSDF_PRINCIPLED")
+    assert skin.inputs["Subsurface Weight"].default_value > 0
+    eye = mats["TalkingHead.eye_left"].node_tree
+    tex = next(n for n in eye.nodes if n.type == "TEX_IMAGE")
+    assert tex.image.packed_file is not None and eye.nodes.active == tex
+    assert any(link.from_node == tex for link in eye.links)
+    assert obj.data.uv_layers.active is not None
+    assert add_head().data.materials[0] == mats["TalkingHead.skin"]  # a second head shares the materials
+
+
+def test_preview_framing_adds_camera_lights_and_backdrop_once(scene):
+    """frame_face sets up a camera, key/fill/rim area lights and a world; a scene with a camera is left alone."""
+    import bpy
+    from talkinghead.addon.render import frame_face
+
+    obj = add_head()
+    frame_face(scene, obj)
+    lights = [o for o in scene.objects if o.type == "LIGHT"]
+    assert scene.camera is not None and sorted(o.data.type for o in lights) == ["AREA"] * 3
+    assert scene.world is not None
+    head_top = max((obj.matrix_world @ v.co).z for v in obj.data.vertices)
+    assert scene.camera.location.z < head_top and scene.camera.location.y < -0.3  # in front, at face height
+    n = len(bpy.data.objects)
+    frame_face(scene, obj)
+    assert len(bpy.data.objects) == n
+
+
+def test_a_still_tries_the_engines_this_blender_has(scene):
+    """Eevee's name differs across versions (BLENDER_EEVEE_NEXT in 4.2-4.x): exactly one is taken, then the fallbacks."""
+    from talkinghead.addon.render import STILL_ENGINES, _use_engine
+
+    usable = [e for e in STILL_ENGINES if _use_engine(scene, e)]
+    assert len(usable) == 3 and usable[0].startswith("BLENDER_EEVEE") and usable[1:] == ["CYCLES", "BLENDER_WORKBENCH"]
+
+
 def test_animate_real_speech_end_to_end(scene):
     import bpy
 
