@@ -181,6 +181,38 @@ def animate(obj, audio: str) -> str:
     return line
 
 
+def torch_present() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("torch") is not None
+
+
+def curve_count(obj) -> int:
+    try:
+        return len(key_curves(obj))
+    except RuntimeError:  # never animated
+        return 0
+
+
+def animate_or_refused(obj, audio: str) -> str:
+    """`animate`, except that the Learned deformer without PyTorch (which the zip does not bundle) must refuse
+    cleanly: the click is cancelled and the mesh gets no F-curve."""
+    import bpy
+
+    deformer = bpy.context.scene.talkinghead.deformer
+    if deformer != "learned" or torch_present():
+        return animate(obj, audio)
+    for other in bpy.context.view_layer.objects:
+        other.select_set(False)
+    obj.select_set(True)
+    bpy.context.view_layer.objects.active = obj
+    before = curve_count(obj)
+    result = bpy.ops.talkinghead.animate()
+    if result != {"CANCELLED"} or curve_count(obj) != before:
+        raise RuntimeError(f"the learned deformer without PyTorch gave {result} and changed the curves")
+    return f"'{obj.name}' (deformer learned): refused without PyTorch, nothing written"
+
+
 def import_mesh(path: str):
     """Import a face mesh as a user would (PLY or OBJ) and return the new object."""
     import bpy
@@ -217,9 +249,12 @@ def run(args: argparse.Namespace, user: str) -> list[str]:
         lines.append(animate(head, audio))
         log(lines[-1])
     bpy.context.scene.talkinghead.engine = args.engines[0]
-    if args.mesh:
-        lines.append(animate(import_mesh(args.mesh), audio))
-        log(lines[-1])
+    for path in args.mesh or ():
+        obj = import_mesh(path)
+        for deformer in args.deformers:
+            bpy.context.scene.talkinghead.deformer = deformer
+            lines.append(animate_or_refused(obj, audio))
+            log(lines[-1])
     if args.modules:
         log(imported_modules())
     return lines
@@ -229,7 +264,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--zip", required=True, help="the built extension zip")
     ap.add_argument("--audio", help="speech clip (default: a sentence spoken by the bundled espeak-ng)")
-    ap.add_argument("--mesh", help="also animate this mesh (.ply or .obj) with the default deformer")
+    ap.add_argument("--mesh", action="append", help="also animate this mesh (.ply or .obj; repeatable)")
+    ap.add_argument("--deformers", nargs="+", default=["correspondence"],
+                    help="deformers to animate each --mesh with (learned: must refuse cleanly without PyTorch)")
     ap.add_argument("--engines", nargs="+", default=["phonetic"], help="engines to animate the built-in head with "
                     "(e.g. phonetic neural-whisper phonetic-whisper)")
     ap.add_argument("--smoke", action="store_true",
