@@ -3,6 +3,7 @@
 #   ./dev.sh demo [--audio CLIP] [--text TRANSCRIPT] [--emotion happy=0.5]   → out/demo.blend + out/demo.mp4
 #   ./dev.sh demo --still docs/demo.jpg                                      → the README picture (Eevee) instead of the video
 #   ./dev.sh test [pytest args]                                                → the test suite
+#   ./dev.sh release [--only ENV ...]   → the built zip installed and used in each supported Blender (CI runs it)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -25,5 +26,6 @@ shift || true
 case "$cmd" in
   demo) setup; exec .venv/bin/python scripts/demo.py "$@" ;;
   test) setup; exec .venv/bin/python -m pytest -q "$@" ;;
+  release) setup; exec .venv/bin/python tools/release_check.py "$@" ;;
   *) echo "usage: ./dev.sh demo [--audio CLIP] | ./dev.sh test" >&2; exit 2 ;;
 esac
