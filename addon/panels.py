@@ -68,7 +68,7 @@ class VIEW3D_PT_talkinghead(bpy.types.Panel):
                 col.prop(s, "baked_shapes")
         row = layout.row()
         row.scale_y = 1.5
-        row.enabled = obj is not None and obj.type == "MESH"
+        row.enabled = obj is not None and (obj.type == "MESH" or s.target == "own" and obj.type == "ARMATURE")
         row.operator("talkinghead.animate", icon="PLAY_SOUND")
         layout.operator("talkinghead.remove_animation", icon="TRASH")
         row = layout.row(align=True)

@@ -12,6 +12,7 @@ from ..core.face.keysets import KeyMapping, detect, load_mapping
 from ..core.output.bake import bake, bake_landmarks
 from ..core.speech.languages import ENGLISH
 from .add_head import is_builtin_head
+from .bones import apply_bones, bone_rig, deforming_armature, remove_bones
 from .rig import rig_for
 from .sliders import get_emotions
 from .writer import apply_animation, apply_own, own_key_names, remove_animation
@@ -45,7 +46,23 @@ def own_mapping(obj: bpy.types.Object, mapping: str = "") -> KeyMapping:
         raise InputError(f"'{obj.name}' has no face keys we know ({shown}): we look for ARKit names (jawOpen, "
                          "Face.JawOpen, eyeBlink_L), Oculus/VRChat visemes (viseme_PP, vrc.v_pp), VRM (A I U E O, "
                          "Blink, Fcl_MTH_A) and Character Creator visemes (V_Open). Give a mapping preset, or "
-                         "use target 'ours' to add our ARKit keys.")
+                         "use target 'ours' to add our ARKit keys (a bone face rig: give the mesh an Armature modifier).")
+    return found
+
+
+def _is_bone_rig(obj: bpy.types.Object) -> bool:
+    """Target 'own' means the bone poses for an armature, or for a mesh with no face keys an armature deforms."""
+    return obj.type == "ARMATURE" or (not own_key_names(obj) and deforming_armature(obj) is not None)
+
+
+def remove_all(scene: bpy.types.Scene, obj: bpy.types.Object) -> bool:
+    """Everything of ours off `obj` and, for a mesh an armature deforms, off that armature too."""
+    armature = obj if obj.type == "ARMATURE" else deforming_armature(obj) if obj.type == "MESH" else None
+    found = remove_animation(scene, obj)
+    if armature is not None:
+        found |= remove_bones(armature)
+        if armature is not obj:
+            found |= remove_animation(scene, armature)
     return found
 
 
@@ -64,14 +81,20 @@ def run(scene: bpy.types.Scene, obj: bpy.types.Object | None, audio: str, text: 
     drive the mesh's own face keys (found by name, or named by the `mapping` preset) instead of ours.
     """
     t = time.perf_counter()
-    check_target(obj)
+    if not (target == "own" and obj is not None and obj.type == "ARMATURE"):
+        check_target(obj)
     if target not in TARGETS:
         raise InputError(f"Unknown target '{target}': use {' or '.join(TARGETS)}.")
-    own = None
+    own = bones = None
     if target == "own":  # every check before any work: a bad preset changes nothing
         if baked_shapes > 0:
             raise InputError("Baked mode makes shape keys of its own: use target 'ours' with it.")
-        own = own_mapping(obj, mapping)
+        if _is_bone_rig(obj):
+            bones = bone_rig(obj, mapping)
+            obj = bones.mesh
+            check_target(obj)
+        else:
+            own = own_mapping(obj, mapping)
     path = bpy.path.abspath(audio) if audio else audio
     if emotions is None:
         emotions = get_emotions(obj)
@@ -79,11 +102,16 @@ def run(scene: bpy.types.Scene, obj: bpy.types.Object | None, audio: str, text: 
                    language=language)
     rig = rig_for(obj, deformer, convention)
     deltas = rig.deltas
-    if own is not None:
-        fit, warnings = apply_own(scene, obj, anim, rig, own)
+    if own is not None or bones is not None:
+        if bones is not None:
+            fit, warnings = apply_bones(scene, bones, anim, rig)
+            found = f"bone poses of '{bones.action.name}': {bones.mapping.summary()}"
+        else:
+            fit, warnings = apply_own(scene, obj, anim, rig, own)
+            found = f"own keys: {own.summary()}"
         if rig.lips_glued:
             warnings.append(glued_lips_message(obj.name))
-        timing = f"{anim.metadata['timing']}; own keys: {own.summary()}, fit error {fit.mean_fit_error:.0%}"
+        timing = f"{anim.metadata['timing']}; {found}, fit error {fit.mean_fit_error:.0%}"
         return time.perf_counter() - t, timing, warnings + _engine_warnings(anim)
     baked = None
     if baked_shapes > 0 and anim.landmark_motion is not None and is_builtin_head(obj):
@@ -144,7 +172,7 @@ class TALKINGHEAD_OT_remove_animation(bpy.types.Operator):
 
     def execute(self, context):
         obj = context.active_object
-        if obj is None or not remove_animation(context.scene, obj):
+        if obj is None or not remove_all(context.scene, obj):
             self.report({"INFO"}, "Nothing of ours to remove on the selected object.")
             return {"CANCELLED"}
         self.report({"INFO"}, f"Removed our animation from '{obj.name}'.")

@@ -181,16 +181,20 @@ def mapping_from_preset(preset: object, key_names: list[str], source: str = "the
     return KeyMapping(direct, solved, from_preset=True)
 
 
-def load_mapping(path: str, key_names: list[str]) -> KeyMapping:
-    """The preset file at `path`, checked against the mesh's keys (InputError: not found, not JSON, wrong shape)."""
+def read_preset(path: str) -> object:
+    """The preset file's JSON, unchecked (InputError: not found, not JSON)."""
     try:
         with open(path, encoding="utf-8") as fh:
-            preset = json.load(fh)
+            return json.load(fh)
     except FileNotFoundError:
         raise InputError(f"Mapping preset not found: {path}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"Mapping preset {path} is not JSON ({exc}).") from None
-    return mapping_from_preset(preset, key_names, f"mapping preset {path}")
+
+
+def load_mapping(path: str, key_names: list[str]) -> KeyMapping:
+    """The preset file at `path`, checked against the mesh's keys (InputError: not found, not JSON, wrong shape)."""
+    return mapping_from_preset(read_preset(path), key_names, f"mapping preset {path}")
 
 
 def save_mapping(path: str, mapping: KeyMapping) -> None:
