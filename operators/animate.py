@@ -50,7 +50,7 @@ def own_mapping(obj: bpy.types.Object, mapping: str = "") -> KeyMapping:
     return found
 
 
-def _is_bone_rig(obj: bpy.types.Object) -> bool:
+def is_bone_rig(obj: bpy.types.Object) -> bool:
     """Target 'own' means the bone poses for an armature, or for a mesh with no face keys an armature deforms."""
     return obj.type == "ARMATURE" or (not own_key_names(obj) and deforming_armature(obj) is not None)
 
@@ -89,7 +89,7 @@ def run(scene: bpy.types.Scene, obj: bpy.types.Object | None, audio: str, text: 
     if target == "own":  # every check before any work: a bad preset changes nothing
         if baked_shapes > 0:
             raise InputError("Baked mode makes shape keys of its own: use target 'ours' with it.")
-        if _is_bone_rig(obj):
+        if is_bone_rig(obj):
             bones = bone_rig(obj, mapping)
             obj = bones.mesh
             check_target(obj)

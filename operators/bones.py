@@ -109,7 +109,8 @@ def bone_rig(obj: bpy.types.Object, mapping: str = "") -> BoneRig:
             continue
         try:
             found = (mapping_from_preset(read_preset(bpy.path.abspath(mapping)), list(lib.poses),
-                                         f"mapping preset {mapping}") if mapping else pose_mapping(lib))
+                                         f"mapping preset {mapping}", f"pose markers the Action '{action.name}'")
+                     if mapping else pose_mapping(lib))
         except InputError as exc:
             problems.append(f"'{action.name}': {exc}")
             continue

@@ -429,6 +429,10 @@ def test_bone_rig_speaks_and_comes_off_clean(scene):
     poses = arm.animation_data.action
     before, action_before = pose_data(arm), action_data(poses)
     markers = [(m.name, m.frame) for m in poses.pose_markers]
+    from talkinghead.addon.panels import bone_line
+
+    line = "Poses of 'FacePoses': Oculus visemes 8/15 (fitted); 52 ARKit channels uncovered"
+    assert bone_line(face) == bone_line(arm) == (line, "ARMATURE_DATA")  # the panel's line
     bpy.context.view_layer.objects.active = face
     assert animate_own(scene) == {"FINISHED"}
     ours = arm["talkinghead_action"]
@@ -454,8 +458,9 @@ def test_bone_rig_speaks_and_comes_off_clean(scene):
     assert not (se and se.strips_all)
 
 
-def test_bone_rig_bad_input_changes_nothing_and_nla_under_other_action(scene):
-    """No pose Action, or markers named nothing we know: a message, nothing changed. Under an Action of the
+def test_bone_rig_bad_input_changes_nothing_and_nla_under_other_action(scene, tmp_path):
+    """No pose Action, markers named nothing we know or a preset naming a marker that is not there: a message,
+    nothing changed; a preset naming the markers makes them play. Under an Action of the
     user's that is no pose library (their body animation), ours plays from an NLA track beneath it."""
     import bpy
 
@@ -469,8 +474,19 @@ def test_bone_rig_bad_input_changes_nothing_and_nla_under_other_action(scene):
         poses.pose_markers.remove(m)
     before, action_before, actions = pose_data(arm), action_data(poses), set(bpy.data.actions.keys())
     bpy.context.view_layer.objects.active = face
-    with pytest.raises(RuntimeError, match="No pose Action for armature 'FaceRig'.*Smile, Frown, Wink"):
+    with pytest.raises(RuntimeError, match="No pose Action for armature .FaceRig.*Smile, Frown, Wink"):
         animate_own(scene)
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"oculus:PP": "Kiss"}')
+    with pytest.raises(RuntimeError, match="pose markers the Action 'FacePoses' does not have: Kiss"):
+        animate_own(scene, str(bad))
+    assert pose_data(arm) == before and action_data(poses) == action_before and "talkinghead_action" not in arm
+    preset = tmp_path / "poses.json"  # the same markers named by a preset: they play
+    preset.write_text('{"oculus:PP": "Smile", "oculus:FF": "Frown", "oculus:aa": "Wink"}')
+    assert animate_own(scene, str(preset)) == {"FINISHED"}
+    assert action_data(poses) == action_before and "talkinghead_action" in arm
+    assert bpy.ops.talkinghead.remove_animation() == {"FINISHED"}
+    scene.frame_set(1)
     for m in list(poses.pose_markers):
         poses.pose_markers.remove(m)
     bpy.context.view_layer.objects.active = arm
