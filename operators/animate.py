@@ -102,6 +102,11 @@ def run(scene: bpy.types.Scene, obj: bpy.types.Object | None, audio: str, text: 
                    language=language)
     rig = rig_for(obj, deformer, convention)
     deltas = rig.deltas
+    if bones is not None:  # the other target's data of ours goes: one of them plays
+        remove_animation(scene, obj)
+    elif (armature := deforming_armature(obj)) is not None:
+        remove_bones(armature)
+        remove_animation(scene, armature)
     if own is not None or bones is not None:
         if bones is not None:
             fit, warnings = apply_bones(scene, bones, anim, rig)

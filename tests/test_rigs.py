@@ -511,3 +511,32 @@ def test_bone_rig_bad_input_changes_nothing_and_nla_under_other_action(scene, tm
     assert arm.animation_data.action == body and not arm.animation_data.nla_tracks and action_data(body) == body_before
     scene.frame_set(1)
     assert pose_data(arm) == before  # the face bones their Action does not key: back where they were
+
+
+def test_bone_rig_switching_targets_and_one_undo_step(scene):
+    """Our keys after our poses (and back) leave only one of them playing; one undo step takes a click back."""
+    import bpy
+
+    assert bpy.ops.talkinghead.add_head() == {"FINISHED"}
+    face = bpy.context.active_object
+    arm = add_bone_rig(face)
+    poses, name = arm.animation_data.action, face.name
+    before, action_before = pose_data(arm), action_data(poses)
+    bpy.context.view_layer.objects.active = face
+    assert animate_own(scene) == {"FINISHED"} and "talkinghead_action" in arm
+    scene.talkinghead.target = "ours"
+    assert bpy.ops.talkinghead.animate() == {"FINISHED"}
+    assert "talkinghead_action" not in arm and arm.animation_data.action == poses
+    assert "talkinghead_action" in face.data.shape_keys and action_data(poses) == action_before
+    assert animate_own(scene) == {"FINISHED"}
+    assert face.data.shape_keys is None and "talkinghead_action" in arm  # our 52 keys gone with their basis
+    assert bpy.ops.talkinghead.remove_animation() == {"FINISHED"}
+    bpy.ops.ed.undo_push(message="before")  # background Blender pushes no step itself (see test_blender)
+    assert animate_own(scene) == {"FINISHED"}
+    bpy.ops.ed.undo_push(message="Animate from audio")
+    assert bpy.ops.ed.undo() == {"FINISHED"}
+    arm, face = bpy.data.objects["FaceRig"], bpy.data.objects[name]
+    assert "talkinghead_action" not in arm and arm.animation_data.action == bpy.data.actions["FacePoses"]
+    assert not [a for a in bpy.data.actions if a.name.startswith("TalkingHead")]
+    bpy.context.scene.frame_set(1)  # undo loads the file state again: the scene is a new one
+    assert pose_data(arm) == before and action_data(bpy.data.actions["FacePoses"]) == action_before
