@@ -540,3 +540,21 @@ def test_bone_rig_switching_targets_and_one_undo_step(scene):
     assert not [a for a in bpy.data.actions if a.name.startswith("TalkingHead")]
     bpy.context.scene.frame_set(1)  # undo loads the file state again: the scene is a new one
     assert pose_data(arm) == before and action_data(bpy.data.actions["FacePoses"]) == action_before
+
+
+def test_cli_bone_rig(scene, tmp_path, capsys):
+    """`--object` the armature, `--target own`: its poses speak in the saved file, its pose Action unchanged."""
+    import bpy
+    from talkinghead.addon.cli import main
+
+    assert bpy.ops.talkinghead.add_head() == {"FINISHED"}
+    arm = add_bone_rig(bpy.context.active_object)
+    action_before = action_data(arm.animation_data.action)
+    out = tmp_path / "bones.blend"
+    assert main(["animate", "--object", arm.name, "--audio", data_path("speech", CLIP), "--text", TEXT,
+                 "--target", "own", "--out", str(out)]) == 0
+    assert "bone poses of 'FacePoses': Oculus visemes 8/15" in capsys.readouterr().out
+    bpy.ops.wm.open_mainfile(filepath=str(out))
+    arm = bpy.data.objects["FaceRig"]
+    assert action_data(bpy.data.actions["FacePoses"]) == action_before
+    assert arm.animation_data.action == arm["talkinghead_action"]
