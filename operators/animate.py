@@ -50,9 +50,15 @@ def own_mapping(obj: bpy.types.Object, mapping: str = "") -> KeyMapping:
     return found
 
 
-def is_bone_rig(obj: bpy.types.Object) -> bool:
-    """Target 'own' means the bone poses for an armature, or for a mesh with no face keys an armature deforms."""
-    return obj.type == "ARMATURE" or (not own_key_names(obj) and deforming_armature(obj) is not None)
+def is_bone_rig(obj: bpy.types.Object, mapping: str = "") -> bool:
+    """Target 'own' means the bone poses for an armature, or for a mesh an armature deforms whose own keys are
+    no set we know (with a `mapping` preset: that has no shape keys of its own, so the preset names markers)."""
+    if obj.type == "ARMATURE":
+        return True
+    if deforming_armature(obj) is None:
+        return False
+    names = own_key_names(obj)
+    return not names if mapping else detect(names).empty
 
 
 def remove_all(scene: bpy.types.Scene, obj: bpy.types.Object) -> bool:
@@ -89,7 +95,7 @@ def run(scene: bpy.types.Scene, obj: bpy.types.Object | None, audio: str, text: 
     if target == "own":  # every check before any work: a bad preset changes nothing
         if baked_shapes > 0:
             raise InputError("Baked mode makes shape keys of its own: use target 'ours' with it.")
-        if is_bone_rig(obj):
+        if is_bone_rig(obj, mapping):
             bones = bone_rig(obj, mapping)
             obj = bones.mesh
             check_target(obj)
@@ -102,9 +108,7 @@ def run(scene: bpy.types.Scene, obj: bpy.types.Object | None, audio: str, text: 
                    language=language)
     rig = rig_for(obj, deformer, convention)
     deltas = rig.deltas
-    if bones is not None:  # the other target's data of ours goes: one of them plays
-        remove_animation(scene, obj)
-    elif (armature := deforming_armature(obj)) is not None:
+    if bones is None and (armature := deforming_armature(obj)) is not None:  # our poses go: our keys play now
         remove_bones(armature)
         remove_animation(scene, armature)
     if own is not None or bones is not None:

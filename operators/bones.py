@@ -29,7 +29,14 @@ from ..core.output.poses import (
     pose_mapping,
 )
 from ..core.output.retarget import Retarget, lip_pairs, region_weights, retarget
-from .writer import ACTION_PROP, NLA_TRACK, SLOTTED, _new_fcurve, add_sound
+from .writer import (
+    ACTION_PROP,
+    NLA_TRACK,
+    SLOTTED,
+    _new_fcurve,
+    add_sound,
+    remove_animation,
+)
 
 POSE_PROP = "talkinghead_pose"  # on the armature: the keyed bones' transforms before our first run
 REPLACED_PROP = "talkinghead_replaced_action"  # on the armature: its active Action (the pose library) we replaced
@@ -101,16 +108,16 @@ def bone_rig(obj: bpy.types.Object, mapping: str = "") -> BoneRig:
     ad = armature.animation_data
     active = ad.action if ad is not None else None
     candidates = [a for a in [active, *sorted(bpy.data.actions, key=lambda a: a.name)]
-                  if a is not None and len(a.pose_markers) and not a.get(ACTION_PROP)]
+                  if a is not None and len(a.pose_markers)]
+    preset = read_preset(bpy.path.abspath(mapping)) if mapping else None
     problems = []
     for action in dict.fromkeys(candidates):
         lib = read_library(action, armature)
         if not lib.channels:
             continue
         try:
-            found = (mapping_from_preset(read_preset(bpy.path.abspath(mapping)), list(lib.poses),
-                                         f"mapping preset {mapping}", f"pose markers the Action '{action.name}'")
-                     if mapping else pose_mapping(lib))
+            found = (mapping_from_preset(preset, list(lib.poses), f"mapping preset {mapping}",
+                                         f"pose markers the Action '{action.name}'") if mapping else pose_mapping(lib))
         except InputError as exc:
             problems.append(f"'{action.name}': {exc}")
             continue
@@ -132,13 +139,16 @@ def pose_deltas(rig: BoneRig, names) -> dict[str, np.ndarray]:
     """Pose → N×3: how far the face mesh's vertices move (its own frame) from the rest pose to that pose.
 
     Measured on copies of the armature (without its animation) and of the mesh object (sharing its mesh data),
-    deformed by Blender itself: any rig works (constraints, bone chains, modifiers after the armature)."""
+    deformed by Blender itself: any rig works (constraints, bone chains, drivers within the armature). The
+    copy's modifiers after its Armature modifier (a Subdivision Surface, say) are left out: we key bones, not
+    what those make of them, and the fit works on the mesh's own vertices."""
     scene = bpy.context.scene
     armature, mesh = rig.armature.copy(), rig.mesh.copy()
     armature.animation_data_clear()
-    for m in mesh.modifiers:
-        if m.type == "ARMATURE" and m.object == rig.armature:
-            m.object = armature
+    deformer = next(m for m in mesh.modifiers if m.type == "ARMATURE" and m.object == rig.armature)
+    deformer.object = armature
+    for m in list(mesh.modifiers)[list(mesh.modifiers).index(deformer) + 1:]:
+        mesh.modifiers.remove(m)
     scene.collection.objects.link(armature)
     scene.collection.objects.link(mesh)
     try:
@@ -150,6 +160,10 @@ def pose_deltas(rig: BoneRig, names) -> dict[str, np.ndarray]:
             evaluated = mesh.evaluated_get(depsgraph)
             data = evaluated.to_mesh()
             co = np.empty(len(data.vertices) * 3, np.float64)
+            if len(co) != 3 * len(rig.mesh.data.vertices):
+                evaluated.to_mesh_clear()
+                raise InputError(f"The modifiers of '{rig.mesh.name}' before its Armature modifier change its "
+                                 "vertices: move the Armature modifier first.")
             data.vertices.foreach_get("co", co)
             evaluated.to_mesh_clear()
             return co.reshape(-1, 3)
@@ -226,6 +240,7 @@ def apply_bones(scene: bpy.types.Scene, rig: BoneRig, anim: Animation, face: Rig
         raise InputError(f"The poses of '{rig.action.name}' move no bone of '{rig.armature.name}' away from the "
                          "rest pose: key the bones at the markers' frames.")
     values = blend(rig.library, fit.keys, fit.weights)[:, moved]
+    remove_animation(scene, rig.mesh)  # our keys of a run with another target: the poses play now
     _record_pose(rig.armature, columns)
     warnings = []
     how = write_pose_action(rig, anim.start_frame, columns, values)

@@ -426,8 +426,10 @@ def test_bone_rig_speaks_and_comes_off_clean(scene):
     assert bpy.ops.talkinghead.add_head() == {"FINISHED"}
     face = bpy.context.active_object
     arm = add_bone_rig(face)
+    face.shape_key_add(name="Basis")
+    face.shape_key_add(name="Corrective")  # shape keys of no set we know: the bones play
     poses = arm.animation_data.action
-    before, action_before = pose_data(arm), action_data(poses)
+    before, action_before, keys_before = pose_data(arm), action_data(poses), key_data(face)
     markers = [(m.name, m.frame) for m in poses.pose_markers]
     from talkinghead.addon.panels import bone_line
 
@@ -436,7 +438,8 @@ def test_bone_rig_speaks_and_comes_off_clean(scene):
     bpy.context.view_layer.objects.active = face
     assert animate_own(scene) == {"FINISHED"}
     ours = arm["talkinghead_action"]
-    assert arm.animation_data.action == ours and "talkinghead_action" not in (face.data.shape_keys or {})
+    assert arm.animation_data.action == ours and key_data(face) == keys_before
+    assert "talkinghead_action" not in face.data.shape_keys
     assert action_data(poses) == action_before and [(m.name, m.frame) for m in poses.pose_markers] == markers
     paths = {p.split('"')[1] for p, _, _ in action_data(ours)[1]}
     assert paths == {"jaw", "lip.upper", "lip.lower", "lip.corner.L", "lip.corner.R"}  # not the still head bone
@@ -523,6 +526,12 @@ def test_bone_rig_switching_targets_and_one_undo_step(scene):
     poses, name = arm.animation_data.action, face.name
     before, action_before = pose_data(arm), action_data(poses)
     bpy.context.view_layer.objects.active = face
+    face.modifiers.new("Subdivision", "SUBSURF").levels = 1  # before the armature: a message, nothing changed
+    bpy.ops.object.modifier_move_to_index(modifier="Subdivision", index=0)
+    with pytest.raises(RuntimeError, match="before its Armature modifier change its vertices"):
+        animate_own(scene)
+    assert "talkinghead_action" not in arm and pose_data(arm) == before
+    bpy.ops.object.modifier_move_to_index(modifier="Subdivision", index=1)  # after it: fine (left out of the fit)
     assert animate_own(scene) == {"FINISHED"} and "talkinghead_action" in arm
     scene.talkinghead.target = "ours"
     assert bpy.ops.talkinghead.animate() == {"FINISHED"}
