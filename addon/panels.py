@@ -31,7 +31,7 @@ def bone_line(obj) -> tuple[str, str]:
         rig = bone_rig(obj)
     except InputError as exc:
         return str(exc), "ERROR"
-    return f"Poses of '{rig.action.name}': {rig.mapping.summary()}", "ARMATURE_DATA"
+    return f"Poses of {rig.source}: {rig.mapping.summary()}", "ARMATURE_DATA"
 
 
 def draw_own_keys(layout, s, obj) -> None:

@@ -114,7 +114,7 @@ def run(scene: bpy.types.Scene, obj: bpy.types.Object | None, audio: str, text: 
     if own is not None or bones is not None:
         if bones is not None:
             fit, warnings = apply_bones(scene, bones, anim, rig)
-            found = f"bone poses of '{bones.action.name}': {bones.mapping.summary()}"
+            found = f"bone poses of {bones.source}: {bones.mapping.summary()}"
         else:
             fit, warnings = apply_own(scene, obj, anim, rig, own)
             found = f"own keys: {own.summary()}"

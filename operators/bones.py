@@ -45,11 +45,13 @@ REPLACED_SLOT_PROP = "talkinghead_replaced_slot"
 
 @dataclass
 class BoneRig:
-    """A face mesh, the armature deforming it, the pose Action and what its markers play."""
+    """A face mesh, the armature deforming it, where its poses are (`actions`: the pose Action, or the pose
+    assets; `source` names them for messages) and what they play."""
 
     mesh: bpy.types.Object
     armature: bpy.types.Object
-    action: bpy.types.Action
+    actions: tuple[bpy.types.Action, ...]
+    source: str
     library: PoseLibrary
     mapping: KeyMapping
 
@@ -85,21 +87,38 @@ def _fcurves(action: bpy.types.Action, armature: bpy.types.Object) -> list:
     return []
 
 
-def read_library(action: bpy.types.Action, armature: bpy.types.Object) -> PoseLibrary:
-    """The poses at the Action's markers, for the bones this armature has."""
-    bones = armature.pose.bones
-    curves = {}
+def _bone_curves(action: bpy.types.Action, armature: bpy.types.Object) -> dict[tuple[str, str, int], object]:
+    """(bone, property, index) → F-curve, for the transforms of bones this armature has."""
+    bones, out = armature.pose.bones, {}
     for fc in _fcurves(action, armature):
         found = parse_path(fc.data_path)
         if found and found[0] in bones and fc.array_index < PROP_SIZE[found[1]]:
-            curves[(*found, fc.array_index)] = fc.evaluate
-    return library({m.name: float(m.frame) for m in action.pose_markers}, curves)
+            out[(*found, fc.array_index)] = fc
+    return out
+
+
+def read_library(action: bpy.types.Action, armature: bpy.types.Object) -> PoseLibrary:
+    """The poses at the Action's markers, for the bones this armature has."""
+    curves = _bone_curves(action, armature)
+    return library({m.name: {c: fc.evaluate(m.frame) for c, fc in curves.items()} for m in action.pose_markers})
+
+
+def read_assets(armature: bpy.types.Object) -> tuple[tuple[bpy.types.Action, ...], PoseLibrary]:
+    """The pose assets of this file (Actions marked as assets) that move this armature's bones, each pose as
+    keyed at its first frame, named after its Action."""
+    actions, samples = [], {}
+    for action in sorted(bpy.data.actions, key=lambda a: a.name):
+        curves = _bone_curves(action, armature) if action.asset_data is not None else {}
+        if curves:
+            actions.append(action)
+            samples[action.name] = {c: fc.evaluate(action.frame_range[0]) for c, fc in curves.items()}
+    return tuple(actions), library(samples)
 
 
 def bone_rig(obj: bpy.types.Object, mapping: str = "") -> BoneRig:
-    """The bone rig `obj` belongs to (an armature, or a mesh one deforms) and its pose library: the armature's
-    active Action if its markers name poses, else the first other Action (by name) whose do. `mapping`: a preset
-    naming the poses (channel → marker name) instead."""
+    """The bone rig `obj` belongs to (an armature, or a mesh one deforms) and its poses: the armature's active
+    Action if its markers name poses, else the first other Action (by name) whose do, else the file's pose
+    assets for its bones. `mapping`: a preset naming the poses (channel → marker or asset name) instead."""
     armature = obj if obj.type == "ARMATURE" else deforming_armature(obj)
     if armature is None:
         raise InputError(f"'{obj.name}' has no face keys we know and no Armature modifier: select a face mesh with "
@@ -109,22 +128,25 @@ def bone_rig(obj: bpy.types.Object, mapping: str = "") -> BoneRig:
     active = ad.action if ad is not None else None
     candidates = [a for a in [active, *sorted(bpy.data.actions, key=lambda a: a.name)]
                   if a is not None and len(a.pose_markers)]
+    found = [((a,), f"the pose Action '{a.name}'", read_library(a, armature)) for a in dict.fromkeys(candidates)]
+    assets, lib = read_assets(armature)
+    found.append((assets, "the pose assets", lib))
     preset = read_preset(bpy.path.abspath(mapping)) if mapping else None
     problems = []
-    for action in dict.fromkeys(candidates):
-        lib = read_library(action, armature)
+    for actions, source, lib in found:
         if not lib.channels:
             continue
         try:
-            found = (mapping_from_preset(preset, list(lib.poses), f"mapping preset {mapping}",
-                                         f"pose markers the Action '{action.name}'") if mapping else pose_mapping(lib))
+            names = (mapping_from_preset(preset, list(lib.poses), f"mapping preset {mapping}", f"poses {source}")
+                     if mapping else pose_mapping(lib))
         except InputError as exc:
-            problems.append(f"'{action.name}': {exc}")
+            problems.append(f"{source}: {exc}")
             continue
-        return BoneRig(mesh, armature, action, lib, found)
-    raise InputError(f"No pose Action for armature '{armature.name}': " + (" ".join(problems) if problems else
+        return BoneRig(mesh, armature, actions, source, lib, names)
+    raise InputError(f"No face poses for armature '{armature.name}': " + (" ".join(problems) if problems else
                      "give it an Action whose pose markers (Pose Markers in the Action Editor) name a pose per viseme "
-                     "or ARKit shape (PP, aa, O, ... or jawOpen), keyed on its bones at the marker's frame."))
+                     "or ARKit shape (PP, aa, O, ... or jawOpen), keyed on its bones at the marker's frame, or pose "
+                     "assets of those names in this file."))
 
 
 def _set_pose(armature: bpy.types.Object, lib: PoseLibrary, values: np.ndarray) -> None:
@@ -185,12 +207,12 @@ def _record_pose(armature: bpy.types.Object, columns) -> None:
     armature[POSE_PROP] = recorded
 
 
-def _assign(armature: bpy.types.Object, action: bpy.types.Action, slot, library_action, frame_start: int) -> str:
+def _assign(armature: bpy.types.Object, action: bpy.types.Action, slot, poses, frame_start: int) -> str:
     """Our Action plays on the armature (see the module's note); returns how."""
     ad = armature.animation_data or armature.animation_data_create()
     for track in [t for t in ad.nla_tracks if t.name == NLA_TRACK]:
         ad.nla_tracks.remove(track)
-    if ad.action is not None and ad.action == library_action:
+    if ad.action is not None and ad.action in poses:
         armature[REPLACED_PROP] = ad.action
         armature[REPLACED_SLOT_PROP] = ad.action_slot.identifier if SLOTTED and ad.action_slot else ""
         ad.action = None
@@ -225,7 +247,7 @@ def write_pose_action(rig: BoneRig, start_frame: int, columns, values: np.ndarra
         fc.keyframe_points.foreach_set("co", co.ravel())
         fc.keyframe_points.foreach_set("interpolation", np.ones(n, np.int32))  # LINEAR
         fc.update()
-    return _assign(armature, action, slot, rig.action, start_frame)
+    return _assign(armature, action, slot, rig.actions, start_frame)
 
 
 def apply_bones(scene: bpy.types.Scene, rig: BoneRig, anim: Animation, face: Rig,
@@ -237,7 +259,7 @@ def apply_bones(scene: bpy.types.Scene, rig: BoneRig, anim: Animation, face: Rig
     moved = rig.library.moved(fit.keys)
     columns = [c for c, m in zip(rig.library.columns(), moved, strict=True) if m]
     if not columns:
-        raise InputError(f"The poses of '{rig.action.name}' move no bone of '{rig.armature.name}' away from the "
+        raise InputError(f"The poses of {rig.source} move no bone of '{rig.armature.name}' away from the "
                          "rest pose: key the bones at the markers' frames.")
     values = blend(rig.library, fit.keys, fit.weights)[:, moved]
     remove_animation(scene, rig.mesh)  # our keys of a run with another target: the poses play now
@@ -248,7 +270,7 @@ def apply_bones(scene: bpy.types.Scene, rig: BoneRig, anim: Animation, face: Rig
         warnings.append(f"'{rig.armature.name}' already plays your own Action: ours is on the NLA track "
                         f"'{NLA_TRACK}' beneath it (bones your Action keys follow yours).")
     elif how == "replaced":
-        warnings.append(f"'{rig.armature.name}' played the pose Action '{rig.action.name}': ours plays instead "
+        warnings.append(f"'{rig.armature.name}' played {rig.source}: ours plays instead "
                         "while it is on; Remove Animation gives it back.")
     if sound and anim.audio_path:
         try:

@@ -134,26 +134,26 @@ def test_the_fit_is_the_bounded_least_squares_and_fast():
 
 
 def test_pose_library_and_blend():
-    """Poses read at their markers' frames; locations blend linearly, quaternions by angle, untouched channels
-    stay at rest; marker names nobody knows are an error that says what to name them."""
+    """Poses as keyed; a component a pose leaves out stays at rest; locations blend linearly from the rest pose
+    (`Neutral` here), quaternions by angle; marker names nobody knows are an error that says what to name them."""
     half = np.radians(20.0) / 2
-    frames = {"rest": 0.0, "aa": 1.0, "PP": 2.0, "O": 3.0}
-    curves = {("jaw", "rotation_quaternion", 0): lambda f: np.cos(half) if f == 1.0 else 1.0,
-              ("jaw", "rotation_quaternion", 1): lambda f: np.sin(half) if f == 1.0 else 0.0,
-              ("lip", "location", 2): lambda f: {2.0: -0.002, 3.0: 0.001}.get(f, 0.0)}
-    lib = library(frames, curves)
+    jaw_w, jaw_x, lip_z = ("jaw", "rotation_quaternion", 0), ("jaw", "rotation_quaternion", 1), ("lip", "location", 2)
+    samples = {"aa": {jaw_w: np.cos(half), jaw_x: np.sin(half), lip_z: 0.001}, "PP": {lip_z: -0.002},
+               "Neutral": {lip_z: 0.001}, "O": {}}
+    lib = library(samples)
     assert lib.channels == (("jaw", "rotation_quaternion"), ("lip", "location")) and set(lib.poses) == {"aa", "PP", "O"}
-    assert np.allclose(lib.rest, [1, 0, 0, 0, 0, 0, 0])
+    assert np.allclose(lib.rest, [1, 0, 0, 0, 0, 0, 0.001]) and np.allclose(lib.poses["O"], lib.rest)
     mapping = pose_mapping(lib)
     assert set(mapping.solved.values()) == {"oculus:aa", "oculus:PP", "oculus:O"}
     values = blend(lib, ["aa", "PP"], np.array([[0.5, 0.0], [0.0, 1.0], [1.0, 0.5], [0, 0]], np.float32))
     angle = 2 * np.arctan2(values[:, 1], values[:, 0])
     assert np.allclose(np.degrees(angle), [10, 0, 20, 0], atol=1e-4)
-    assert np.allclose(np.linalg.norm(values[:, :4], axis=1), 1) and np.allclose(values[:, 6], [0, -0.002, -0.001, 0])
-    assert lib.moved(["PP"]).tolist() == [False] * 6 + [True] and lib.moved(["aa"])[:4].tolist() == [True, True] + [False] * 2
+    assert np.allclose(np.linalg.norm(values[:, :4], axis=1), 1)
+    assert np.allclose(values[:, 6], [0.001, -0.002, -0.0005, 0.001])
+    assert lib.moved(["PP"]).tolist() == [False] * 6 + [True] and lib.moved(["aa", "O"]).tolist() == [True] * 2 + [False] * 5
     assert parse_path('pose.bones["lip.L"].scale') == ("lip.L", "scale") and parse_path('pose.bones["x"].bbone_x') is None
-    with pytest.raises(InputError, match="No pose marker names a viseme.*Smile, Frown"):
-        pose_mapping(library({"Smile": 1.0, "Frown": 2.0}, curves))
+    with pytest.raises(InputError, match="No pose is named after a viseme.*Smile, Frown"):
+        pose_mapping(library({"Smile": {lip_z: 0.001}, "Frown": {lip_z: -0.001}}))
 
 
 # --- in Blender ---------------------------------------------------------------------------------------------
@@ -433,7 +433,7 @@ def test_bone_rig_speaks_and_comes_off_clean(scene):
     markers = [(m.name, m.frame) for m in poses.pose_markers]
     from talkinghead.addon.panels import bone_line
 
-    line = "Poses of 'FacePoses': Oculus visemes 8/15 (fitted); 52 ARKit channels uncovered"
+    line = "Poses of the pose Action 'FacePoses': Oculus visemes 8/15 (fitted); 52 ARKit channels uncovered"
     assert bone_line(face) == bone_line(arm) == (line, "ARMATURE_DATA")  # the panel's line
     bpy.context.view_layer.objects.active = face
     assert animate_own(scene) == {"FINISHED"}
@@ -477,11 +477,11 @@ def test_bone_rig_bad_input_changes_nothing_and_nla_under_other_action(scene, tm
         poses.pose_markers.remove(m)
     before, action_before, actions = pose_data(arm), action_data(poses), set(bpy.data.actions.keys())
     bpy.context.view_layer.objects.active = face
-    with pytest.raises(RuntimeError, match="No pose Action for armature .FaceRig.*Smile, Frown, Wink"):
+    with pytest.raises(RuntimeError, match="No face poses for armature 'FaceRig'.*Smile, Frown, Wink"):
         animate_own(scene)
     bad = tmp_path / "bad.json"
     bad.write_text('{"oculus:PP": "Kiss"}')
-    with pytest.raises(RuntimeError, match="pose markers the Action 'FacePoses' does not have: Kiss"):
+    with pytest.raises(RuntimeError, match="poses the pose Action 'FacePoses' does not have: Kiss"):
         animate_own(scene, str(bad))
     assert pose_data(arm) == before and action_data(poses) == action_before and "talkinghead_action" not in arm
     preset = tmp_path / "poses.json"  # the same markers named by a preset: they play
@@ -562,8 +562,39 @@ def test_cli_bone_rig(scene, tmp_path, capsys):
     out = tmp_path / "bones.blend"
     assert main(["animate", "--object", arm.name, "--audio", data_path("speech", CLIP), "--text", TEXT,
                  "--target", "own", "--out", str(out)]) == 0
-    assert "bone poses of 'FacePoses': Oculus visemes 8/15" in capsys.readouterr().out
+    assert "bone poses of the pose Action 'FacePoses': Oculus visemes 8/15" in capsys.readouterr().out
     bpy.ops.wm.open_mainfile(filepath=str(out))
     arm = bpy.data.objects["FaceRig"]
     assert action_data(bpy.data.actions["FacePoses"]) == action_before
     assert arm.animation_data.action == arm["talkinghead_action"]
+
+
+def test_bone_rig_from_pose_assets(scene):
+    """The same poses as pose assets (an Action per viseme, marked as an asset, keyed at frame 1) play too."""
+    import bpy
+    import soundfile as sf
+
+    assert bpy.ops.talkinghead.add_head() == {"FINISHED"}
+    face = bpy.context.active_object
+    arm = add_bone_rig(face)
+    library = arm.animation_data.action
+    bag = library.layers[0].strips[0].channelbag(library.slots[0])
+    for marker in library.pose_markers:
+        asset = bpy.data.actions.new(marker.name)
+        slot = asset.slots.new(id_type="OBJECT", name=arm.name)
+        curves = asset.layers.new("Pose").strips.new(type="KEYFRAME").channelbag(slot, ensure=True).fcurves
+        for fc in bag.fcurves:
+            curves.new(fc.data_path, index=fc.array_index).keyframe_points.insert(1, fc.evaluate(marker.frame))
+        asset.asset_mark()
+    arm.animation_data.action = None
+    bpy.data.actions.remove(library)
+    assets = {a.name: action_data(a) for a in bpy.data.actions}
+    scene.frame_set(1)
+    before = pose_data(arm)
+    bpy.context.view_layer.objects.active = face
+    assert animate_own(scene) == {"FINISHED"} and arm.animation_data.action == arm["talkinghead_action"]
+    s = deformed_score(scene, face, round(sf.info(data_path("speech", CLIP)).duration * FPS))
+    assert s.n_bilabial >= 4 and s.bilabial_closure >= 0.75 and s.open_vowel >= 0.75, s
+    assert bpy.ops.talkinghead.remove_animation() == {"FINISHED"}
+    assert {a.name: action_data(a) for a in bpy.data.actions} == assets and arm.animation_data is None
+    assert pose_data(arm) == before

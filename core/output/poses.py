@@ -1,12 +1,13 @@
 """A bone rig's face poses (one per viseme or ARKit shape) and their per-frame blend.
 
-An artist's bone face rig arrives as an Action whose pose markers name the poses: frame k of marker
-`PP` holds the bone transforms of the PP viseme (Oculus, VRM, CC or ARKit names, as keysets.py reads
-shape-key names). A marker named `rest` (or neutral, basis) holds the pose the others are relative to;
-without one it is the armature's rest pose (no transform). The weights of the poses come from the same
-per-frame fit as shape keys (retarget.py, on the mesh each pose deforms); each frame's transforms are
-then rest + Σ w_k (pose_k - rest) for location, scale and Euler angles, and rest · exp(Σ w_k log(rest⁻¹ ·
-pose_k)) for quaternions, so rotations blend on the sphere (a half-and-half jaw is half the angle).
+An artist's bone face rig arrives as an Action whose pose markers name the poses (frame k of marker `PP`
+holds the bone transforms of the PP viseme), or as pose assets (an Action per pose, named after it); the
+names are Oculus, VRM, CC or ARKit names, read as keysets.py reads shape-key names. A pose named `rest`
+(or neutral, basis) is the one the others are relative to; without one it is the armature's rest pose
+(no transform). The weights of the poses come from the same per-frame fit as shape keys (retarget.py, on
+the mesh each pose deforms); each frame's transforms are then rest + Σ w_k (pose_k - rest) for location,
+scale, Euler and axis-angle rotations, and rest · exp(Σ w_k log(rest⁻¹ · pose_k)) for quaternions, so
+rotations blend on the sphere (a half-and-half jaw is half the angle).
 """
 from __future__ import annotations
 
@@ -51,28 +52,30 @@ def parse_path(path: str) -> tuple[str, str] | None:
     return m.group(1).replace('\\"', '"').replace("\\\\", "\\"), m.group(2)
 
 
-def library(markers: dict[str, float], curves: dict[tuple[str, str, int], object]) -> PoseLibrary:
-    """The poses at the markers' frames. `curves`: (bone, property, index) → callable frame → value (an
-    F-curve's evaluate); a component without a curve keeps its rest (identity) value."""
-    channels = tuple(dict.fromkeys((b, p) for b, p, _ in curves))
-    defaults = np.concatenate([IDENTITY[p] for _, p in channels]) if channels else np.zeros(0)
+def library(samples: dict[str, dict[tuple[str, str, int], float]]) -> PoseLibrary:
+    """Pose name → its values per (bone, property, index), as keyed at the pose's frame (a marker's, or a pose
+    asset's). A component a pose does not key keeps its rest value; the pose named `rest` (or neutral, ...) is
+    the rest, else the armature's rest pose (no transform) is."""
+    found = [c for values in samples.values() for c in values]
+    channels = tuple(dict.fromkeys((b, p) for b, p, _ in found))
     cols = [(b, p, i) for b, p in channels for i in range(PROP_SIZE[p])]
-
-    def pose(frame: float) -> np.ndarray:
-        return np.array([curves[c](frame) if c in curves else defaults[j] for j, c in enumerate(cols)], np.float64)
-
-    rest_name = next((n for n in markers if normalise(n) in REST_NAMES), None)
-    rest = pose(markers[rest_name]) if rest_name else defaults
-    return PoseLibrary(channels, rest, {n: pose(f) for n, f in markers.items() if n != rest_name})
+    defaults = np.array([IDENTITY[p][i] for _, p, i in cols], np.float64)
+    rest_name = next((n for n in samples if normalise(n) in REST_NAMES), None)
+    rest = defaults.copy()
+    if rest_name:
+        rest = np.array([samples[rest_name].get(c, d) for c, d in zip(cols, defaults, strict=True)], np.float64)
+    poses = {n: np.array([values.get(c, r) for c, r in zip(cols, rest, strict=True)], np.float64)
+             for n, values in samples.items() if n != rest_name}
+    return PoseLibrary(channels, rest, poses)
 
 
 def pose_mapping(lib: PoseLibrary) -> KeyMapping:
     """Which poses play which channel, from the marker names; InputError when none is a name we know."""
     found = detect(list(lib.poses))
     if found.empty:
-        shown = ", ".join(list(lib.poses)[:8]) or "no pose markers"
-        raise InputError(f"No pose marker names a viseme or ARKit shape we know ({shown}): name the markers of the "
-                         "pose Action after Oculus visemes (PP, aa, O, ...), VRM vowels (A I U E O), Character "
+        shown = ", ".join(list(lib.poses)[:8]) or "no poses"
+        raise InputError(f"No pose is named after a viseme or ARKit shape we know ({shown}): name the pose markers "
+                         "(or pose assets) after Oculus visemes (PP, aa, O, ...), VRM vowels (A I U E O), Character "
                          "Creator visemes (V_Open) or ARKit shapes (jawOpen), or give a mapping preset.")
     return found
 
