@@ -150,7 +150,8 @@ def test_pose_library_and_blend():
     assert np.allclose(np.degrees(angle), [10, 0, 20, 0], atol=1e-4)
     assert np.allclose(np.linalg.norm(values[:, :4], axis=1), 1)
     assert np.allclose(values[:, 6], [0.001, -0.002, -0.0005, 0.001])
-    assert lib.moved(["PP"]).tolist() == [False] * 6 + [True] and lib.moved(["aa", "O"]).tolist() == [True] * 2 + [False] * 5
+    assert lib.moved(["PP"]).tolist() == [False] * 4 + [True] * 3 and lib.moved(["O"]).tolist() == [False] * 7
+    assert lib.moved(["aa", "O"]).tolist() == [True] * 4 + [False] * 3  # a channel's components go together
     assert parse_path('pose.bones["lip.L"].scale') == ("lip.L", "scale") and parse_path('pose.bones["x"].bbone_x') is None
     with pytest.raises(InputError, match="No pose is named after a viseme.*Smile, Frown"):
         pose_mapping(library({"Smile": {lip_z: 0.001}, "Frown": {lip_z: -0.001}}))

@@ -40,8 +40,11 @@ class PoseLibrary:
         return [(bone, prop, i) for bone, prop in self.channels for i in range(PROP_SIZE[prop])]
 
     def moved(self, names) -> np.ndarray:
-        """Bool per column: some pose of `names` moves it away from the rest."""
-        return np.any([np.abs(self.poses[n] - self.rest) > MOVED for n in names], axis=0)
+        """Bool per column: some pose of `names` moves its channel (all of a channel's components go together:
+        a blend of rotations may turn a component no single pose changes)."""
+        col = np.any([np.abs(self.poses[n] - self.rest) > MOVED for n in names], axis=0)
+        sizes = [PROP_SIZE[p] for _, p in self.channels]
+        return np.repeat([c.any() for c in np.split(col, np.cumsum(sizes)[:-1])], sizes)
 
 
 def parse_path(path: str) -> tuple[str, str] | None:
