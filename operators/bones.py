@@ -1,13 +1,14 @@
 """Target "own" on a bone face rig: the armature's own face poses play the speech.
 
-The poses are an Action of the user's whose pose markers name visemes or ARKit shapes (core/output/
-poses.py). Each pose is measured on the face mesh Blender deforms with it (a temporary copy of the armature
-and mesh: the user's objects, pose and Actions are only read), the per-frame pose weights are fitted as for
-shape keys (retarget.py), and the blended bone transforms are keyed in our own Action on the armature
-(`talkinghead_action`), with the keyed bones' transforms before (`talkinghead_pose`) recorded for
-Remove Animation to put back. Our Action becomes the armature's active Action when it has none, or when
-its active Action is the pose library itself (which would otherwise hold the face in its poses: it is
-recorded and put back on removal); under any other Action of the user's ours plays from an NLA track.
+The poses are an Action of the user's whose pose markers name visemes or ARKit shapes, or the file's pose
+assets of those names (core/output/poses.py). Each pose is measured on the face mesh Blender deforms with
+it (a temporary copy of the armature and mesh: the user's objects, pose and Actions are only read), the
+per-frame pose weights are fitted as for shape keys (retarget.py), and the blended bone transforms are
+keyed in our own Action on the armature (`talkinghead_action`), with the keyed bones' transforms before
+(`talkinghead_pose`) recorded for Remove Animation to put back. Our Action becomes the armature's active
+Action when it has none, or when its active Action holds the poses itself (it would hold the face in a
+pose: it is recorded and put back on removal); under any other Action of the user's ours plays from an
+NLA track.
 """
 from __future__ import annotations
 
@@ -260,7 +261,7 @@ def apply_bones(scene: bpy.types.Scene, rig: BoneRig, anim: Animation, face: Rig
     columns = [c for c, m in zip(rig.library.columns(), moved, strict=True) if m]
     if not columns:
         raise InputError(f"The poses of {rig.source} move no bone of '{rig.armature.name}' away from the "
-                         "rest pose: key the bones at the markers' frames.")
+                         "rest pose: key the bones in the poses.")
     values = blend(rig.library, fit.keys, fit.weights)[:, moved]
     remove_animation(scene, rig.mesh)  # our keys of a run with another target: the poses play now
     _record_pose(rig.armature, columns)
