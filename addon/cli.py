@@ -43,9 +43,10 @@ def build_parser(prog: str = COMMAND_PROG) -> argparse.ArgumentParser:
                    help="landmark convention (.npz from `python -m core landmarks learn`; default: the scene's)")
     a.add_argument("--target", choices=TARGETS, default="ours",
                    help="ours: add our 52 ARKit shape keys; own: animate the mesh's own face keys (ARKit, visemes, "
-                        "VRM, CC), adding none")
+                        "VRM, CC), adding none, or with --object an armature (or a mesh it deforms) its face poses "
+                        "(pose markers)")
     a.add_argument("--mapping", metavar="PRESET.json",
-                   help="with --target own: which of its keys plays which channel (JSON, channel → key name)")
+                   help="with --target own: which of its keys (or pose markers) plays which channel (JSON, channel → name)")
     a.add_argument("--start-frame", type=int, default=1)
     a.add_argument("--baked", type=int, default=0, metavar="K",
                    help="baked mode: K basis shape keys (SVD) instead of the 52 ARKit keys")

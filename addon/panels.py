@@ -3,8 +3,11 @@ from __future__ import annotations
 
 import bpy
 
+from ..core.errors import InputError
 from ..core.face.emotions import EMOTION_NAMES
 from ..core.face.keysets import KeyMapping, detect
+from ..operators.animate import is_bone_rig
+from ..operators.bones import bone_rig
 from ..operators.sliders import data_path, has_sliders
 from ..operators.writer import own_key_names
 from .properties import TARGET_HINTS
@@ -22,12 +25,25 @@ def detected(names: list[str]) -> KeyMapping:
     return _DETECTED[names_key]
 
 
+def bone_line(obj) -> tuple[str, str]:
+    """The panel's line for a bone rig: which Action's poses play what, or why none can (text, icon)."""
+    try:
+        rig = bone_rig(obj)
+    except InputError as exc:
+        return str(exc), "ERROR"
+    return f"Poses of {rig.source}: {rig.mapping.summary()}", "ARMATURE_DATA"
+
+
 def draw_own_keys(layout, s, obj) -> None:
     """Target 'own': the preset field, and what the mesh's key names were found to be, in two lines."""
     row = layout.row(align=True)
     row.prop(s, "mapping_path")
     row.operator("talkinghead.save_mapping", text="", icon="EXPORT")
-    if obj is None or obj.type != "MESH" or s.mapping_path:
+    if obj is None or obj.type not in ("MESH", "ARMATURE") or s.mapping_path:
+        return
+    if is_bone_rig(obj):
+        text, icon = bone_line(obj)
+        layout.label(text=text, icon=icon)
         return
     mapping = detected(own_key_names(obj))
     layout.label(text=mapping.summary(), icon="SHAPEKEY_DATA" if not mapping.empty else "ERROR")
@@ -68,7 +84,7 @@ class VIEW3D_PT_talkinghead(bpy.types.Panel):
                 col.prop(s, "baked_shapes")
         row = layout.row()
         row.scale_y = 1.5
-        row.enabled = obj is not None and obj.type == "MESH"
+        row.enabled = obj is not None and (obj.type == "MESH" or s.target == "own" and obj.type == "ARMATURE")
         row.operator("talkinghead.animate", icon="PLAY_SOUND")
         row = layout.row(align=True)
         row.operator("talkinghead.animate_all", icon="SEQUENCE")

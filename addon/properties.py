@@ -31,7 +31,8 @@ _TARGET_ITEMS = [
     ("ours", "Our Keys", "Add our 52 ARKit shape keys to the mesh and animate them (a key of yours with the same "
      "name stays; ours gets .th)"),
     ("own", "Its Own Keys", "Animate the character's own face keys (ARKit, Oculus/VRChat visemes, VRM, Character "
-     "Creator; or a mapping preset): no shape key is added, their data stays as it is"),
+     "Creator; or a mapping preset), or an armature's face poses (an Action with a pose marker per viseme): "
+     "no shape key is added, their data stays as it is"),
 ]
 assert tuple(i[0] for i in _TARGET_ITEMS) == TARGETS
 TARGET_HINTS = {"ours": "Adds 52 ARKit keys; yours stay", "own": "Keys its own face keys; adds none"}

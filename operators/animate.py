@@ -23,6 +23,7 @@ from ..core.output.bake import Baked, bake, bake_landmarks
 from ..core.progress import FITTING, WRITING, Cancelled, Progress
 from ..core.speech.languages import ENGLISH
 from .add_head import is_builtin_head
+from .bones import BoneRig, apply_bones, bone_rig, deforming_armature, remove_bones
 from .rig import RigSource, build_rig, rig_source
 from .sliders import get_emotions
 from .writer import apply_animation, apply_own, own_key_names, remove_animation
@@ -56,7 +57,29 @@ def own_mapping(obj: bpy.types.Object, mapping: str = "") -> KeyMapping:
         raise InputError(f"'{obj.name}' has no face keys we know ({shown}): we look for ARKit names (jawOpen, "
                          "Face.JawOpen, eyeBlink_L), Oculus/VRChat visemes (viseme_PP, vrc.v_pp), VRM (A I U E O, "
                          "Blink, Fcl_MTH_A) and Character Creator visemes (V_Open). Give a mapping preset, or "
-                         "use target 'ours' to add our ARKit keys.")
+                         "use target 'ours' to add our ARKit keys (a bone face rig: give the mesh an Armature modifier).")
+    return found
+
+
+def is_bone_rig(obj: bpy.types.Object, mapping: str = "") -> bool:
+    """Target 'own' means the bone poses for an armature, or for a mesh an armature deforms whose own keys are
+    no set we know (with a `mapping` preset: that has no shape keys of its own, so the preset names markers)."""
+    if obj.type == "ARMATURE":
+        return True
+    if deforming_armature(obj) is None:
+        return False
+    names = own_key_names(obj)
+    return not names if mapping else detect(names).empty
+
+
+def remove_all(scene: bpy.types.Scene, obj: bpy.types.Object) -> bool:
+    """Everything of ours off `obj` and, for a mesh an armature deforms, off that armature too."""
+    armature = obj if obj.type == "ARMATURE" else deforming_armature(obj) if obj.type == "MESH" else None
+    found = remove_animation(scene, obj)
+    if armature is not None:
+        found |= remove_bones(armature)
+        if armature is not obj:
+            found |= remove_animation(scene, armature)
     return found
 
 
@@ -93,6 +116,7 @@ class Job:
     builtin: bool  # the built-in head: baked mode can bake the S2L landmark motion itself
     rig: RigSource
     own: KeyMapping | None = None  # target "own": the character's keys that play our motion
+    bones: BoneRig | None = None  # target "own" on a bone face rig: its poses and the mesh they move
 
 
 @dataclass
@@ -112,16 +136,23 @@ def prepare(scene: bpy.types.Scene, obj: bpy.types.Object | None, lines: list[Li
     """Read what animating `obj` needs from Blender (raises InputError on a bad target, before any work: a bad
     preset changes nothing). `target` "own": drive the mesh's own face keys (found by name, or named by the
     `mapping` preset) instead of ours."""
-    check_target(obj)
+    if not (target == "own" and obj is not None and obj.type == "ARMATURE"):
+        check_target(obj)
     if target not in TARGETS:
         raise InputError(f"Unknown target '{target}': use {' or '.join(TARGETS)}.")
-    own = None
+    own = bones = None
     if target == "own":
         if baked_shapes > 0:
             raise InputError("Baked mode makes shape keys of its own: use target 'ours' with it.")
-        own = own_mapping(obj, mapping)
+        if is_bone_rig(obj, mapping):
+            bones = bone_rig(obj, mapping)
+            obj = bones.mesh  # the poses are fitted to, and measured on, the mesh the armature deforms
+            check_target(obj)
+        else:
+            own = own_mapping(obj, mapping)
     return Job(obj.name, lines, engine, scene_fps(scene), get_emotions(obj) if emotions is None else emotions,
-               blink, language, baked_shapes, is_builtin_head(obj), rig_source(obj, deformer, convention), own)
+               blink, language, baked_shapes, is_builtin_head(obj), rig_source(obj, deformer, convention), own,
+               bones)
 
 
 def compute(job: Job, progress: Progress | None = None) -> Result:
@@ -147,9 +178,18 @@ def write(scene: bpy.types.Scene, obj: bpy.types.Object, result: Result, progres
           sound: bool = True) -> list[str]:
     """Write `result` onto `obj` (main thread); returns warnings for the user. Without `sound`, no strip is added."""
     (progress or Progress()).stage(WRITING)  # the last moment a cancel is heard: nothing is written yet
+    own, bones = result.job.own, result.job.bones
+    if bones is not None:
+        obj = bones.mesh
     check_unchanged(obj, result)
-    own = result.job.own
-    if own is not None:
+    if bones is None and (armature := deforming_armature(obj)) is not None:  # our poses go: our keys play now
+        remove_bones(armature)
+        remove_animation(scene, armature)
+    if bones is not None:
+        fit, warnings = apply_bones(scene, bones, result.anim, result.rig, sound=sound)
+        result.anim.metadata["timing"] += (f"; bone poses of {bones.source}: {bones.mapping.summary()}, "
+                                           f"fit error {fit.mean_fit_error:.0%}")
+    elif own is not None:
         fit, warnings = apply_own(scene, obj, result.anim, result.rig, own, sound=sound)
         result.anim.metadata["timing"] += f"; own keys: {own.summary()}, fit error {fit.mean_fit_error:.0%}"
     else:
@@ -368,7 +408,7 @@ class TALKINGHEAD_OT_remove_animation(bpy.types.Operator):
 
     def execute(self, context):
         obj = context.active_object
-        if obj is None or not remove_animation(context.scene, obj):
+        if obj is None or not remove_all(context.scene, obj):
             self.report({"INFO"}, "Nothing of ours to remove on the selected object.")
             return {"CANCELLED"}
         self.report({"INFO"}, f"Removed our animation from '{obj.name}'.")

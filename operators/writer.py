@@ -99,12 +99,12 @@ def _remove_keys(obj: bpy.types.Object, names) -> None:
             obj.shape_key_remove(key.key_blocks[name])
 
 
-def _new_fcurve(action: bpy.types.Action, slot, path: str) -> bpy.types.FCurve:
+def _new_fcurve(action: bpy.types.Action, slot, path: str, index: int = 0) -> bpy.types.FCurve:
     if not SLOTTED:
-        return action.fcurves.new(path)
+        return action.fcurves.new(path, index=index)
     layer = action.layers[0] if action.layers else action.layers.new("Talking Head")
     strip = layer.strips[0] if layer.strips else layer.strips.new(type="KEYFRAME")
-    return strip.channelbag(slot, ensure=True).fcurves.new(path)
+    return strip.channelbag(slot, ensure=True).fcurves.new(path, index=index)
 
 
 def _fresh_action(key: bpy.types.Key) -> tuple[bpy.types.Action, object]:

@@ -1,9 +1,10 @@
 """Target "own": the character's own face keys play the speech (issue 18).
 
 Name matching and the per-frame fit without Blender; then, in the real bpy, the built-in head carrying
-(a) the 52 ARKit keys renamed, (b) VRM vowels + Blink, (c) the 15 Oculus visemes (tests/sample_rigs.py),
-animated from real speech: their key data and their own Action untouched, lips closed at the bilabials
-and open on open vowels on their mesh, and everything of ours gone again after Remove Animation.
+(a) the 52 ARKit keys renamed, (b) VRM vowels + Blink, (c) the 15 Oculus visemes, or (d) an armature with a
+pose per viseme (tests/sample_rigs.py), animated from real speech: their key data, poses and own Actions
+untouched, lips closed at the bilabials and open on open vowels on their mesh, and everything of ours gone
+again after Remove Animation.
 """
 from __future__ import annotations
 
@@ -13,7 +14,15 @@ import time
 import numpy as np
 import pytest
 from conftest import data_path
-from sample_rigs import OCULUS_RECIPES, RIG_KINDS, VRM_RECIPES, arkit_style, rig_keys
+from sample_rigs import (
+    BONE_VISEMES,
+    OCULUS_RECIPES,
+    RIG_KINDS,
+    VRM_RECIPES,
+    add_bone_rig,
+    arkit_style,
+    rig_keys,
+)
 
 from core.errors import InputError
 from core.face.arkit import ARKIT_NAMES
@@ -23,6 +32,7 @@ from core.face.keysets import (
     normalise,
     save_mapping,
 )
+from core.output.poses import blend, library, parse_path, pose_mapping
 from core.output.retarget import lip_pairs, region_weights, retarget
 
 CLIP, TEXT = "voca_test_sentence.wav", "Severe myopia contributed to Ruth's inferiority complex"  # m p b m p
@@ -121,6 +131,30 @@ def test_the_fit_is_the_bounded_least_squares_and_fast():
     arkit = rig_keys("arkit", rig.deltas)
     copied = retarget(detect(list(arkit)), arkit, rig.deltas, weights[:100], region, lips)
     assert np.array_equal(copied.weights, weights[:100]) and copied.mean_fit_error < 1e-6
+
+
+def test_pose_library_and_blend():
+    """Poses as keyed; a component a pose leaves out stays at rest; locations blend linearly from the rest pose
+    (`Neutral` here), quaternions by angle; marker names nobody knows are an error that says what to name them."""
+    half = np.radians(20.0) / 2
+    jaw_w, jaw_x, lip_z = ("jaw", "rotation_quaternion", 0), ("jaw", "rotation_quaternion", 1), ("lip", "location", 2)
+    samples = {"aa": {jaw_w: np.cos(half), jaw_x: np.sin(half), lip_z: 0.001}, "PP": {lip_z: -0.002},
+               "Neutral": {lip_z: 0.001}, "O": {}}
+    lib = library(samples)
+    assert lib.channels == (("jaw", "rotation_quaternion"), ("lip", "location")) and set(lib.poses) == {"aa", "PP", "O"}
+    assert np.allclose(lib.rest, [1, 0, 0, 0, 0, 0, 0.001]) and np.allclose(lib.poses["O"], lib.rest)
+    mapping = pose_mapping(lib)
+    assert set(mapping.solved.values()) == {"oculus:aa", "oculus:PP", "oculus:O"}
+    values = blend(lib, ["aa", "PP"], np.array([[0.5, 0.0], [0.0, 1.0], [1.0, 0.5], [0, 0]], np.float32))
+    angle = 2 * np.arctan2(values[:, 1], values[:, 0])
+    assert np.allclose(np.degrees(angle), [10, 0, 20, 0], atol=1e-4)
+    assert np.allclose(np.linalg.norm(values[:, :4], axis=1), 1)
+    assert np.allclose(values[:, 6], [0.001, -0.002, -0.0005, 0.001])
+    assert lib.moved(["PP"]).tolist() == [False] * 4 + [True] * 3 and lib.moved(["O"]).tolist() == [False] * 7
+    assert lib.moved(["aa", "O"]).tolist() == [True] * 4 + [False] * 3  # a channel's components go together
+    assert parse_path('pose.bones["lip.L"].scale') == ("lip.L", "scale") and parse_path('pose.bones["x"].bbone_x') is None
+    with pytest.raises(InputError, match="No pose is named after a viseme.*Smile, Frown"):
+        pose_mapping(library({"Smile": {lip_z: 0.001}, "Frown": {lip_z: -0.001}}))
 
 
 # --- in Blender ---------------------------------------------------------------------------------------------
@@ -355,3 +389,213 @@ def test_one_undo_step_takes_an_own_keys_click_back(scene):
     obj = bpy.data.objects[name]
     assert key_data(obj) == before and "talkinghead_action" not in obj.data.shape_keys
     assert not [a for a in bpy.data.actions if a.name.startswith("TalkingHead")]
+
+
+def pose_data(armature) -> list:
+    return [(pb.name, tuple(pb.location), tuple(pb.rotation_quaternion), tuple(pb.rotation_euler), tuple(pb.scale))
+            for pb in armature.pose.bones]
+
+
+def deformed_score(scene, face, n: int):
+    """Closure/open-vowel score of the mesh the armature deforms, as Blender evaluates each frame."""
+    import bpy
+
+    from core.face.head import load_head
+    from core.speech import recognise
+    from core.speech.audio import load_audio
+    from core.training.evaluation import score
+
+    lm, frames = load_head().landmarks, []
+    for f in range(1, n + 1):
+        scene.frame_set(f)
+        evaluated = face.evaluated_get(bpy.context.evaluated_depsgraph_get())
+        mesh = evaluated.to_mesh()
+        co = np.empty(len(mesh.vertices) * 3, np.float32)
+        mesh.vertices.foreach_get("co", co)
+        evaluated.to_mesh_clear()
+        frames.append(co.reshape(-1, 3)[lm])
+    reference, _ = recognise.align(load_audio(data_path("speech", CLIP)), TEXT)
+    return score(np.array(frames), FPS, reference)
+
+
+def test_bone_rig_speaks_and_comes_off_clean(scene):
+    """(d) an armature face rig with a pose per viseme: the face mesh selected (then the armature), the pose
+    Action it plays put aside while ours plays and given back, the lips closing on ITS deformed mesh."""
+    import bpy
+    import soundfile as sf
+
+    assert bpy.ops.talkinghead.add_head() == {"FINISHED"}
+    face = bpy.context.active_object
+    arm = add_bone_rig(face)
+    face.shape_key_add(name="Basis")
+    face.shape_key_add(name="Corrective")  # shape keys of no set we know: the bones play
+    poses = arm.animation_data.action
+    before, action_before, keys_before = pose_data(arm), action_data(poses), key_data(face)
+    markers = [(m.name, m.frame) for m in poses.pose_markers]
+    from talkinghead.addon.panels import bone_line
+
+    line = "Poses of the pose Action 'FacePoses': Oculus visemes 8/15 (fitted); 52 ARKit channels uncovered"
+    assert bone_line(face) == bone_line(arm) == (line, "ARMATURE_DATA")  # the panel's line
+    bpy.context.view_layer.objects.active = face
+    assert animate_own(scene) == {"FINISHED"}
+    ours = arm["talkinghead_action"]
+    assert arm.animation_data.action == ours and key_data(face) == keys_before
+    assert "talkinghead_action" not in face.data.shape_keys
+    assert action_data(poses) == action_before and [(m.name, m.frame) for m in poses.pose_markers] == markers
+    paths = {p.split('"')[1] for p, _, _ in action_data(ours)[1]}
+    assert paths == {"jaw", "lip.upper", "lip.lower", "lip.corner.L", "lip.corner.R"}  # not the still head bone
+    n = round(sf.info(data_path("speech", CLIP)).duration * FPS)
+    s = deformed_score(scene, face, n)
+    assert s.n_bilabial >= 4 and s.bilabial_closure >= 0.75, s
+    assert s.n_open >= 2 and s.open_vowel >= 0.75, s
+    bpy.context.view_layer.objects.active = arm  # the armature selected: the same rig, our Action replaced
+    assert animate_own(scene) == {"FINISHED"}
+    assert len([a for a in bpy.data.actions if a.name.startswith("TalkingHead")]) == 1
+    assert action_data(poses) == action_before
+    assert bpy.ops.talkinghead.remove_animation() == {"FINISHED"}
+    assert arm.animation_data.action == poses and action_data(poses) == action_before
+    scene.frame_set(1)  # the pose Action plays again: the pose at the frame we started from is as it was
+    assert pose_data(arm) == before and not arm.animation_data.nla_tracks
+    assert not [a for a in bpy.data.actions if a.name.startswith("TalkingHead")]
+    assert not {k for k in set(arm.keys()) if k.startswith("talkinghead")}
+    se = scene.sequence_editor
+    assert not (se and se.strips_all)
+
+
+def test_bone_rig_bad_input_changes_nothing_and_nla_under_other_action(scene, tmp_path):
+    """No pose Action, markers named nothing we know or a preset naming a marker that is not there: a message,
+    nothing changed; a preset naming the markers makes them play. Under an Action of the
+    user's that is no pose library (their body animation), ours plays from an NLA track beneath it."""
+    import bpy
+
+    assert bpy.ops.talkinghead.add_head() == {"FINISHED"}
+    face = bpy.context.active_object
+    arm = add_bone_rig(face)
+    poses = arm.animation_data.action
+    for m, name in zip(poses.pose_markers, ("Smile", "Frown", "Wink"), strict=False):
+        m.name = name
+    for m in list(poses.pose_markers)[3:]:
+        poses.pose_markers.remove(m)
+    before, action_before, actions = pose_data(arm), action_data(poses), set(bpy.data.actions.keys())
+    bpy.context.view_layer.objects.active = face
+    with pytest.raises(RuntimeError, match="No face poses for armature 'FaceRig'.*Smile, Frown, Wink"):
+        animate_own(scene)
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"oculus:PP": "Kiss"}')
+    with pytest.raises(RuntimeError, match="poses the pose Action 'FacePoses' does not have: Kiss"):
+        animate_own(scene, str(bad))
+    assert pose_data(arm) == before and action_data(poses) == action_before and "talkinghead_action" not in arm
+    preset = tmp_path / "poses.json"  # the same markers named by a preset: they play
+    preset.write_text('{"oculus:PP": "Smile", "oculus:FF": "Frown", "oculus:aa": "Wink"}')
+    assert animate_own(scene, str(preset)) == {"FINISHED"}
+    assert action_data(poses) == action_before and "talkinghead_action" in arm
+    assert bpy.ops.talkinghead.remove_animation() == {"FINISHED"}
+    scene.frame_set(1)
+    for m in list(poses.pose_markers):
+        poses.pose_markers.remove(m)
+    bpy.context.view_layer.objects.active = arm
+    with pytest.raises(RuntimeError, match="give it an Action whose pose markers"):
+        animate_own(scene)
+    assert pose_data(arm) == before and action_data(poses) == action_before
+    assert set(bpy.data.actions.keys()) == actions and "talkinghead_action" not in arm
+    # a pose library that is not the active Action, under the user's own animation of another bone
+    for name, frame in zip(BONE_VISEMES, range(1, len(BONE_VISEMES) + 1), strict=True):
+        poses.pose_markers.new(name).frame = frame
+    poses.use_fake_user = True
+    body = bpy.data.actions.new("Body")
+    arm.animation_data.action = body
+    arm.pose.bones["head"].keyframe_insert("location", frame=1)
+    scene.frame_set(1)
+    body_before, before = action_data(body), pose_data(arm)
+    assert animate_own(scene) == {"FINISHED"}
+    assert arm.animation_data.action == body and [t.name for t in arm.animation_data.nla_tracks] == ["Talking Head"]
+    scene.frame_set(20)
+    assert pose_data(arm) != before  # ours plays the face bones beneath theirs
+    assert bpy.ops.talkinghead.remove_animation() == {"FINISHED"}
+    assert arm.animation_data.action == body and not arm.animation_data.nla_tracks and action_data(body) == body_before
+    scene.frame_set(1)
+    assert pose_data(arm) == before  # the face bones their Action does not key: back where they were
+
+
+def test_bone_rig_switching_targets_and_one_undo_step(scene):
+    """Our keys after our poses (and back) leave only one of them playing; one undo step takes a click back."""
+    import bpy
+
+    assert bpy.ops.talkinghead.add_head() == {"FINISHED"}
+    face = bpy.context.active_object
+    arm = add_bone_rig(face)
+    poses, name = arm.animation_data.action, face.name
+    before, action_before = pose_data(arm), action_data(poses)
+    bpy.context.view_layer.objects.active = face
+    face.modifiers.new("Subdivision", "SUBSURF").levels = 1  # before the armature: a message, nothing changed
+    bpy.ops.object.modifier_move_to_index(modifier="Subdivision", index=0)
+    with pytest.raises(RuntimeError, match="before its Armature modifier change its vertices"):
+        animate_own(scene)
+    assert "talkinghead_action" not in arm and pose_data(arm) == before
+    bpy.ops.object.modifier_move_to_index(modifier="Subdivision", index=1)  # after it: fine (left out of the fit)
+    assert animate_own(scene) == {"FINISHED"} and "talkinghead_action" in arm
+    scene.talkinghead.target = "ours"
+    assert bpy.ops.talkinghead.animate() == {"FINISHED"}
+    assert "talkinghead_action" not in arm and arm.animation_data.action == poses
+    assert "talkinghead_action" in face.data.shape_keys and action_data(poses) == action_before
+    assert animate_own(scene) == {"FINISHED"}
+    assert face.data.shape_keys is None and "talkinghead_action" in arm  # our 52 keys gone with their basis
+    assert bpy.ops.talkinghead.remove_animation() == {"FINISHED"}
+    bpy.ops.ed.undo_push(message="before")  # background Blender pushes no step itself (see test_blender)
+    assert animate_own(scene) == {"FINISHED"}
+    bpy.ops.ed.undo_push(message="Animate from audio")
+    assert bpy.ops.ed.undo() == {"FINISHED"}
+    arm, face = bpy.data.objects["FaceRig"], bpy.data.objects[name]
+    assert "talkinghead_action" not in arm and arm.animation_data.action == bpy.data.actions["FacePoses"]
+    assert not [a for a in bpy.data.actions if a.name.startswith("TalkingHead")]
+    bpy.context.scene.frame_set(1)  # undo loads the file state again: the scene is a new one
+    assert pose_data(arm) == before and action_data(bpy.data.actions["FacePoses"]) == action_before
+
+
+def test_cli_bone_rig(scene, tmp_path, capsys):
+    """`--object` the armature, `--target own`: its poses speak in the saved file, its pose Action unchanged."""
+    import bpy
+    from talkinghead.addon.cli import main
+
+    assert bpy.ops.talkinghead.add_head() == {"FINISHED"}
+    arm = add_bone_rig(bpy.context.active_object)
+    action_before = action_data(arm.animation_data.action)
+    out = tmp_path / "bones.blend"
+    assert main(["animate", "--object", arm.name, "--audio", data_path("speech", CLIP), "--text", TEXT,
+                 "--target", "own", "--out", str(out)]) == 0
+    assert "bone poses of the pose Action 'FacePoses': Oculus visemes 8/15" in capsys.readouterr().out
+    bpy.ops.wm.open_mainfile(filepath=str(out))
+    arm = bpy.data.objects["FaceRig"]
+    assert action_data(bpy.data.actions["FacePoses"]) == action_before
+    assert arm.animation_data.action == arm["talkinghead_action"]
+
+
+def test_bone_rig_from_pose_assets(scene):
+    """The same poses as pose assets (an Action per viseme, marked as an asset, keyed at frame 1) play too."""
+    import bpy
+    import soundfile as sf
+
+    assert bpy.ops.talkinghead.add_head() == {"FINISHED"}
+    face = bpy.context.active_object
+    arm = add_bone_rig(face)
+    library = arm.animation_data.action
+    bag = library.layers[0].strips[0].channelbag(library.slots[0])
+    for marker in library.pose_markers:
+        asset = bpy.data.actions.new(marker.name)
+        slot = asset.slots.new(id_type="OBJECT", name=arm.name)
+        curves = asset.layers.new("Pose").strips.new(type="KEYFRAME").channelbag(slot, ensure=True).fcurves
+        for fc in bag.fcurves:
+            curves.new(fc.data_path, index=fc.array_index).keyframe_points.insert(1, fc.evaluate(marker.frame))
+        asset.asset_mark()
+    arm.animation_data.action = None
+    bpy.data.actions.remove(library)
+    assets = {a.name: action_data(a) for a in bpy.data.actions}
+    scene.frame_set(1)
+    before = pose_data(arm)
+    bpy.context.view_layer.objects.active = face
+    assert animate_own(scene) == {"FINISHED"} and arm.animation_data.action == arm["talkinghead_action"]
+    s = deformed_score(scene, face, round(sf.info(data_path("speech", CLIP)).duration * FPS))
+    assert s.n_bilabial >= 4 and s.bilabial_closure >= 0.75 and s.open_vowel >= 0.75, s
+    assert bpy.ops.talkinghead.remove_animation() == {"FINISHED"}
+    assert {a.name: action_data(a) for a in bpy.data.actions} == assets and arm.animation_data is None
+    assert pose_data(arm) == before

@@ -154,8 +154,10 @@ def _kit_keys(kit: str, key_names: list[str]) -> dict[str, str]:
     return found
 
 
-def mapping_from_preset(preset: object, key_names: list[str], source: str = "the mapping preset") -> KeyMapping:
-    """A preset (channel → key name) checked against the mesh's keys; InputError says what is wrong."""
+def mapping_from_preset(preset: object, key_names: list[str], source: str = "the mapping preset",
+                        owner: str = "shape keys this mesh") -> KeyMapping:
+    """A preset (channel → key name) checked against the mesh's keys (or the pose markers of a bone rig's
+    Action: `owner` names them in the message); InputError says what is wrong."""
     source = source[:1].upper() + source[1:]
     if not isinstance(preset, dict) or not preset:
         raise InputError(f"{source} must be a JSON object of channel → shape-key name, e.g. "
@@ -169,8 +171,8 @@ def mapping_from_preset(preset: object, key_names: list[str], source: str = "the
                          "names (jawOpen, ...) or kit:name (oculus:PP, vrm:A, cc:V_Open).")
     missing = sorted({v for v in preset.values() if v not in key_names})
     if missing:
-        raise InputError(f"{source} names shape keys this mesh does not have: {', '.join(missing[:5])} "
-                         f"(its keys: {', '.join(key_names[:12]) or 'none'}{', ...' if len(key_names) > 12 else ''}).")
+        raise InputError(f"{source} names {owner} does not have: {', '.join(missing[:5])} "
+                         f"(it has: {', '.join(key_names[:12]) or 'none'}{', ...' if len(key_names) > 12 else ''}).")
     direct = {k: v for k, v in preset.items() if k in ARKIT_NAMES}
     solved = {v: k for k, v in preset.items() if k not in ARKIT_NAMES}
     values = list(preset.values())
@@ -181,16 +183,20 @@ def mapping_from_preset(preset: object, key_names: list[str], source: str = "the
     return KeyMapping(direct, solved, from_preset=True)
 
 
-def load_mapping(path: str, key_names: list[str]) -> KeyMapping:
-    """The preset file at `path`, checked against the mesh's keys (InputError: not found, not JSON, wrong shape)."""
+def read_preset(path: str) -> object:
+    """The preset file's JSON, unchecked (InputError: not found, not JSON)."""
     try:
         with open(path, encoding="utf-8") as fh:
-            preset = json.load(fh)
+            return json.load(fh)
     except FileNotFoundError:
         raise InputError(f"Mapping preset not found: {path}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"Mapping preset {path} is not JSON ({exc}).") from None
-    return mapping_from_preset(preset, key_names, f"mapping preset {path}")
+
+
+def load_mapping(path: str, key_names: list[str]) -> KeyMapping:
+    """The preset file at `path`, checked against the mesh's keys (InputError: not found, not JSON, wrong shape)."""
+    return mapping_from_preset(read_preset(path), key_names, f"mapping preset {path}")
 
 
 def save_mapping(path: str, mapping: KeyMapping) -> None:
