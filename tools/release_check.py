@@ -7,7 +7,7 @@ tools/check_install.py: install through Blender's extension machinery, animate t
 with every engine that runs without PyTorch, then a FLAME head and the scan with the correspondence
 deformer (the learned one must refuse cleanly: it needs PyTorch, which no Blender ships).
 
-    python tools/release_check.py [--envs DIR] [--zip ZIP] [--only bpy-5.0.1-py3.11 ...]
+    python tools/release_check.py [--envs DIR] [--zip ZIP | --out DIR] [--only bpy-5.0.1-py3.11 ...]
 
 An environment that cannot be made here (no Python 3.13, no network for pip) is skipped with its
 reason; a zip that fails in an environment that exists is a failure (exit status 1).
@@ -117,13 +117,14 @@ def main() -> int:
                                                    "talkinghead", "blender-envs"),
                     help="where the bpy-only environments are kept (made once)")
     ap.add_argument("--zip", help="a zip built already (default: build one now)")
+    ap.add_argument("--out", help="keep the zip built here (default: a temporary folder)")
     ap.add_argument("--only", nargs="+", choices=[b.name for b in BLENDERS], help="these environments only")
     args = ap.parse_args()
     if not os.path.isdir(DATA):
         print(f"[release] {DATA} is absent: only the built-in head is animated", flush=True)
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="th-release-") as tmp:
-        zip_path = args.zip or build_zip(tmp)
+        zip_path = args.zip or build_zip(args.out or tmp)
         print(f"[release] {os.path.basename(zip_path)}: {os.path.getsize(zip_path) / 1e6:.1f} MB "
               f"({time.perf_counter() - t0:.0f} s)", flush=True)
         failed = False
