@@ -9,6 +9,10 @@ separators or case, the side as a trailing left/right), so one alias list covers
 ARKit keys play our channel of the same name (weights copied); the other kits' keys are driven by
 a per-frame fit of their shapes to our motion (output/retarget.py). A preset (JSON, channel → key)
 replaces the detection where names are the character's own invention.
+
+VRM expression keys (Joy, Sorrow, Angry, Surprised) are the character's own take on our emotions: they
+play our emotion sliders live instead of being fitted (`KeyMapping.expressions`). Fun (VRM 1.0
+`relaxed`) is no emotion of ours, so it stays a fitted key like the vowels.
 """
 from __future__ import annotations
 
@@ -64,6 +68,7 @@ CC = {c: [c, c.removeprefix("V_")] for c in  # Character Creator 3/4 visemes (CC
 CC["V_Tight_O"].append("Tight-O")
 KITS: dict[str, dict[str, list[str]]] = {"oculus": OCULUS, "vrm": VRM, "cc": CC}
 KIT_TITLES = {ARKIT: "ARKit", "oculus": "Oculus visemes", "vrm": "VRM", "cc": "CC visemes"}
+EXPRESSIONS = {"vrm:Joy": "happy", "vrm:Sorrow": "sad", "vrm:Angry": "angry", "vrm:Surprised": "surprised"}
 
 _ARKIT_FORMS = {normalise(n): n for n in ARKIT_NAMES}
 _KIT_FORMS = {kit: {normalise(alias): ch for ch, aliases in channels.items() for alias in aliases}
@@ -107,14 +112,27 @@ class KeyMapping:
                 found[kit] = (n, len(channels))
         return found
 
+    def expressions(self) -> dict[str, str]:
+        """Our emotion → their expression key playing it ({'happy': 'Joy'}), in the order of EXPRESSIONS."""
+        keys = {label: key for key, label in self.solved.items()}
+        return {emotion: keys[label] for label, emotion in EXPRESSIONS.items() if label in keys}
+
+    def without(self, keys) -> KeyMapping:
+        """This mapping less the solved `keys` (the expression keys our sliders drive: no part of the fit)."""
+        keys = set(keys)
+        return KeyMapping(self.direct, {k: v for k, v in self.solved.items() if k not in keys}, self.from_preset)
+
     def summary(self) -> str:
-        """One line: 'ARKit 52/52 (copied); Oculus visemes 15/15 (fitted); 37 ARKit channels uncovered'."""
+        """One line: 'ARKit 52/52 (copied); Oculus visemes 15/15 (fitted); 37 ARKit channels uncovered',
+        and which emotions play on their expression keys ('emotions: happy→Joy, sad→Sorrow')."""
         if self.empty:
             return "no known face keys"
         parts = [f"{KIT_TITLES[k]} {n}/{m} ({'copied' if k == ARKIT else 'fitted'})"
                  for k, (n, m) in self.kits().items()]
         if self.uncovered:
             parts.append(f"{len(self.uncovered)} ARKit channels uncovered")
+        if self.expressions():
+            parts.append("emotions: " + ", ".join(f"{e}→{k}" for e, k in self.expressions().items()))
         return "; ".join(parts)
 
     def as_preset(self) -> dict[str, str]:

@@ -7,6 +7,7 @@ keys and F-curves; `save_npz` writes it for tools outside Blender.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -33,11 +34,13 @@ class Animation:
     def n_frames(self) -> int:
         return len(self.weights)
 
-    def combined_weights(self) -> np.ndarray:
-        """Speech + emotion layers, clipped to 0..1 (what the face shows)."""
+    def combined_weights(self, live: Collection[str] = ()) -> np.ndarray:
+        """Speech + emotion layers, clipped to 0..1 (what the face shows). The `live` emotions are left out of
+        the layer: a character's own expression keys play them from the sliders."""
         if self.emotions_in_weights:
             return np.clip(self.weights, 0.0, 1.0)
-        return np.clip(self.weights + emotion_weights(self.emotions), 0.0, 1.0)
+        layer = {e: v for e, v in self.emotions.items() if e not in live}
+        return np.clip(self.weights + emotion_weights(layer), 0.0, 1.0)
 
     def save_npz(self, path: str, rig, vertices: bool = False) -> None:
         """Write the npz other tools read, its landmarks (and `vertices`) posed on `rig` (a deform.rig.Rig:
