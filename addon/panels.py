@@ -53,6 +53,14 @@ def draw_own_keys(layout, s, obj) -> None:
                      + (f" +{more}" if more > 0 else ""))
 
 
+def own_emotion_line(obj) -> str:
+    """Target 'own': the sliders that play live on the character's expression keys; the others are fitted."""
+    live = detected(own_key_names(obj)).expressions()
+    if not live:
+        return "Own keys: sliders condition the next Animate"
+    return f"Live on {', '.join(live.values())}; the others condition the next Animate"
+
+
 class VIEW3D_PT_talkinghead(bpy.types.Panel):
     bl_label = "Talking Head"
     bl_space_type = "VIEW_3D"
@@ -97,6 +105,8 @@ class VIEW3D_PT_talkinghead(bpy.types.Panel):
             box.label(text="Emotion", icon="SHADERFX")
             if s.engine.startswith("neural"):
                 box.label(text="Neural: sliders condition the next Animate", icon="INFO")
+            elif s.target == "own" and not s.mapping_path:
+                box.label(text=own_emotion_line(obj), icon="INFO")
             if not has_sliders(obj):
                 box.operator("talkinghead.add_emotion_sliders", icon="ADD")
                 return

@@ -10,6 +10,8 @@ strip of ours plays the same clip.
 
 Target "own" (`apply_own`) adds no shape key: our Action keys the `value` of the character's
 own keys, whose values before are recorded (`talkinghead_own_values`) for the removal to put back.
+Their expression keys (VRM Joy, Sorrow, ...) are no part of that Action: a driver of ours on each
+reads our emotion slider, recorded (`talkinghead_own_drivers`) so that exactly those drivers go again.
 """
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ from .sliders import data_path, ensure_sliders, set_emotion
 KEYS_PROP = "talkinghead_keys"
 ACTION_PROP = "talkinghead_action"
 OWN_VALUES_PROP = "talkinghead_own_values"  # on the Key: their keys' values before we animated them
+OWN_DRIVERS_PROP = "talkinghead_own_drivers"  # on the Key: their expression keys our sliders drive
 BASIS_PROP = "talkinghead_basis"  # on the Key: its basis is ours (the mesh had no shape keys)
 STRIP_PROP = "talkinghead_strip"  # on the object: the name of its sound strip
 STRIP_MARK = "talkinghead_object"  # on our strips: whose line it plays (user strips never carry it)
@@ -170,20 +173,29 @@ def drive_emotions(obj: bpy.types.Object, names: dict[str, str], live: bool = Tr
     key = obj.data.shape_keys
     ensure_sliders(obj)
     for emotion in EMOTION_NAMES:
-        path = f'key_blocks["{names[EMOTION_PREFIX + emotion]}"].value'
-        key.driver_remove(path)
-        fcurve = key.driver_add(path)
-        fcurve.mute = not live
+        name = names[EMOTION_PREFIX + emotion]
+        key.driver_remove(_value_path(name))
+        _slider_driver(obj, name, emotion).mute = not live
         if not live:
-            key.key_blocks[names[EMOTION_PREFIX + emotion]].value = 0.0
-        drv = fcurve.driver
-        drv.type = "SUM"
-        var = drv.variables.new()
-        var.name = emotion
-        var.type = "SINGLE_PROP"
-        var.targets[0].id_type = "OBJECT"
-        var.targets[0].id = obj
-        var.targets[0].data_path = data_path(emotion)
+            key.key_blocks[name].value = 0.0
+
+
+def _value_path(name: str) -> str:
+    return f'key_blocks["{name}"].value'
+
+
+def _slider_driver(obj: bpy.types.Object, name: str, emotion: str) -> bpy.types.FCurve:
+    """A driver on shape key `name`'s value reading the object's `emotion` slider."""
+    fcurve = obj.data.shape_keys.driver_add(_value_path(name))
+    drv = fcurve.driver
+    drv.type = "SUM"
+    var = drv.variables.new()
+    var.name = emotion
+    var.type = "SINGLE_PROP"
+    var.targets[0].id_type = "OBJECT"
+    var.targets[0].id = obj
+    var.targets[0].data_path = data_path(emotion)
+    return fcurve
 
 
 def _strips(scene: bpy.types.Scene):
@@ -253,6 +265,8 @@ def apply_animation(scene: bpy.types.Scene, obj: bpy.types.Object, anim: Animati
     With `baked`, the speech motion goes on its K basis keys and curves instead of the ARKit rig.
     """
     warnings = []
+    if obj.data.shape_keys is not None:
+        _remove_own_drivers(obj.data.shape_keys)  # a target-"own" run's: our emotion keys play the sliders now
     if baked is None:
         names = build_shape_keys(obj, shape_targets(arkit_deltas))
         curves = {names[n]: anim.weights[:, i] for i, n in enumerate(anim.names)}
@@ -301,16 +315,30 @@ def their_deltas(obj: bpy.types.Object, names) -> dict[str, np.ndarray]:
 def apply_own(scene: bpy.types.Scene, obj: bpy.types.Object, anim: Animation, rig: Rig, mapping: KeyMapping,
               sound: bool = True) -> tuple[Retarget, list[str]]:
     """Play `anim` on the character's own keys (`mapping`): our Action keys their values; their key data, order
-    and ranges and their own Actions stay as they are. Our ARKit keys from an earlier run go."""
+    and ranges and their own Actions stay as they are. Our ARKit keys from an earlier run go.
+
+    Their expression keys play our emotion sliders live through drivers (`live_expressions`) and the fit
+    plays the rest; an engine that spoke with the emotions (neural) has them in the speech: all keys are fitted.
+    """
     key = obj.data.shape_keys
-    fit = retarget(mapping, their_deltas(obj, mapping.keys), rig.deltas, anim.combined_weights(),
+    _remove_own_drivers(key)
+    warnings = []
+    live = {} if anim.emotions_in_weights else live_expressions(key, mapping, warnings)
+    speech = mapping.without(live.values())
+    fit = retarget(speech, their_deltas(obj, speech.keys), rig.deltas, anim.combined_weights(live),
                    region_weights(rig.vertices, rig.landmark_points()), lip_pairs(rig.landmarks))
     _remove_keys(obj, key.get(KEYS_PROP, []))  # a target-"ours" run's keys
     key.pop(KEYS_PROP, None)
     values = dict(key.get(OWN_VALUES_PROP, {}))
-    values.update({k: key.key_blocks[k].value for k in fit.keys if k not in values})  # first run's values kept
+    values.update({k: key.key_blocks[k].value for k in (*fit.keys, *live.values()) if k not in values})  # first run's
     key[OWN_VALUES_PROP] = values
-    warnings = []
+    if live:
+        ensure_sliders(obj)
+        for emotion, name in live.items():
+            _slider_driver(obj, name, emotion)
+        key[OWN_DRIVERS_PROP] = list(live.values())
+        for emotion in EMOTION_NAMES:
+            set_emotion(obj, emotion, float(anim.emotions.get(emotion, 0.0)))
     if write_action(obj, anim.start_frame, {k: fit.weights[:, i] for i, k in enumerate(fit.keys)}) == "NLA track":
         warnings.append("The shape keys already play your own Action: ours is on the NLA track 'Talking Head'.")
     if sound and anim.audio_path:
@@ -320,6 +348,29 @@ def apply_own(scene: bpy.types.Scene, obj: bpy.types.Object, anim: Animation, ri
             warnings.append(f"No sound strip was added: {exc}")
     scene.frame_end = max(scene.frame_start, anim.start_frame + anim.n_frames - 1)
     return fit, warnings
+
+
+def live_expressions(key: bpy.types.Key, mapping: KeyMapping, warnings: list[str]) -> dict[str, str]:
+    """Emotion → their expression key our slider will drive. A key with a driver of theirs keeps it (a warning
+    says so; the emotion is fitted like the speech), and with no other key left to fit, none goes live."""
+    theirs = {fc.data_path for fc in key.animation_data.drivers} if key.animation_data else set()
+    live = {}
+    for emotion, name in mapping.expressions().items():
+        if _value_path(name) in theirs:
+            warnings.append(f"Shape key '{name}' has a driver of yours: it is fitted with the speech instead "
+                            f"of following the {emotion} slider.")
+        else:
+            live[emotion] = name
+    return live if not mapping.without(live.values()).empty else {}
+
+
+def _remove_own_drivers(key: bpy.types.Key) -> None:
+    """Our slider drivers on their expression keys go, and those keys' values before us come back."""
+    values = key.get(OWN_VALUES_PROP, {})
+    for name in key.pop(OWN_DRIVERS_PROP, []):
+        if name in key.key_blocks:
+            key.driver_remove(_value_path(name))
+            key.key_blocks[name].value = values.get(name, key.key_blocks[name].value)
 
 
 def remove_animation(scene: bpy.types.Scene, obj: bpy.types.Object) -> bool:
@@ -339,6 +390,8 @@ def remove_animation(scene: bpy.types.Scene, obj: bpy.types.Object) -> bool:
         if action is not None:
             bpy.data.actions.remove(action)
         _remove_keys(obj, key.get(KEYS_PROP, []))
+        found |= OWN_DRIVERS_PROP in key
+        _remove_own_drivers(key)
         for name, value in key.get(OWN_VALUES_PROP, {}).items():
             if name in key.key_blocks:
                 key.key_blocks[name].value = value

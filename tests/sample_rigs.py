@@ -1,13 +1,15 @@
 """Characters with their own face keys, made from the built-in head's ARKit targets (tests and bench/rigs.py).
 
 (a) the 52 ARKit keys under another naming (`Face.MouthSmile_L`), (b) a VRM-style face with five vowels
-and Blink, (c) the 15 Oculus visemes. The vowel and viseme shapes are the usual ARKit recipes for them.
+and Blink (and, as a variant, the expressions Joy and Sorrow), (c) the 15 Oculus visemes. The vowel and
+viseme shapes are the usual ARKit recipes for them; the expressions are our emotion poses.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from core.face.arkit import ARKIT_NAMES, INDEX
+from core.face.emotions import emotion_pose
 
 BOTH = ("Left", "Right")
 VRM_RECIPES: dict[str, dict[str, float]] = {
@@ -64,6 +66,12 @@ def rig_keys(kind: str, deltas: np.ndarray) -> dict[str, np.ndarray]:
 
 
 RIG_KINDS = ("arkit", "vrm", "oculus")
+VRM_EXPRESSIONS = {"Joy": "happy", "Sorrow": "sad"}  # VRM expression key → the emotion of ours it is made from
+
+
+def vrm_expression_keys(deltas: np.ndarray) -> dict[str, np.ndarray]:
+    """Key name → N×3 delta of VRM's Joy and Sorrow: our emotion poses on the ARKit targets."""
+    return {name: np.tensordot(emotion_pose(e), deltas, 1) for name, e in VRM_EXPRESSIONS.items()}
 
 
 # (d) an armature face rig: a jaw and five lip bones, and an Action with a pose per viseme at its pose markers.

@@ -22,16 +22,19 @@ from sample_rigs import (
     add_bone_rig,
     arkit_style,
     rig_keys,
+    vrm_expression_keys,
 )
 
 from core.errors import InputError
 from core.face.arkit import ARKIT_NAMES
+from core.face.emotions import emotion_weights
 from core.face.keysets import (
     detect,
     load_mapping,
     normalise,
     save_mapping,
 )
+from core.output.animation import Animation
 from core.output.poses import blend, library, parse_path, pose_mapping
 from core.output.retarget import lip_pairs, region_weights, retarget
 
@@ -72,6 +75,23 @@ def test_detect_finds_each_kit_and_only_it():
     mixed = detect(["eyeBlinkLeft", "eyeBlinkRight", *(f"viseme_{c}" for c in OCULUS_RECIPES)])
     assert mixed.kits() == {"arkit": (2, 52), "oculus": (15, 15)} and len(mixed.uncovered) == 50
     assert detect(["Basis", "Key 1", "Smile", "O", "E"]).empty  # two short names make no vowel set
+
+
+def test_expression_keys_play_our_emotions_outside_the_fit():
+    """VRM/VRoid expressions map to our emotions (Fun/relaxed is none of ours: it stays fitted); the fit's target
+    leaves their emotions out, unless the engine spoke with them (neural: nothing is live)."""
+    vroid = detect(["Fcl_MTH_A", "Fcl_MTH_I", "Fcl_MTH_U", "Fcl_ALL_Joy", "Fcl_ALL_Fun", "Fcl_ALL_Surprised"])
+    assert vroid.expressions() == {"happy": "Fcl_ALL_Joy", "surprised": "Fcl_ALL_Surprised"}
+    vrm1 = detect(["aa", "ih", "ou", "happy", "sad", "angry", "relaxed", "surprised"])  # VRM 1.0 names
+    assert vrm1.expressions() == {e: e for e in ("happy", "sad", "angry", "surprised")}
+    assert set(vrm1.without(vrm1.expressions().values()).keys) == {"aa", "ih", "ou", "relaxed"}
+    assert vrm1.summary().endswith("; emotions: happy→happy, sad→sad, angry→angry, surprised→surprised")
+    assert not detect([f"viseme_{c}" for c in OCULUS_RECIPES]).expressions()
+    speech = np.full((3, len(ARKIT_NAMES)), 0.1, np.float32)
+    anim = Animation(speech, FPS, emotions={"happy": 0.6, "sad": 0.5})
+    assert np.allclose(anim.combined_weights({"happy"}), np.clip(speech + emotion_weights({"sad": 0.5}), 0, 1))
+    anim.emotions_in_weights = True
+    assert np.array_equal(anim.combined_weights({"happy"}), speech)
 
 
 def test_preset_round_trip_and_bad_presets(tmp_path):
@@ -318,6 +338,79 @@ def test_bad_preset_or_unknown_keys_change_nothing(scene, tmp_path):
     assert key_data(obj) == before
     action = key["talkinghead_action"]
     assert {p for _, p in [(0, c[0]) for c in action_data(action)[1]]} == {f'key_blocks["{k}"].value' for k in renamed}
+
+
+def _slider_driver_on(key, name: str, obj) -> bool:
+    """Whether key `name`'s value has a driver reading one of our sliders of `obj`."""
+    fc = key.animation_data.drivers.find(f'key_blocks["{name}"].value') if key.animation_data else None
+    return fc is not None and any(v.targets[0].id == obj and v.targets[0].data_path.startswith('["talkinghead_')
+                                  for v in fc.driver.variables)
+
+
+def test_vrm_expression_keys_play_the_emotion_sliders_live(scene):
+    """VRM Joy and Sorrow follow the happy and sad sliders through drivers, out of the speech fit; a key with a
+    driver of the user's keeps it (and is fitted); Remove Animation takes exactly our drivers off again."""
+    import bpy
+    from talkinghead.addon.panels import detected, own_emotion_line
+    from talkinghead.operators.animate import own_mapping
+    from talkinghead.operators.sliders import set_emotion
+    from talkinghead.operators.writer import live_expressions, own_key_names
+
+    from core.face.head import load_head
+
+    deltas = load_head().deltas
+    obj = add_rig("vrm", {**rig_keys("vrm", deltas), **vrm_expression_keys(deltas)})
+    key = obj.data.shape_keys
+    key.key_blocks["Sorrow"].value = 0.2
+    theirs = key.driver_add('key_blocks["MyCorrective"].slider_max').driver  # a driver of the user's elsewhere
+    theirs.type, theirs.expression = "SCRIPTED", "2.0"
+
+    def values() -> dict[str, float]:  # but MyCorrective's, which the user's Action plays
+        return {kb.name: kb.value for kb in key.key_blocks if kb.name != "MyCorrective"}
+
+    before, values_before = key_data(obj), values()
+    assert detected(own_key_names(obj)).summary() == ("VRM 8/13 (fitted); 52 ARKit channels uncovered; "
+                                                      "emotions: happy→Joy, sad→Sorrow")
+    assert own_emotion_line(obj) == "Live on Joy, Sorrow; the others condition the next Animate"
+    set_emotion(obj, "happy", 0.6)
+    assert animate_own(scene) == {"FINISHED"}
+    assert key_data(obj) == before
+    paths = {p for p, _, _ in action_data(key["talkinghead_action"])[1]}
+    assert 'key_blocks["A"].value' in paths and not {'key_blocks["Joy"].value', 'key_blocks["Sorrow"].value'} & paths
+    assert _slider_driver_on(key, "Joy", obj) and _slider_driver_on(key, "Sorrow", obj)
+
+    def evaluated(name: str) -> float:
+        obj.update_tag()
+        scene.frame_set(10)
+        return key.evaluated_get(bpy.context.evaluated_depsgraph_get()).key_blocks[name].value
+
+    assert evaluated("Joy") == pytest.approx(0.6) and evaluated("Sorrow") == pytest.approx(0.0)
+    obj["talkinghead_happy"] = 0.3
+    assert evaluated("Joy") == pytest.approx(0.3)
+    assert bpy.ops.talkinghead.remove_animation() == {"FINISHED"}
+    assert not _slider_driver_on(key, "Joy", obj) and not _slider_driver_on(key, "Sorrow", obj)
+    assert key.animation_data.drivers.find('key_blocks["MyCorrective"].slider_max') is not None
+    assert key_data(obj) == before and values() == pytest.approx(values_before)
+    assert "talkinghead_own_drivers" not in key
+    # Sorrow with a driver of the user's: it keeps it and is fitted with the speech; Joy still goes live
+    mine = key.driver_add('key_blocks["Sorrow"].value').driver
+    mine.type, mine.expression = "SCRIPTED", "0.1"
+    warnings = []
+    assert live_expressions(key, own_mapping(obj), warnings) == {"happy": "Joy"}
+    assert "'Sorrow' has a driver of yours" in warnings[0]
+    assert animate_own(scene) == {"FINISHED"}
+    paths = {p for p, _, _ in action_data(key["talkinghead_action"])[1]}
+    assert 'key_blocks["Sorrow"].value' in paths and 'key_blocks["Joy"].value' not in paths
+    assert _slider_driver_on(key, "Joy", obj) and not _slider_driver_on(key, "Sorrow", obj)
+    assert bpy.ops.talkinghead.remove_animation() == {"FINISHED"}
+    assert key.animation_data.drivers.find('key_blocks["Sorrow"].value').driver.expression == "0.1"
+    assert not _slider_driver_on(key, "Joy", obj) and key_data(obj) == before
+    # target "ours" after "own": our emotion keys play the sliders, Joy no longer does (no smile twice)
+    assert animate_own(scene) == {"FINISHED"} and _slider_driver_on(key, "Joy", obj)
+    scene.talkinghead.target = "ours"
+    assert bpy.ops.talkinghead.animate() == {"FINISHED"}
+    assert not _slider_driver_on(key, "Joy", obj) and key.key_blocks["Joy"].value == values_before["Joy"]
+    assert _slider_driver_on(key, "emotion.happy", obj)
 
 
 def test_cli_target_own_and_its_errors(scene, tmp_path, capsys):
