@@ -36,6 +36,7 @@ from .writer import (
     SLOTTED,
     _new_fcurve,
     add_sound,
+    play_on_track,
     remove_animation,
 )
 
@@ -222,13 +223,7 @@ def _assign(armature: bpy.types.Object, action: bpy.types.Action, slot, poses, f
         if SLOTTED:
             ad.action_slot = slot
         return "replaced" if REPLACED_PROP in armature else "active action"
-    track = ad.nla_tracks.new()
-    track.name = NLA_TRACK
-    strip = track.strips.new(action.name, frame_start, action)
-    if SLOTTED:
-        strip.action_slot = slot
-    strip.blend_type = "REPLACE"
-    return "NLA track"
+    return play_on_track(ad, action, slot, frame_start)
 
 
 def write_pose_action(rig: BoneRig, start_frame: int, columns, values: np.ndarray) -> str:

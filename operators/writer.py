@@ -136,6 +136,11 @@ def _assign(key: bpy.types.Key, action: bpy.types.Action, slot, frame_start: int
         if SLOTTED:
             ad.action_slot = slot
         return "active action"
+    return play_on_track(ad, action, slot, frame_start)
+
+
+def play_on_track(ad: bpy.types.AnimData, action: bpy.types.Action, slot, frame_start: int) -> str:
+    """Our Action on an NLA track of our own under the user's active Action (which stays as it is)."""
     track = ad.nla_tracks.new()
     track.name = NLA_TRACK
     strip = track.strips.new(action.name, frame_start, action)
