@@ -6,7 +6,7 @@ import bpy
 from ..core.errors import InputError
 from ..core.face.emotions import EMOTION_NAMES
 from ..core.face.keysets import KeyMapping, detect
-from ..operators.animate import is_bone_rig
+from ..operators.animate import editing, is_bone_rig
 from ..operators.bones import bone_rig
 from ..operators.sliders import data_path, has_sliders
 from ..operators.writer import own_key_names
@@ -14,6 +14,7 @@ from .properties import TARGET_HINTS
 
 _DETECTED: dict[tuple[str, ...], KeyMapping] = {}  # key names → what they were found to be (drawn every redraw)
 MAX_SHOWN_UNCOVERED = 4
+MAPPING_ROWS_SHOWN = 6  # the edited mapping's list height
 
 
 def detected(names: list[str]) -> KeyMapping:
@@ -35,11 +36,25 @@ def bone_line(obj) -> tuple[str, str]:
 
 
 def draw_own_keys(layout, s, obj) -> None:
-    """Target 'own': the preset field, and what the mesh's key names were found to be, in two lines."""
+    """Target 'own': the preset field; then the edited rows, or what the key names were found to be."""
     row = layout.row(align=True)
     row.prop(s, "mapping_path")
     row.operator("talkinghead.save_mapping", text="", icon="EXPORT")
-    if obj is None or obj.type not in ("MESH", "ARMATURE") or s.mapping_path:
+    if obj is None or obj.type not in ("MESH", "ARMATURE"):
+        return
+    if editing(s, obj):
+        layout.label(text=f"Edited mapping: {len(s.mapping_rows)} channels (Animate uses these)", icon="GREASEPENCIL")
+        row = layout.row()
+        row.template_list("TALKINGHEAD_UL_mapping", "", s, "mapping_rows", s, "mapping_index",
+                          rows=MAPPING_ROWS_SHOWN)
+        buttons = row.column(align=True)
+        buttons.operator("talkinghead.mapping_add", text="", icon="ADD")
+        buttons.operator("talkinghead.mapping_remove", text="", icon="REMOVE")
+        buttons.separator()
+        buttons.operator("talkinghead.mapping_reset", text="", icon="X")
+        return
+    layout.operator("talkinghead.edit_mapping", icon="GREASEPENCIL")
+    if s.mapping_path:
         return
     if is_bone_rig(obj):
         text, icon = bone_line(obj)
@@ -51,6 +66,20 @@ def draw_own_keys(layout, s, obj) -> None:
         more = len(mapping.uncovered) - MAX_SHOWN_UNCOVERED
         layout.label(text="Uncovered: " + ", ".join(mapping.uncovered[:MAX_SHOWN_UNCOVERED])
                      + (f" +{more}" if more > 0 else ""))
+
+
+class TALKINGHEAD_UL_mapping(bpy.types.UIList):
+    """The edited mapping: our channel → the character's key, picked from its shape keys where it has them."""
+
+    def draw_item(self, context, layout, data, item, icon, active_data, active_propname, index=0):
+        row = layout.row(align=True)
+        row.prop(item, "channel", text="")
+        obj = context.active_object
+        keys = obj.data.shape_keys if obj is not None and obj.type == "MESH" else None
+        if keys is not None and not is_bone_rig(obj):
+            row.prop_search(item, "key", keys, "key_blocks", text="", icon="SHAPEKEY_DATA")
+        else:  # a bone rig's pose marker or pose asset
+            row.prop(item, "key", text="", icon="ARMATURE_DATA")
 
 
 def own_emotion_line(obj) -> str:
@@ -105,7 +134,7 @@ class VIEW3D_PT_talkinghead(bpy.types.Panel):
             box.label(text="Emotion", icon="SHADERFX")
             if s.engine.startswith("neural"):
                 box.label(text="Neural: sliders condition the next Animate", icon="INFO")
-            elif s.target == "own" and not s.mapping_path:
+            elif s.target == "own" and not s.mapping_path and not editing(s, obj):
                 box.label(text=own_emotion_line(obj), icon="INFO")
             if not has_sliders(obj):
                 box.operator("talkinghead.add_emotion_sliders", icon="ADD")
@@ -114,4 +143,4 @@ class VIEW3D_PT_talkinghead(bpy.types.Panel):
                 box.prop(obj, data_path(name), slider=True, text=name.capitalize())
 
 
-CLASSES = (VIEW3D_PT_talkinghead,)
+CLASSES = (TALKINGHEAD_UL_mapping, VIEW3D_PT_talkinghead)

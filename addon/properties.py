@@ -5,6 +5,7 @@ import bpy
 
 from ..core.deform.deformers import DEFAULT_DEFORMER, DEFORMERS
 from ..core.engines import DEFAULT_ENGINE, ENGINES
+from ..core.face.keysets import CHANNEL_ORDER, KIT_SEPARATOR, KIT_TITLES
 from ..core.speech.languages import COMMON
 from ..operators.animate import TARGETS
 
@@ -38,6 +39,24 @@ assert tuple(i[0] for i in _TARGET_ITEMS) == TARGETS
 TARGET_HINTS = {"ours": "Adds 52 ARKit keys; yours stay", "own": "Keys its own face keys; adds none"}
 
 
+def _channel_item(channel: str) -> tuple[str, str, str]:
+    kit, _, name = channel.rpartition(KIT_SEPARATOR)
+    return channel, channel, f"{KIT_TITLES[kit]} channel {name}, fitted" if kit else f"ARKit channel {name}, copied"
+
+
+_CHANNEL_ITEMS = [_channel_item(c) for c in CHANNEL_ORDER]
+
+
+class TalkingHeadMappingRow(bpy.types.PropertyGroup):
+    """One row of the panel's mapping (target 'own'): our channel and the character's key (or pose) playing it."""
+
+    channel: bpy.props.EnumProperty(name="Channel", items=_CHANNEL_ITEMS,
+                                    description="Our channel: an ARKit shape (copied) or a kit's viseme or "
+                                                "expression (their key's weight is fitted to our motion)")
+    key: bpy.props.StringProperty(name="Key", description="The character's shape key (or, for a bone rig, "
+                                  "pose marker or pose asset) that plays the channel")
+
+
 class TalkingHeadSettings(bpy.types.PropertyGroup):
     audio_path: bpy.props.StringProperty(name="Audio", subtype="FILE_PATH",
                                          description="Speech clip (wav, flac, ogg, mp3)")
@@ -61,6 +80,10 @@ class TalkingHeadSettings(bpy.types.PropertyGroup):
         name="Mapping", subtype="FILE_PATH", default="",
         description="Optional, target 'own': a JSON preset naming which of its keys plays which channel "
                     '({"jawOpen": "MouthOpen", "oculus:PP": "viseme_PP"}); empty: found by the keys\' names')
+    mapping_rows: bpy.props.CollectionProperty(type=TalkingHeadMappingRow)
+    mapping_index: bpy.props.IntProperty(name="Row", default=0)
+    mapping_for: bpy.props.StringProperty(
+        name="Edited For", default="", description="The object whose mapping the rows are: Animate uses them for it")
     output: bpy.props.EnumProperty(name="Output", default="RIG", items=[
         ("RIG", "ARKit rig", "52 ARKit shape keys with one curve each: editable, exports as ARKit morphs"),
         ("BAKED", "Baked", "The motion compressed into a few basis shape keys and curves (SVD): compact")])
@@ -68,7 +91,7 @@ class TalkingHeadSettings(bpy.types.PropertyGroup):
                                         description="Number of basis shape keys in baked mode")
 
 
-CLASSES = (TalkingHeadSettings,)
+CLASSES = (TalkingHeadMappingRow, TalkingHeadSettings)
 
 
 def register() -> None:

@@ -17,13 +17,21 @@ from ..core.deform.deformers import DEFAULT_DEFORMER, glued_lips_message
 from ..core.deform.rig import Rig
 from ..core.engines import animate, read_text
 from ..core.errors import InputError
-from ..core.face.keysets import KeyMapping, detect, load_mapping
+from ..core.face.keysets import KeyMapping, detect, load_mapping, mapping_from_preset
 from ..core.output.animation import Animation, join
 from ..core.output.bake import Baked, bake, bake_landmarks
 from ..core.progress import FITTING, WRITING, Cancelled, Progress
 from ..core.speech.languages import ENGLISH
 from .add_head import is_builtin_head
-from .bones import BoneRig, apply_bones, bone_rig, deforming_armature, remove_bones
+from .bones import (
+    PANEL_MAPPING,
+    BoneRig,
+    Mapping,
+    apply_bones,
+    bone_rig,
+    deforming_armature,
+    remove_bones,
+)
 from .rig import RigSource, build_rig, rig_source
 from .sliders import get_emotions
 from .writer import apply_animation, apply_own, own_key_names, remove_animation
@@ -42,13 +50,15 @@ def check_target(obj: bpy.types.Object | None) -> None:
                          "(select the face mesh, or add the built-in head).")
 
 
-def own_mapping(obj: bpy.types.Object, mapping: str = "") -> KeyMapping:
-    """Which of `obj`'s own keys play our motion: the `mapping` preset file, else what their names say.
+def own_mapping(obj: bpy.types.Object, mapping: Mapping = "") -> KeyMapping:
+    """Which of `obj`'s own keys play our motion: the `mapping` preset (edited or a file), else what their names say.
 
     No known key set is an error, not a quiet fall-back to our keys: the artist asked for the character's
     own keys, and ours would add 52 keys to their mesh.
     """
     names = own_key_names(obj)
+    if isinstance(mapping, dict):
+        return mapping_from_preset(mapping, names, PANEL_MAPPING)
     if mapping:
         return load_mapping(bpy.path.abspath(mapping), names)
     found = detect(names)
@@ -61,7 +71,7 @@ def own_mapping(obj: bpy.types.Object, mapping: str = "") -> KeyMapping:
     return found
 
 
-def is_bone_rig(obj: bpy.types.Object, mapping: str = "") -> bool:
+def is_bone_rig(obj: bpy.types.Object, mapping: Mapping = "") -> bool:
     """Target 'own' means the bone poses for an armature, or for a mesh an armature deforms whose own keys are
     no set we know (with a `mapping` preset: that has no shape keys of its own, so the preset names markers)."""
     if obj.type == "ARMATURE":
@@ -132,7 +142,7 @@ class Result:
 def prepare(scene: bpy.types.Scene, obj: bpy.types.Object | None, lines: list[Line], engine: str,
             emotions: dict[str, float] | None = None, blink: bool = True, baked_shapes: int = 0,
             deformer: str = DEFAULT_DEFORMER, convention: str = "", language: str = ENGLISH, target: str = "ours",
-            mapping: str = "") -> Job:
+            mapping: Mapping = "") -> Job:
     """Read what animating `obj` needs from Blender (raises InputError on a bad target, before any work: a bad
     preset changes nothing). `target` "own": drive the mesh's own face keys (found by name, or named by the
     `mapping` preset) instead of ours."""
@@ -236,6 +246,30 @@ def run(scene: bpy.types.Scene, obj: bpy.types.Object | None, audio: str, text: 
     return time.perf_counter() - t, result.anim.metadata["timing"], warnings
 
 
+def editing(settings, obj: bpy.types.Object | None) -> bool:
+    """Whether the panel's mapping rows are `obj`'s (then Animate uses them instead of names or the file)."""
+    return obj is not None and settings.mapping_for == obj.name
+
+
+def panel_mapping(settings, obj: bpy.types.Object | None) -> Mapping:
+    """What Animate uses for `obj`: its edited rows as a preset (channel → key), else the preset file's path.
+    InputError: no rows, a row without a key, a channel twice."""
+    if not editing(settings, obj):
+        return settings.mapping_path
+    preset: dict[str, str] = {}
+    for i, row in enumerate(settings.mapping_rows, 1):
+        if not row.key.strip():
+            raise InputError(f"Row {i} of {PANEL_MAPPING} ({row.channel}) names no key: pick one, or remove the row.")
+        if row.channel in preset:
+            raise InputError(f"{PANEL_MAPPING.capitalize()} gives channel {row.channel} twice (rows for "
+                             f"'{preset[row.channel]}' and '{row.key}'): remove one.")
+        preset[row.channel] = row.key
+    if not preset:
+        raise InputError(f"{PANEL_MAPPING.capitalize()} has no rows: add a row per channel, or Reset to find the "
+                         "keys by their names.")
+    return preset
+
+
 def panel_job(context: bpy.types.Context, obj: bpy.types.Object | None, lines: list[Line]) -> Job:
     """A Job for `obj` with the panel's settings and the add-on's preferences."""
     s = context.scene.talkinghead
@@ -244,7 +278,7 @@ def panel_job(context: bpy.types.Context, obj: bpy.types.Object | None, lines: l
     return prepare(context.scene, obj, lines, s.engine,
                    blink=prefs.preferences.blinks if prefs else True, baked_shapes=baked, deformer=s.deformer,
                    convention=s.landmark_convention, language=s.language, target=s.target,
-                   mapping=s.mapping_path)
+                   mapping=panel_mapping(s, obj))
 
 
 POLL_SECONDS = 0.1  # how often the UI looks at a computation's progress

@@ -43,6 +43,8 @@ from .writer import (
 POSE_PROP = "talkinghead_pose"  # on the armature: the keyed bones' transforms before our first run
 REPLACED_PROP = "talkinghead_replaced_action"  # on the armature: its active Action (the pose library) we replaced
 REPLACED_SLOT_PROP = "talkinghead_replaced_slot"
+Mapping = str | dict[str, str]  # target "own": a preset file's path, or the panel's edited preset (channel → key)
+PANEL_MAPPING = "the panel's mapping"  # how errors name the edited preset
 
 
 @dataclass
@@ -117,10 +119,11 @@ def read_assets(armature: bpy.types.Object) -> tuple[tuple[bpy.types.Action, ...
     return tuple(actions), library(samples)
 
 
-def bone_rig(obj: bpy.types.Object, mapping: str = "") -> BoneRig:
+def bone_rig(obj: bpy.types.Object, mapping: Mapping = "") -> BoneRig:
     """The bone rig `obj` belongs to (an armature, or a mesh one deforms) and its poses: the armature's active
     Action if its markers name poses, else the first other Action (by name) whose do, else the file's pose
-    assets for its bones. `mapping`: a preset naming the poses (channel → marker or asset name) instead."""
+    assets for its bones. `mapping`: a preset naming the poses (channel → marker or asset name) instead: a file's
+    path, or the panel's edited preset itself."""
     armature = obj if obj.type == "ARMATURE" else deforming_armature(obj)
     if armature is None:
         raise InputError(f"'{obj.name}' has no face keys we know and no Armature modifier: select a face mesh with "
@@ -133,14 +136,16 @@ def bone_rig(obj: bpy.types.Object, mapping: str = "") -> BoneRig:
     found = [((a,), f"the pose Action '{a.name}'", read_library(a, armature)) for a in dict.fromkeys(candidates)]
     assets, lib = read_assets(armature)
     found.append((assets, "the pose assets", lib))
-    preset = read_preset(bpy.path.abspath(mapping)) if mapping else None
+    edited = isinstance(mapping, dict)
+    preset = mapping if edited else read_preset(bpy.path.abspath(mapping)) if mapping else None
+    named = PANEL_MAPPING if edited else f"mapping preset {mapping}"
     problems = []
     for actions, source, lib in found:
         if not lib.channels:
             continue
         try:
-            names = (mapping_from_preset(preset, list(lib.poses), f"mapping preset {mapping}", f"poses {source}")
-                     if mapping else pose_mapping(lib))
+            names = (mapping_from_preset(preset, list(lib.poses), named, f"poses {source}")
+                     if preset is not None else pose_mapping(lib))
         except InputError as exc:
             problems.append(f"{source}: {exc}")
             continue

@@ -340,6 +340,80 @@ def test_bad_preset_or_unknown_keys_change_nothing(scene, tmp_path):
     assert {p for _, p in [(0, c[0]) for c in action_data(action)[1]]} == {f'key_blocks["{k}"].value' for k in renamed}
 
 
+def _own_paths(key) -> set[str]:
+    """The data paths our Action keys on the character's shape keys."""
+    return {c[0] for c in action_data(key["talkinghead_action"])[1]}
+
+
+def test_panel_mapping_editor_rows_drive_animate_and_round_trip(scene, tmp_path):
+    """Edit Mapping copies what is in use into rows; Animate plays the rows; a bad row changes nothing; Save Mapping
+    writes the rows, and a preset file loads back into the same rows."""
+    import bpy
+
+    s = scene.talkinghead
+    vowels = rig_keys("vrm", _head_problem()[0].deltas).values()
+    renamed = dict(zip(("Ah", "Ee", "Oo", "Mm", "Shut"), vowels, strict=False))  # no name we know
+    obj = add_rig("vrm", renamed)
+    key = obj.data.shape_keys
+    before, actions = key_data(obj), set(bpy.data.actions.keys())
+    assert bpy.ops.talkinghead.edit_mapping() == {"FINISHED"}
+    assert s.mapping_for == obj.name and len(s.mapping_rows) == 0  # nothing known by name: the artist names them
+    with pytest.raises(RuntimeError, match="has no rows"):
+        animate_own(scene)
+    for channel, name in (("vrm:A", "Ah"), ("vrm:I", "Ee"), ("vrm:U", "Oo"), ("vrm:E", "Mm"), ("vrm:O", "Shut")):
+        assert bpy.ops.talkinghead.mapping_add() == {"FINISHED"}
+        s.mapping_rows[s.mapping_index].channel = channel
+        s.mapping_rows[s.mapping_index].key = name
+    s.mapping_rows[4].key = "Nope"
+    with pytest.raises(RuntimeError, match="The panel.s mapping names shape keys this mesh does not have: Nope"):
+        animate_own(scene)
+    s.mapping_rows[4].key, s.mapping_rows[4].channel = "Shut", "vrm:A"
+    with pytest.raises(RuntimeError, match="gives channel vrm:A twice"):
+        animate_own(scene)
+    assert key_data(obj) == before and set(bpy.data.actions.keys()) == actions and "talkinghead_action" not in key
+    s.mapping_rows[4].channel = "vrm:O"
+    assert animate_own(scene) == {"FINISHED"}
+    assert _own_paths(key) == {f'key_blocks["{k}"].value' for k in renamed}
+    assert key_data(obj) == before
+    # remove a row: that key no longer plays
+    s.mapping_index = 4
+    assert bpy.ops.talkinghead.mapping_remove() == {"FINISHED"}
+    assert animate_own(scene) == {"FINISHED"}
+    assert _own_paths(key) == {f'key_blocks["{k}"].value' for k in ("Ah", "Ee", "Oo", "Mm")}
+    # Save Mapping writes the rows; Reset, load the file, Edit: the same rows
+    saved = tmp_path / "edited.json"
+    assert bpy.ops.talkinghead.save_mapping(filepath=str(saved)) == {"FINISHED"}
+    rows = {"vrm:A": "Ah", "vrm:I": "Ee", "vrm:U": "Oo", "vrm:E": "Mm"}
+    assert json.loads(saved.read_text()) == rows
+    assert bpy.ops.talkinghead.mapping_reset() == {"FINISHED"}
+    assert s.mapping_for == "" and len(s.mapping_rows) == 0
+    s.mapping_path = str(saved)
+    assert bpy.ops.talkinghead.edit_mapping() == {"FINISHED"}
+    assert {r.channel: r.key for r in s.mapping_rows} == rows
+    assert key_data(obj) == before
+
+
+def test_panel_mapping_editor_starts_from_what_the_names_say(scene):
+    """On a detected rig, Edit Mapping lists every detected key; taking jawOpen's row out leaves their jaw key alone."""
+    import bpy
+
+    s = scene.talkinghead
+    obj = add_rig("arkit")
+    s.mapping_path = ""
+    assert bpy.ops.talkinghead.edit_mapping() == {"FINISHED"}
+    rows = {r.channel: r.key for r in s.mapping_rows}
+    assert len(rows) == 52 and rows["mouthSmileLeft"] == "Face.MouthSmile_L"
+    s.mapping_index = next(i for i, r in enumerate(s.mapping_rows) if r.channel == "jawOpen")
+    assert bpy.ops.talkinghead.mapping_remove() == {"FINISHED"}
+    assert animate_own(scene) == {"FINISHED"}
+    paths = _own_paths(obj.data.shape_keys)
+    assert f'key_blocks["{rows["jawOpen"]}"].value' not in paths and len(paths) == 51
+    other = add_rig("arkit")
+    assert other != obj and bpy.context.active_object == other
+    assert animate_own(scene) == {"FINISHED"}  # the rows are the first head's: this one's are found by name, all 52
+    assert len(_own_paths(other.data.shape_keys)) == 52
+
+
 def _slider_driver_on(key, name: str, obj) -> bool:
     """Whether key `name`'s value has a driver reading one of our sliders of `obj`."""
     fc = key.animation_data.drivers.find(f'key_blocks["{name}"].value') if key.animation_data else None
@@ -583,6 +657,18 @@ def test_bone_rig_bad_input_changes_nothing_and_nla_under_other_action(scene, tm
     assert animate_own(scene, str(preset)) == {"FINISHED"}
     assert action_data(poses) == action_before and "talkinghead_action" in arm
     assert bpy.ops.talkinghead.remove_animation() == {"FINISHED"}
+    s = scene.talkinghead  # the preset into the panel's rows: a row out, and the rows play without the file
+    assert bpy.ops.talkinghead.edit_mapping() == {"FINISHED"}
+    assert {r.channel: r.key for r in s.mapping_rows} == json.loads(preset.read_text())
+    s.mapping_index = 2
+    assert bpy.ops.talkinghead.mapping_remove() == {"FINISHED"}
+    s.mapping_rows[1].key = "Kiss"
+    with pytest.raises(RuntimeError, match="The panel's mapping names poses the pose Action 'FacePoses' does not"):
+        animate_own(scene)
+    s.mapping_rows[1].key = "Frown"
+    assert animate_own(scene) == {"FINISHED"} and "talkinghead_action" in arm
+    assert bpy.ops.talkinghead.remove_animation() == {"FINISHED"}
+    assert bpy.ops.talkinghead.mapping_reset() == {"FINISHED"}
     scene.frame_set(1)
     for m in list(poses.pose_markers):
         poses.pose_markers.remove(m)

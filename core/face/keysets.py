@@ -73,7 +73,8 @@ EXPRESSIONS = {"vrm:Joy": "happy", "vrm:Sorrow": "sad", "vrm:Angry": "angry", "v
 _ARKIT_FORMS = {normalise(n): n for n in ARKIT_NAMES}
 _KIT_FORMS = {kit: {normalise(alias): ch for ch, aliases in channels.items() for alias in aliases}
               for kit, channels in KITS.items()}
-CHANNELS = frozenset(ARKIT_NAMES) | {f"{kit}{KIT_SEPARATOR}{ch}" for kit, chs in KITS.items() for ch in chs}
+CHANNEL_ORDER = (*ARKIT_NAMES, *(f"{kit}{KIT_SEPARATOR}{ch}" for kit, chs in KITS.items() for ch in chs))  # as listed
+CHANNELS = frozenset(CHANNEL_ORDER)
 
 
 @dataclass(frozen=True)
