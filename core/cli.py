@@ -10,7 +10,7 @@ import numpy as np
 
 from .deform import landmarks, landmarks_learn
 from .deform.correspondence import transfer
-from .deform.deformers import DEFAULT_DEFORMER, DEFORMERS, glued_lips_message, rig_mesh
+from .deform.deformers import DEFAULT_DEFORMER, DEFORMERS, rig_mesh, rig_warnings
 from .deform.rig import head_rig
 from .engines import DEFAULT_ENGINE, ENGINES, animate, read_text
 from .errors import InputError
@@ -113,8 +113,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.mesh:
                 rig = rig_mesh(*read_mesh(args.mesh), deformer=args.deformer,
                                convention=_convention(args.landmark_convention))
-                if rig.lips_glued:
-                    print(f"warning: {glued_lips_message(args.mesh)}", file=sys.stderr)
+                for warning in rig_warnings(rig, args.mesh):
+                    print(f"warning: {warning}", file=sys.stderr)
             anim.save_npz(args.out, rig, vertices=args.vertices)
             print(f"{args.out}: {anim.n_frames} frames at {args.fps:g} fps from {anim.duration:.2f} s of audio "
                   f"({anim.metadata['timing']}) in {time.perf_counter() - t:.2f} s")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import bpy
 
-from ..core.deform.deformers import DEFAULT_DEFORMER, glued_lips_message
+from ..core.deform.deformers import DEFAULT_DEFORMER, rig_warnings
 from ..core.deform.rig import Rig
 from ..core.engines import animate, read_text
 from ..core.errors import InputError
@@ -204,8 +204,7 @@ def write(scene: bpy.types.Scene, obj: bpy.types.Object, result: Result, progres
         result.anim.metadata["timing"] += f"; own keys: {own.summary()}, fit error {fit.mean_fit_error:.0%}"
     else:
         warnings = apply_animation(scene, obj, result.anim, result.rig.deltas, sound=sound, baked=result.baked)
-    if result.rig.lips_glued:
-        warnings.append(glued_lips_message(obj.name))
+    warnings += rig_warnings(result.rig, obj.name)
     if result.baked is not None:
         warnings.append(f"Baked into {len(result.baked.basis)} shapes: reconstruction error mean "
                         f"{result.baked.mean_error_mm:.3f} mm, max {result.baked.max_error_mm:.2f} mm")

@@ -16,6 +16,7 @@ from .glued_lips import GLUED, lips_part
 from .landmarks import Convention
 from .learned import learned_transfer
 from .rig import Rig
+from .rig import Rig
 
 DEFORMERS = {"correspondence": transfer, "learned": learned_transfer}
 DEFAULT_DEFORMER = "correspondence"
@@ -33,6 +34,16 @@ def rig_mesh(vertices: np.ndarray, faces: np.ndarray | None = None, landmarks: n
         parted = lips_part(rig.vertices, faces, rig.deltas[INDEX["jawOpen"]], rig.registration, load_head())
         rig.lips_glued = parted < GLUED
     return rig
+
+
+def rig_warnings(rig: Rig, name: str) -> list[str]:
+    """What the user should know about the rig of mesh `name`: glued lips, a doubtful pose."""
+    warnings = [glued_lips_message(name)] if rig.lips_glued else []
+    if rig.registration is not None and rig.registration.pose_doubt:
+        warnings.append(f"The pose found for '{name}' is doubtful: {rig.registration.pose_doubt}. If the face "
+                        "moves wrongly, Detect Landmarks shows where we found it: move them where they belong (or "
+                        "rotate the mesh upright) and animate again.")
+    return warnings
 
 
 def glued_lips_message(name: str) -> str:

@@ -2,8 +2,10 @@
 
 1. Similarity fit (rotation, uniform scale, translation) by trimmed ICP from each of
    the 24 axis-aligned orientations, so Y-up/+Z data, Blender's Z-up/-Y and odd
-   exports all land the right way; the best trimmed residual wins. A mesh shorter
-   than the head (a cropped scan) also starts at the head's top and bottom.
+   exports all land the right way, and from each of them tilted by 30° (scans and
+   sculpts come tilted); the best trimmed residual wins. A mesh shorter
+   than the head (a cropped scan) also starts at the head's top and bottom. When
+   another pose, far from the winner, fits almost as well, the fit says so.
 2. Non-rigid fit: the head's skin moves towards the target's skin (its small
    separate pieces, eyeballs and teeth, left out) by closest points in both
    directions, regularised by the head's own Laplacian (robust-laplacian), with
@@ -21,6 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from scipy.spatial import cKDTree
+from scipy.spatial.transform import Rotation
 
 from ..errors import InputError
 from ..face.head import Head
@@ -37,6 +40,14 @@ SKIN_PIECE = 0.25  # a piece this big against the largest one is skin; smaller o
 CROP_ROOM = 0.02  # m: a mesh this much shorter than the head (each end) is also tried at its top and bottom
 ON_SURFACE = 0.1  # fit stages this supple or more match a head vertex to the target's surface, not its vertex
 POSE_SHARE = 0.4  # about this much of a fit's time goes to the pose (what progress reports; the rest: the shape)
+TILT_STEP = 30.0  # degrees: the pose search also starts this far off each axis-aligned orientation
+COARSE_POINTS = 400  # target points each start's short ICP is scored on
+COARSE_ITERS = 6  # ICP iterations per start
+FINALISTS = 8  # the best starts, fitted again on all the points
+DISTINCT_POSE = 20.0  # degrees: a finalist turned this far from the winner is another pose, not the same one
+POSE_DOUBT = 1.05  # another pose costing less than this × the winner's makes the pose doubtful
+SETTLED = 1e-5  # m (head space): the pose is final once no point moves this much in a round
+SETTLE_ITERS = 200  # at most this many rounds to settle the final pose
 
 
 @dataclass
@@ -56,6 +67,7 @@ class Similarity:
 
 
 def _orientations() -> list[np.ndarray]:
+    """The 24 axis-aligned rotations (how meshes come: Y-up, Z-up, facing any axis)."""
     out = []
     for perm in itertools.permutations(range(3)):
         for signs in itertools.product((1, -1), repeat=3):
@@ -64,6 +76,14 @@ def _orientations() -> list[np.ndarray]:
             if np.linalg.det(r) > 0:
                 out.append(r)
     return out
+
+
+def _starts() -> list[np.ndarray]:
+    """Each axis-aligned rotation, also tilted by ±TILT_STEP about one or two of the head's axes: every pose up
+    to 45° of yaw, pitch and roll lies within about 25° of one, inside ICP's reach. The untilted ones come first."""
+    tilts = [Rotation.from_euler("xyz", e, degrees=True).as_matrix()
+             for e in itertools.product((0.0, TILT_STEP, -TILT_STEP), repeat=3) if np.count_nonzero(e) <= 2]
+    return [t @ r0 for t in tilts for r0 in _orientations()]
 
 
 def _umeyama(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
@@ -79,22 +99,28 @@ def _umeyama(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, float, np.nd
 
 def _trimmed_icp(target: np.ndarray, head_tree: cKDTree, head_pts: np.ndarray, r0: np.ndarray, s0: float,
                  t0: np.ndarray, iters: int = 30, keep: float = 0.8,
-                 scale_range: tuple[float, float] = (0.6, 1.6)) -> tuple[Similarity, float]:
+                 scale_range: tuple[float, float] = (0.6, 1.6), settle: bool = False) -> tuple[Similarity, float]:
+    """`iters` rounds of trimmed ICP; with `settle`, up to `iters`, stopping once no point moves SETTLED."""
     r, s, t = r0, s0, t0
+    x = s * target @ r.T + t
     for _ in range(iters):
-        x = s * target @ r.T + t
         dist, idx = head_tree.query(x)
         sel = dist <= np.quantile(dist, keep)
         r, s, t = _umeyama(target[sel], head_pts[idx[sel]])
         s = float(np.clip(s, scale_range[0] * s0, scale_range[1] * s0))
-    x = s * target @ r.T + t
+        x, before = s * target @ r.T + t, x
+        if settle and np.abs(x - before).max() < SETTLED:
+            break
     dist, _ = head_tree.query(x)
     return Similarity(r, s, t), float(np.quantile(dist, keep))
 
 
 def _front_only(target: np.ndarray, skin: np.ndarray) -> bool:
-    """A face mask rather than a head: in metres, its depth is well under the head's."""
-    size = np.sort(np.ptp(target, axis=0))
+    """A face mask rather than a head: in metres, its depth (its thinnest principal extent, so any tilt reads the
+    same) is well under the head's."""
+    c = target - target.mean(0)
+    _, _, axes = np.linalg.svd(c, full_matrices=False)
+    size = np.sort(np.ptp(c @ axes.T, axis=0))
     return 0.1 < size[-1] < 0.8 and size[0] < 0.6 * np.sort(np.ptp(skin, axis=0))[0]
 
 
@@ -109,17 +135,20 @@ def _asymmetry(x: np.ndarray) -> float:
 
 
 def fit_similarity(target: np.ndarray, head: Head, rng: np.random.Generator,
-                   progress: Progress | None = None) -> Similarity:
-    """Pose and scale of `target` (N×3) that best overlays the built-in head (`progress`: one step per
-    orientation tried, up to POSE_SHARE)."""
+                   progress: Progress | None = None) -> tuple[Similarity, str]:
+    """Pose and scale of `target` (N×3) that best overlays the built-in head, and why that pose is doubtful
+    (empty when it is not: see POSE_DOUBT). `progress`: steps through the starts tried, up to POSE_SHARE.
+
+    Every start (`_starts`) is scored by a short ICP on COARSE_POINTS points; the FINALISTS best are fitted on
+    all the points. Centre and extent are taken in each start's own frame, so a tilted mesh is searched exactly
+    as its upright self."""
     progress = progress or Progress()
     skin = head.vertices[head.parts == 0]
     pts = target if len(target) <= 4000 else target[rng.choice(len(target), 4000, replace=False)]
     if _front_only(pts, skin):
         skin = skin[skin[:, 1] < np.percentile(skin[:, 1], 35)]  # match a face mask to the face, not the scalp
     tree = cKDTree(skin)
-    centre = (pts.max(0) + pts.min(0)) / 2
-    size_t = np.linalg.norm(pts.max(0) - pts.min(0))
+    size_t = np.linalg.norm(np.ptp(pts, axis=0))
     size_h = np.linalg.norm(skin.max(0) - skin.min(0))
     head_centre = (skin.max(0) + skin.min(0)) / 2
     # a mesh whose size is that of a head in metres (most scans, FLAME, Blender characters) is taken
@@ -127,44 +156,70 @@ def fit_similarity(target: np.ndarray, head: Head, rng: np.random.Generator,
     metric = 0.1 < size_t < 0.8
     s0 = 1.0 if metric else size_h / size_t
     scale_range = (0.8, 1.25) if metric else (0.6, 1.6)
-    head_height, extent = np.ptp(skin[:, 2]), np.ptp(pts, axis=0)
-    best, best_cost = None, np.inf
-    orientations = _orientations()
-    for k, r0 in enumerate(orientations):
-        progress.step(POSE_SHARE * k / len(orientations))
+    head_height = np.ptp(skin[:, 2])
+    few = pts[np.linspace(0, len(pts) - 1, min(COARSE_POINTS, len(pts))).astype(int)]  # the rng stays as it was
+
+    def cost_of(sim: Similarity, x: np.ndarray, residual: float, r0: np.ndarray) -> float:
+        # a fit that shrinks the target is cheap: residuals relative to the fitted size; faces are symmetric
+        cost = (residual + _asymmetry(sim.apply(x))) / sim.scale
+        usual_up = r0[2, 1] > 0.5 or r0[2, 2] > 0.5  # meshes come Z-up (Blender) or Y-up (most files)
+        return cost if usual_up else cost * UNUSUAL_UP  # other ups must fit clearly better to win
+
+    tried = []
+    starts = _starts()
+    for k, r0 in enumerate(starts):
+        progress.step(POSE_SHARE * k / len(starts))
         # a piece of a head (neck to brows, a face and neck) starts centred, at the head's bottom and at
         # its top in turn: from the centre alone, ICP can settle it upside down on the scalp
-        usual_up = r0[2, 1] > 0.5 or r0[2, 2] > 0.5  # meshes come Z-up (Blender) or Y-up (most files)
-        room = (head_height - s0 * (np.abs(r0) @ extent)[2]) / 2
-        for shift in (0.0, -room, room) if usual_up and room > CROP_ROOM else (0.0,):
-            t0 = head_centre + [0.0, 0.0, shift] - s0 * r0 @ centre
-            sim, cost = _trimmed_icp(pts, tree, skin, r0, s0, t0, iters=12, scale_range=scale_range)
-            # a fit that shrinks the target is cheap; compare residuals relative to the fitted size
-            cost = (cost + _asymmetry(sim.apply(pts))) / sim.scale
-            if not usual_up:  # other ups must fit clearly better to win
-                cost *= UNUSUAL_UP
-            if cost < best_cost:
-                best, best_cost = sim, cost
+        turned = pts @ r0.T
+        lo, hi = turned.min(0), turned.max(0)
+        room = (head_height - s0 * (hi - lo)[2]) / 2
+        up = r0[2, 1] > 0.5 or r0[2, 2] > 0.5
+        for shift in (0.0, -room, room) if up and room > CROP_ROOM else (0.0,):
+            t0 = head_centre + [0.0, 0.0, shift] - s0 * (lo + hi) / 2
+            sim, residual = _trimmed_icp(few, tree, skin, r0, s0, t0, iters=COARSE_ITERS, scale_range=scale_range)
+            tried.append((cost_of(sim, few, residual, r0), sim, r0))
+    tried.sort(key=lambda t: t[0])
+    finals = []
+    for _, start, r0 in tried[:FINALISTS]:
+        sim, residual = _trimmed_icp(pts, tree, skin, start.rotation, start.scale, start.translation, iters=12,
+                                     scale_range=scale_range)
+        finals.append((cost_of(sim, pts, residual, r0), sim))
+    finals.sort(key=lambda t: t[0])
+    best_cost, best = finals[0]
     lo, hi = (s0 * k / best.scale for k in scale_range)
-    sim, _ = _trimmed_icp(pts, tree, skin, best.rotation, best.scale, best.translation, iters=30,
-                          scale_range=(lo, hi))
-    return _refine_on_surface(pts, head, sim)
+    sim, _ = _trimmed_icp(pts, tree, skin, best.rotation, best.scale, best.translation, iters=SETTLE_ITERS,
+                          scale_range=(lo, hi), settle=True)
+    return _refine_on_surface(pts, head, sim), _pose_doubt(best, best_cost, finals[1:])
 
 
-def _refine_on_surface(target: np.ndarray, head: Head, sim: Similarity, iters: int = 10,
+def _pose_doubt(best: Similarity, cost: float, others: list[tuple[float, Similarity]]) -> str:
+    """Why the pose found is doubtful: another pose, far from it, fits almost as well (POSE_DOUBT)."""
+    for other_cost, other in others:
+        turn = np.degrees(np.arccos(np.clip((np.trace(other.rotation @ best.rotation.T) - 1) / 2, -1, 1)))
+        if turn > DISTINCT_POSE and other_cost < cost * POSE_DOUBT:
+            return (f"another pose, turned {turn:.0f}° from the one used, fits the built-in head almost as well "
+                    f"({other_cost / cost - 1:.0%} worse)")
+    return ""
+
+
+def _refine_on_surface(target: np.ndarray, head: Head, sim: Similarity, iters: int = SETTLE_ITERS,
                        keep: float = 0.8) -> Similarity:
     """The pose again, matching each point to the closest point on the head's skin instead of its closest
     vertex: vertex matches leave an offset (about 1 mm on the head re-meshed finer) for the non-rigid fit
-    to take for shape."""
+    to take for shape. Up to `iters` rounds, until no point moves SETTLED."""
     tris = head.skin_triangles()
     hv = head.vertices.astype(np.float64)
+    x = sim.apply(target)
     for _ in range(iters):
-        x = sim.apply(target)
         tri, w = closest_points(x, hv, tris)
         q = (hv[tris[tri]] * w[..., None]).sum(1)
         dist = np.linalg.norm(q - x, axis=1)
         sel = dist <= np.quantile(dist, keep)
         sim = Similarity(*_umeyama(target[sel], q[sel]))
+        x, before = sim.apply(target), x
+        if np.abs(x - before).max() < SETTLED:
+            break
     return sim
 
 
@@ -272,6 +327,7 @@ class Registration:
     similarity: Similarity
     fitted: np.ndarray  # V×3 head vertices fitted to the target, head space
     convention: Convention  # where on the head the landmarks found through this fit sit
+    pose_doubt: str = ""  # why the pose found looks wrong (empty: it looks right)
 
 
 def fit_head(target_vertices: np.ndarray, head: Head, faces: np.ndarray | None = None,
@@ -296,12 +352,13 @@ def fit_head(target_vertices: np.ndarray, head: Head, faces: np.ndarray | None =
     pick = np.arange(len(V)) if len(V) <= MAX_PROXY else rng.choice(len(V), MAX_PROXY, replace=False)
     convention = convention or builtin(head)
     known = None if landmarks is None else np.isfinite(landmarks).all(1)
+    doubt = ""  # given landmarks set the pose: no doubt about it
     if known is not None and known.sum() >= 6:
         r, sc, t = _umeyama(landmarks[known], convention.on(head.vertices)[known])
         sim, _ = _trimmed_icp(V[pick], cKDTree(head.vertices[head.parts == 0]), head.vertices[head.parts == 0],
                               r, sc, t, iters=10)
     else:
-        sim = fit_similarity(V[pick], head, rng, progress)
+        sim, doubt = fit_similarity(V[pick], head, rng, progress)
     normals = picked_tris = None
     if faces is not None and len(faces):
         tris = triangles(faces)
@@ -320,4 +377,4 @@ def fit_head(target_vertices: np.ndarray, head: Head, faces: np.ndarray | None =
         picked_tris = t[(t >= 0).all(1)]
     lm_head = None if landmarks is None else sim.apply(np.asarray(landmarks, np.float64))
     fitted = fit_nonrigid(sim.apply(V[pick]), head, normals, lm_head, picked_tris, convention, progress=progress)
-    return Registration(sim, fitted, convention)
+    return Registration(sim, fitted, convention, doubt)
