@@ -24,6 +24,7 @@ from scipy.spatial.transform import Rotation
 
 from core.deform.correspondence import transfer
 from core.deform.landmarks import flame_landmarks
+from core.deform.registration import turn_degrees
 from core.face.arkit import INDEX
 from core.geometry.meshio import read_mesh
 
@@ -33,10 +34,6 @@ TILTS = [("x", 10), ("x", 20), ("x", -30), ("y", 30), ("z", 30), ("x", 45), ("y"
          ("xyz", (30, 30, 30)), ("xyz", (-45, 40, 20)), ("xyz", (40, -45, -45))]
 SHAPES = ("jawOpen", "eyeBlinkLeft", "mouthSmileLeft")
 FACE = slice(17, 68)  # the 51 face landmarks (the jaw contour depends on the convention)
-
-
-def angle(r: np.ndarray) -> float:
-    return float(np.degrees(np.arccos(np.clip((np.trace(r) - 1) / 2, -1, 1))))
 
 
 def main() -> None:
@@ -64,7 +61,7 @@ def main() -> None:
                 t = time.perf_counter()
                 rig = transfer((V - c) @ R.T + c, F)
                 dt = time.perf_counter() - t
-            pose = angle(rig.registration.similarity.rotation @ R @ base.registration.similarity.rotation.T)
+            pose = turn_degrees(rig.registration.similarity.rotation @ R @ base.registration.similarity.rotation.T)
             d = rig.deltas[[INDEX[s] for s in SHAPES]] @ R  # back into the untilted mesh's frame
             diff = [100 * np.linalg.norm(a - b) / np.linalg.norm(b) for a, b in zip(d, d0, strict=True)]
             lm = (rig.landmark_points() - c) @ R + c

@@ -16,7 +16,6 @@ from .glued_lips import GLUED, lips_part
 from .landmarks import Convention
 from .learned import learned_transfer
 from .rig import Rig
-from .rig import Rig
 
 DEFORMERS = {"correspondence": transfer, "learned": learned_transfer}
 DEFAULT_DEFORMER = "correspondence"

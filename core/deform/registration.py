@@ -16,6 +16,7 @@ the deformers (correspondence.py, learned.py) to carry the ARKit targets and lan
 """
 from __future__ import annotations
 
+import functools
 import itertools
 from dataclasses import dataclass
 
@@ -78,12 +79,24 @@ def _orientations() -> list[np.ndarray]:
     return out
 
 
-def _starts() -> list[np.ndarray]:
+@functools.cache
+def _starts() -> tuple[np.ndarray, ...]:
     """Each axis-aligned rotation, also tilted by ±TILT_STEP about one or two of the head's axes: every pose up
     to 45° of yaw, pitch and roll lies within about 25° of one, inside ICP's reach. The untilted ones come first."""
     tilts = [Rotation.from_euler("xyz", e, degrees=True).as_matrix()
              for e in itertools.product((0.0, TILT_STEP, -TILT_STEP), repeat=3) if np.count_nonzero(e) <= 2]
-    return [t @ r0 for t in tilts for r0 in _orientations()]
+    return tuple(t @ r0 for t in tilts for r0 in _orientations())
+
+
+def _usual_up(r0: np.ndarray) -> bool:
+    """Whether the start `r0` turns the mesh's +Y or +Z towards the head's up: meshes come Z-up (Blender) or Y-up
+    (most files)."""
+    return r0[2, 1] > 0.5 or r0[2, 2] > 0.5
+
+
+def turn_degrees(r: np.ndarray) -> float:
+    """The angle (degrees) of rotation matrix `r`: how far apart two poses a, b are is turn_degrees(a @ b.T)."""
+    return float(np.degrees(np.arccos(np.clip((np.trace(r) - 1) / 2, -1, 1))))
 
 
 def _umeyama(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
@@ -162,8 +175,7 @@ def fit_similarity(target: np.ndarray, head: Head, rng: np.random.Generator,
     def cost_of(sim: Similarity, x: np.ndarray, residual: float, r0: np.ndarray) -> float:
         # a fit that shrinks the target is cheap: residuals relative to the fitted size; faces are symmetric
         cost = (residual + _asymmetry(sim.apply(x))) / sim.scale
-        usual_up = r0[2, 1] > 0.5 or r0[2, 2] > 0.5  # meshes come Z-up (Blender) or Y-up (most files)
-        return cost if usual_up else cost * UNUSUAL_UP  # other ups must fit clearly better to win
+        return cost if _usual_up(r0) else cost * UNUSUAL_UP  # other ups must fit clearly better to win
 
     tried = []
     starts = _starts()
@@ -174,8 +186,7 @@ def fit_similarity(target: np.ndarray, head: Head, rng: np.random.Generator,
         turned = pts @ r0.T
         lo, hi = turned.min(0), turned.max(0)
         room = (head_height - s0 * (hi - lo)[2]) / 2
-        up = r0[2, 1] > 0.5 or r0[2, 2] > 0.5
-        for shift in (0.0, -room, room) if up and room > CROP_ROOM else (0.0,):
+        for shift in (0.0, -room, room) if _usual_up(r0) and room > CROP_ROOM else (0.0,):
             t0 = head_centre + [0.0, 0.0, shift] - s0 * (lo + hi) / 2
             sim, residual = _trimmed_icp(few, tree, skin, r0, s0, t0, iters=COARSE_ITERS, scale_range=scale_range)
             tried.append((cost_of(sim, few, residual, r0), sim, r0))
@@ -196,7 +207,7 @@ def fit_similarity(target: np.ndarray, head: Head, rng: np.random.Generator,
 def _pose_doubt(best: Similarity, cost: float, others: list[tuple[float, Similarity]]) -> str:
     """Why the pose found is doubtful: another pose, far from it, fits almost as well (POSE_DOUBT)."""
     for other_cost, other in others:
-        turn = np.degrees(np.arccos(np.clip((np.trace(other.rotation @ best.rotation.T) - 1) / 2, -1, 1)))
+        turn = turn_degrees(other.rotation @ best.rotation.T)
         if turn > DISTINCT_POSE and other_cost < cost * POSE_DOUBT:
             return (f"another pose, turned {turn:.0f}° from the one used, fits the built-in head almost as well "
                     f"({other_cost / cost - 1:.0%} worse)")
