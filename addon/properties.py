@@ -12,14 +12,15 @@ from ..operators.animate import TARGETS
 _ENGINE_ITEMS = [
     ("auto", "Automatic", "What lip-synced best on real speech: a transcript's alignment; else in English Phonetic + "
      "Whisper, in other languages Neural (Whisper)"),
-    ("phonetic", "Phonetic", "Recognise words with pocketsphinx, then align their phones (best lip sync)"),
+    ("phonetic", "Phonetic", "Recognise words with pocketsphinx's English model, then align their phones "
+     "(Rhubarb's way; other languages: the phone loop)"),
     ("phonetic-fast", "Phonetic (fast)", "pocketsphinx phone loop: about 2x faster, weaker lip closure"),
     ("neural", "Neural", "Our S2L network, language-free; the emotion sliders condition how it speaks "
      "(needs PyTorch and librosa in Blender's Python)"),
     ("neural-whisper", "Neural (Whisper)", "The S2L network on Whisper speech features, learned from real voices; "
      "emotion sliders condition it (needs only onnxruntime and the converted ONNX models)"),
-    ("phonetic-whisper", "Phonetic + Whisper", "Phonetic timing plus the lip closures the Whisper network hears "
-     "that the phones missed (misheard words, other languages); slower"),
+    ("phonetic-whisper", "Phonetic + Whisper", "English: the words Whisper hears, aligned like a transcript (best "
+     "lip sync on real speech); other languages: the phone loop. Plus the closures the Whisper network hears; slower"),
 ]
 assert tuple(i[0] for i in _ENGINE_ITEMS) == ENGINES
 _DEFORMER_ITEMS = [

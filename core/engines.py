@@ -12,8 +12,9 @@ Engines:
   The emotions are then part of the motion, not a separate layer.
 - "neural-whisper": the same network trained on Whisper tiny.en encoder features (learned from real
   speech), both networks run by onnxruntime (motion/s2l_onnx.py): no PyTorch or librosa needed.
-- "phonetic-whisper": the phonetic engine's timing, plus the lip closures the Whisper-feature network
-  hears that the phones missed (a misheard word, another language's p/b/m): slower, both at once.
+- "phonetic-whisper": in English, the words Whisper tiny.en hears (speech/transcribe.py) force-aligned
+  like a transcript (pocketsphinx's word recognition where Whisper hears none that fit); elsewhere the
+  phone loop. Plus the lip closures the Whisper-feature network hears that the phones missed.
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from .motion.articulation import articulate, blinks
 from .motion.neural import closure_heard, neural_weights, whisper_available
 from .output.animation import Animation
 from .progress import LOADING, MOTION, TIMING, Progress
-from .speech import languages, recognise
+from .speech import languages, recognise, transcribe
 from .speech.audio import Audio, load_audio
 from .speech.languages import ENGLISH
 
@@ -68,6 +69,13 @@ def phones_for(audio: Audio, text: str | None, engine: str, language: str = ENGL
             return phones, {"timing": "word recognition", "recognised_text": words, "warning": warning}
     if engine == "phonetic-fast" or not words_known:
         return recognise.recognise_phones(audio, progress=progress), {"timing": "phone loop"}
+    if engine == "phonetic-whisper" and transcribe.available():
+        heard = transcribe.transcribe(audio, progress)
+        try:
+            phones, _ = recognise.align(audio, heard, language)
+            return phones, {"timing": "Whisper words, aligned", "recognised_text": heard}
+        except (recognise.AlignmentFailed, InputError):  # nothing heard, or words that do not fit
+            pass
     phones, words = recognise.recognise_words(audio, progress=progress)
     return phones, {"timing": "word recognition", "recognised_text": words}
 

