@@ -20,6 +20,11 @@ setup() {
   [ -f core/assets/whisper_tiny.en_encoder.onnx ] || .venv/bin/python tools/convert_whisper.py --model tiny.en >/dev/null
   [ -f core/assets/whisper_tiny.en_decoder.onnx ] && [ -f core/assets/whisper_tiny.en_cross.onnx ] \
     || .venv/bin/python tools/convert_whisper.py --model tiny.en --part decoder >/dev/null 2>&1
+  # Whisper base (multilingual): the words of every other language
+  [ -f core/assets/whisper_base_encoder.onnx ] \
+    || .venv/bin/python tools/convert_whisper.py --model base --precision int8 >/dev/null 2>&1
+  [ -f core/assets/whisper_base_decoder.onnx ] && [ -f core/assets/whisper_base_cross.onnx ] \
+    || .venv/bin/python tools/convert_whisper.py --model base --part decoder >/dev/null 2>&1
   [ -f core/assets/s2l_whisper.onnx ] || .venv/bin/python tools/export_s2l_onnx.py >/dev/null
 }
 

@@ -10,8 +10,8 @@ from ..core.speech.languages import COMMON
 from ..operators.animate import TARGETS
 
 _ENGINE_ITEMS = [
-    ("auto", "Automatic", "What lip-synced best on real speech: a transcript's alignment; else in English Phonetic + "
-     "Whisper, in other languages Neural (Whisper)"),
+    ("auto", "Automatic", "What lip-synced best on real speech: a transcript's alignment; else Phonetic + Whisper "
+     "(Whisper's words in the clip's language, aligned); Neural (Whisper) for a language Whisper does not know"),
     ("phonetic", "Phonetic", "Recognise words with pocketsphinx's English model, then align their phones "
      "(Rhubarb's way; other languages: the phone loop)"),
     ("phonetic-fast", "Phonetic (fast)", "pocketsphinx phone loop: about 2x faster, weaker lip closure"),
@@ -19,8 +19,8 @@ _ENGINE_ITEMS = [
      "(needs PyTorch and librosa in Blender's Python)"),
     ("neural-whisper", "Neural (Whisper)", "The S2L network on Whisper speech features, learned from real voices; "
      "emotion sliders condition it (needs only onnxruntime and the converted ONNX models)"),
-    ("phonetic-whisper", "Phonetic + Whisper", "English: the words Whisper hears, aligned like a transcript (best "
-     "lip sync on real speech); other languages: the phone loop. Plus the closures the Whisper network hears; slower"),
+    ("phonetic-whisper", "Phonetic + Whisper", "The words Whisper hears in the clip's language, aligned like a "
+     "transcript (best lip sync on real speech), plus the closures the Whisper network hears; slower"),
 ]
 assert tuple(i[0] for i in _ENGINE_ITEMS) == ENGINES
 _DEFORMER_ITEMS = [

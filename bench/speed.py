@@ -55,10 +55,10 @@ def load_audio_array(x: np.ndarray, rate: int) -> np.ndarray:
     return soxr.resample(x, rate, 16000).astype(np.float32)
 
 
-def measure(path: str, engine: str, with_blender: bool) -> dict:
+def measure(path: str, engine: str, with_blender: bool, language: str = "en") -> dict:
     """Runs in a child process: stage times of one click's work and the peak memory."""
     from core.motion.articulation import articulate
-    from core.speech import pool, recognise, sphinx
+    from core.speech import pool, sphinx
     from core.speech.audio import load_audio
 
     # start-up, not timed: decoders built here and in one worker process per core
@@ -71,7 +71,11 @@ def measure(path: str, engine: str, with_blender: bool) -> dict:
     if engine in NEURAL:  # start-up: the model loaded and run once (librosa's numba compiled, sessions made)
         neural_weights(Audio(np.zeros(16000, np.float32)), 30.0, 30, None, NEURAL[engine])
     if engine == "phonetic-whisper":
+        from core.speech import transcribe
+
         closure_heard(Audio(np.zeros(16000, np.float32)), 30.0, 30)
+        if transcribe.available(language):  # its sessions made and run once
+            transcribe.transcribe(Audio(np.zeros(16000, np.float32)), language)
     times = {}
     t = time.perf_counter()
     audio = load_audio(path)
@@ -83,8 +87,9 @@ def measure(path: str, engine: str, with_blender: bool) -> dict:
         w, _ = neural_weights(audio, fps, n, None, NEURAL[engine])
         times["timing"], times["articulate"] = time.perf_counter() - t, 0.0
     else:
-        fast = engine == "phonetic-fast"
-        phones = recognise.recognise_phones(audio) if fast else recognise.recognise_words(audio)[0]
+        from core.engines import phones_for
+
+        phones = phones_for(audio, None, engine, language)[0]
         heard = closure_heard(audio, fps, n) if engine == "phonetic-whisper" else None
         times["timing"] = time.perf_counter() - t
         t = time.perf_counter()
@@ -165,24 +170,29 @@ def main() -> None:
     ap.add_argument("--engines", nargs="+", default=["phonetic", "phonetic-fast", "neural", "neural-whisper",
                                                       "phonetic-whisper"])
     ap.add_argument("--section", default="speed", help="report section (e.g. speed-gpu for a GPU machine)")
-    ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    ap.add_argument("--language", action="append", default=None,
+                    help="also time phonetic-whisper told this language (Whisper base hears it; the clips stay "
+                         "English): e.g. --language fr")
+    ap.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        print(json.dumps(measure(args.child[0], args.child[1], args.child[2] == "1")))
+        print(json.dumps(measure(args.child[0], args.child[1], args.child[2] == "1", args.child[3])))
         return
+    runs = [(e, "en") for e in args.engines] + [("phonetic-whisper", lang) for lang in args.language or []]
     rows, source = [], ""
     check = machine_check()
     with tempfile.TemporaryDirectory() as tmp:
         for seconds in args.lengths:
             path = os.path.join(tmp, f"{int(seconds)}s.wav")
             source = make_clip(seconds, path)
-            for engine in args.engines:
+            for engine, language in runs:
                 blender = seconds <= 600
-                res = subprocess.run([sys.executable, __file__, "--child", path, engine, "1" if blender else "0"],
-                                     capture_output=True, text=True, cwd=ROOT)
+                res = subprocess.run([sys.executable, __file__, "--child", path, engine, "1" if blender else "0",
+                                      language], capture_output=True, text=True, cwd=ROOT)
                 r = json.loads(res.stdout.strip().splitlines()[-1])
                 tm = r["times"]
-                rows.append([f"{seconds:g} s", engine, r["device"], tm["load"], tm["timing"], tm["articulate"],
+                label = engine if language == "en" else f"{engine} (told {language}: Whisper base)"
+                rows.append([f"{seconds:g} s", label, r["device"], tm["load"], tm["timing"], tm["articulate"],
                              tm.get("blender write", float("nan")), tm["total"], tm["total"] / r["duration"],
                              f"{r['peak_mb']:.0f}", f"{r['worker_mb']:.0f}"])
                 print(rows[-1], flush=True)
@@ -196,8 +206,9 @@ def main() -> None:
             "in pieces shared out to both cores (`core/speech/pool.py`). 'timing' = pocketsphinx phone timing, "
             "or for `neural` the whole network path (log-mel, S2L in 10 s chunks, "
             "ARKit solve, resampling to 30 fps), for `neural-whisper` the same on Whisper tiny.en features "
-            "(30 s encoder windows, both networks in onnxruntime, no torch), for `phonetic-whisper` the "
-            "phonetic timing plus that network's closures. 'click total' = load + timing + articulation + writing shape "
+            "(30 s encoder windows, both networks in onnxruntime, no torch), for `phonetic-whisper` Whisper's "
+            "words (tiny.en; base where told another language) aligned by pocketsphinx, plus that network's "
+            "closures. 'click total' = load + timing + articulation + writing shape "
             "keys, Action and sound strip in Blender. Peak MB = the process's max RSS (bpy and torch "
             f"included); workers' peak MB = the recognition workers' max RSS, added up. Before the rows, {check} "
             "(equal figures: the cores were the machine's own).\n\n")

@@ -2,8 +2,8 @@
 
 Engines:
 - "auto" (the default): what measured best on real speech (docs/benchmarks.md, every set): with a
-  transcript its forced alignment; else in English "phonetic-whisper", in any other language
-  "neural-whisper"; "phonetic" where the Whisper models are not installed.
+  transcript its forced alignment; else "phonetic-whisper" where a Whisper model hears the language,
+  "neural-whisper" where none does; "phonetic" where the Whisper models are not installed.
 - "phonetic": pocketsphinx phone timing (forced alignment when a transcript is
   given, else word recognition + alignment) → coarticulated visemes.
 - "phonetic-fast": the same model on pocketsphinx's phone loop (no words, faster).
@@ -12,9 +12,10 @@ Engines:
   The emotions are then part of the motion, not a separate layer.
 - "neural-whisper": the same network trained on Whisper tiny.en encoder features (learned from real
   speech), both networks run by onnxruntime (motion/s2l_onnx.py): no PyTorch or librosa needed.
-- "phonetic-whisper": in English, the words Whisper tiny.en hears (speech/transcribe.py) force-aligned
-  like a transcript (pocketsphinx's word recognition where Whisper hears none that fit); elsewhere the
-  phone loop. Plus the lip closures the Whisper-feature network hears that the phones missed.
+- "phonetic-whisper": the words Whisper hears in the clip's language (speech/transcribe.py: tiny.en for
+  English, base for the others) force-aligned like a transcript; where it hears none that fit, or knows
+  no model for the language, pocketsphinx's words (English) or phone loop. Plus the lip closures the
+  Whisper-feature network hears that the phones missed.
 """
 from __future__ import annotations
 
@@ -67,15 +68,15 @@ def phones_for(audio: Audio, text: str | None, engine: str, language: str = ENGL
                                                                               "warning": warning}
             phones, words = recognise.recognise_words(audio, progress=progress)
             return phones, {"timing": "word recognition", "recognised_text": words, "warning": warning}
-    if engine == "phonetic-fast" or not words_known:
-        return recognise.recognise_phones(audio, progress=progress), {"timing": "phone loop"}
-    if engine == "phonetic-whisper" and transcribe.available():
-        heard = transcribe.transcribe(audio, progress)
+    if engine == "phonetic-whisper" and transcribe.available(language):
+        heard = transcribe.transcribe(audio, language, progress)
         try:
             phones, _ = recognise.align(audio, heard, language)
             return phones, {"timing": "Whisper words, aligned", "recognised_text": heard}
         except (recognise.AlignmentFailed, InputError):  # nothing heard, or words that do not fit
             pass
+    if engine == "phonetic-fast" or not words_known:
+        return recognise.recognise_phones(audio, progress=progress), {"timing": "phone loop"}
     phones, words = recognise.recognise_words(audio, progress=progress)
     return phones, {"timing": "word recognition", "recognised_text": words}
 
@@ -86,7 +87,7 @@ def resolve(engine: str, text: str | None, language: str) -> str:
         return engine
     if (text and text.strip()) or not whisper_available():
         return "phonetic"
-    return "phonetic-whisper" if languages.is_english(language) else "neural-whisper"
+    return "phonetic-whisper" if transcribe.available(language) else "neural-whisper"
 
 
 def animate(audio: Audio | str, text: str | None = None, engine: str = DEFAULT_ENGINE, fps: float = 30.0,

@@ -125,12 +125,14 @@ def test_long_audio_runs_window_by_window():
 
 @needs_models
 def test_phonetic_whisper_adds_the_closures_the_phones_missed(tmp_path):
-    """On French speech the phonetic engine hears phones only (no French words); the Whisper network's
-    closures come on top, never removing one: closure rises (or stays) at espeak's own p/b/m, and a transcript's
-    alignment is kept as it is."""
+    """On French speech the phonetic engine hears phones only (no French words), Phonetic + Whisper the words
+    Whisper hears; the Whisper network's closures come on top of its phones, never removing one: closure rises
+    (or stays) at espeak's own p/b/m, and a transcript's alignment is kept as it is."""
     from core.engines import animate
     from core.face.head import load_head
+    from core.motion.articulation import articulate
     from core.speech.espeak import synthesise, write_wav
+    from core.speech.phones import Phone
     from core.training.evaluation import lip_gap, score
 
     text = "Le petit bateau passe sous le pont, puis maman mange une pomme et un beau melon."
@@ -141,7 +143,9 @@ def test_phonetic_whisper_adds_the_closures_the_phones_missed(tmp_path):
     runs = {e: animate(path, None, e, language="fr", blink=False) for e in ("phonetic", "phonetic-whisper")}
     closure = {e: score(head.landmark_positions(a.weights), 30.0, exact).bilabial_closure for e, a in runs.items()}
     assert closure["phonetic-whisper"] >= closure["phonetic"] and closure["phonetic-whisper"] >= 0.8, closure
-    gaps = {e: lip_gap(head.landmark_positions(a.weights)) for e, a in runs.items()}
-    assert (gaps["phonetic-whisper"] <= gaps["phonetic"] + 1e-4).all()  # closures only added
+    ours = runs["phonetic-whisper"]
+    own_phones = articulate([Phone(*p) for p in ours.metadata["phones"]], 30.0, ours.n_frames)  # without closures
+    gaps = [lip_gap(head.landmark_positions(w)) for w in (ours.weights, own_phones)]
+    assert (gaps[0] <= gaps[1] + 1e-4).all()  # closures only added
     aligned = [animate(path, text, e, language="fr", blink=False).weights for e in ("phonetic", "phonetic-whisper")]
     assert np.array_equal(aligned[0], aligned[1])

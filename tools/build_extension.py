@@ -24,7 +24,11 @@ model, which word recognition reads, shrinks 23.5 -> 20.1 MB. `--no-trim` builds
 wheels as downloaded. `tools/check_install.py --smoke --modules` checks what the trimming kept.
 
     python tools/build_extension.py [--platforms linux-x64 windows-x64 macos-arm64 macos-x64] [--pythons 3.11 3.13]
-                                    [--out dist] [--no-trim] [--without-torch-weights]
+                                    [--out dist] [--no-trim] [--without-torch-weights] [--english-only]
+
+The Whisper models go in as ONNX files converted at build time (make_onnx_assets): tiny.en's encoder
+(the Whisper networks' features) and decoder (English words), and Whisper base's encoder and decoder
+(every other language's words; `--english-only` leaves them out, a zip named `...-en.zip`).
 """
 from __future__ import annotations
 
@@ -188,18 +192,22 @@ def python_suffix(pythons: list[str]) -> str:
     return "" if set(pythons) == set(PACKAGES) else "-py" + "-py".join(p.replace(".", "") for p in sorted(pythons))
 
 
-def make_onnx_assets(assets: str) -> None:
+def make_onnx_assets(assets: str, multilingual: bool = True) -> None:
     """The Whisper engines' ONNX files, build products not kept in git: Whisper tiny.en's encoder and decoder
     (the decoder's _cross twin comes with it) converted from its pinned registry package (MIT, see
     core/assets/WHISPER_NOTICE.md) and our S2L network exported from core/assets/s2l_whisper.pt (both need
-    the build machine's torch, never the user's)."""
-    for script, args, name in (("convert_whisper.py", ["--model", "tiny.en"], "whisper_tiny.en_encoder.onnx"),
-                               ("convert_whisper.py", ["--model", "tiny.en", "--part", "decoder"],
-                                "whisper_tiny.en_decoder.onnx"),
-                               ("export_s2l_onnx.py", [], "s2l_whisper.onnx")):
+    the build machine's torch, never the user's). `multilingual`: also Whisper base (int8 encoder and
+    decoder, 78 MB), which hears the words of every other language."""
+    steps = [("convert_whisper.py", ["--model", "tiny.en"], "whisper_tiny.en_encoder.onnx"),
+             ("convert_whisper.py", ["--model", "tiny.en", "--part", "decoder"], "whisper_tiny.en_decoder.onnx"),
+             ("export_s2l_onnx.py", [], "s2l_whisper.onnx")]
+    if multilingual:
+        steps += [("convert_whisper.py", ["--model", "base", "--precision", "int8"], "whisper_base_encoder.onnx"),
+                  ("convert_whisper.py", ["--model", "base", "--part", "decoder"], "whisper_base_decoder.onnx")]
+    for script, args, name in steps:
         out = os.path.join(assets, name)
         subprocess.run([sys.executable, os.path.join(ROOT, "tools", script), *args, "--out", out], check=True,
-                       stdout=subprocess.DEVNULL)
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         print(f"{name}: {os.path.getsize(out) / 1e6:.1f} MB")
 
 
@@ -213,6 +221,9 @@ def main() -> None:
     ap.add_argument("--without-torch-weights", action="store_true",
                     help="leave out core/assets/*.pt (7.0 MB in the zip): only PyTorch reads them (the neural engine "
                          "and the Learned deformer, for users who install torch into Blender's Python themselves)")
+    ap.add_argument("--english-only", action="store_true",
+                    help="leave out Whisper base (78 MB), which hears the words of languages other than English: "
+                         "there Automatic then uses Neural (Whisper), whose closures are weaker (docs/benchmarks.md)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         src = os.path.join(tmp, "talkinghead")
@@ -220,7 +231,7 @@ def main() -> None:
         for rel in files.split():
             os.makedirs(os.path.join(src, os.path.dirname(rel)), exist_ok=True)
             shutil.copy2(os.path.join(ROOT, rel), os.path.join(src, rel))
-        make_onnx_assets(os.path.join(src, "core", "assets"))
+        make_onnx_assets(os.path.join(src, "core", "assets"), multilingual=not args.english_only)
         wheels = os.path.join(src, "wheels")
         for p in args.platforms:
             for py in args.pythons:
@@ -248,7 +259,8 @@ def main() -> None:
                         "--split-platforms"], check=True)
         for zipped in sorted(glob.glob(os.path.join(built, "*.zip"))):
             stem = os.path.splitext(os.path.basename(zipped))[0]
-            dest = os.path.join(args.out, stem + python_suffix(args.pythons) + ".zip")
+            dest = os.path.join(args.out, stem + python_suffix(args.pythons) + ("-en" if args.english_only else "")
+                                + ".zip")
             shutil.move(zipped, dest)
             print(f"{dest}  {os.path.getsize(dest) / 1e6:.1f} MB")
 

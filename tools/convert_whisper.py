@@ -38,6 +38,7 @@ CT2_BINARY_VERSION = 6  # ctranslate2/specs/model_spec.py CURRENT_BINARY_VERSION
 CT2_DTYPES = (np.float32, np.int8, np.int16, np.int32, np.float16, None)  # DataType enum order; None = bfloat16
 LAYER_NORM_EPS = 1e-5  # Whisper's nn.LayerNorm default
 MAX_FRAMES = 3000  # mel frames in Whisper's 30 s window (100 Hz)
+MULTILINGUAL_VOCAB = 51865  # Whisper's multilingual vocabulary size (the English-only models have 51864 tokens)
 FP16_MIN_ELEMENTS = 1024  # smaller initializers stay fp32: a Cast node would cost more than it saves
 
 # model name → (pip package, folder in the package, model.bin parts in order)
@@ -222,9 +223,12 @@ def tokenizer_facts(name: str) -> dict[str, str]:
         vocabulary = f.read().rstrip("\n").split("\n")
     ids = {t: i for i, t in enumerate(vocabulary)}
     specials = {"sot": "<|startoftranscript|>", "eot": "<|endoftext|>", "no_timestamps": "<|notimestamps|>",
-                "no_speech": "<|nocaptions|>"}
+                "no_speech": "<|nocaptions|>", "transcribe": "<|transcribe|>"}
+    multilingual = len(vocabulary) >= MULTILINGUAL_VOCAB
+    languages = [vocabulary[i][2:-2] for i in config["lang_ids"]] if multilingual else ["en"]
     return {"vocabulary": "\n".join(vocabulary), "suppress": ",".join(map(str, config["suppress_ids"])),
             "suppress_begin": ",".join(map(str, config["suppress_ids_begin"])),
+            "multilingual": str(int(multilingual)), "languages": ",".join(languages),
             **{key: str(ids[token]) for key, token in specials.items()}}
 
 

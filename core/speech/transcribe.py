@@ -1,17 +1,20 @@
-"""English words from speech with Whisper's decoder, for the aligner to time.
+"""Words from speech with Whisper's decoder, for the aligner to time: tiny.en for English, base for
+the 98 other languages Whisper knows.
 
 Why: pocketsphinx's word recognition mishears about one word in three on real speech, and a
 misheard word takes its p/b/m with it ("ill disposed" heard as "oldest those" lost every closure
-of a sentence). Whisper tiny.en (MIT, OpenAI; 680k hours of real voices) hears far better; its
-words are then force-aligned like a user's transcript (recognise.align), so the timing stays
-pocketsphinx's phone-accurate one. Runs in Blender with onnxruntime only: the decoder is two ONNX
-files made by tools/convert_whisper.py --part decoder (greedy decoding with a key/value cache).
+of a sentence); outside English it has no words at all, only a phone loop. Whisper (MIT, OpenAI;
+680k hours of real voices) hears far better; its words are then force-aligned like a user's
+transcript (recognise.align, in the clip's language), so the timing stays pocketsphinx's
+phone-accurate one. Runs in Blender with onnxruntime only: each decoder is two ONNX files made by
+tools/convert_whisper.py --part decoder (greedy decoding with a key/value cache).
 
-    text = Transcriber().transcribe(audio)   # "But we need balance, right? ..."
+    text = transcribe(audio, "fr")   # "Vous entrez dans la conférence."
 """
 from __future__ import annotations
 
 import functools
+import importlib.util
 import os
 import zlib
 
@@ -20,15 +23,17 @@ import numpy as np
 from ..paths import asset
 from ..progress import Progress
 from .audio import SAMPLE_RATE, Audio
+from .languages import is_english
 from .recognise import speech_ranges
 from .whisper import DEFAULT_MODEL, WINDOW_FRAMES, WINDOW_SECONDS, Encoder, choose_providers, log_mel
 
-STEP_MODEL = asset("whisper_tiny.en_decoder.onnx")
-CROSS_MODEL = asset("whisper_tiny.en_cross.onnx")
+ENGLISH_MODEL = "tiny.en"  # shipped: English words
+MULTILINGUAL_MODEL = "base"  # every other language's words (left out of zips built --english-only)
 PIECE_SECONDS = 19.0  # pieces are cut at pauses within 0.8-1.5× this: never over Whisper's 30 s window
 WINDOW_FILL = 29.0  # s of speech packed into one window (pauses of 0.5 s or more between them left out)
 NO_SPEECH = 0.6  # Whisper's no_speech_threshold: a window this sure of silence...
 LOW_LOGPROB = -1.0  # ...whose words are this unsure (mean log-probability per token) is left empty
+WHISPER_CODES = {"nb": "no", "cmn": "zh"}  # espeak-ng's first part → Whisper's where they differ
 MAX_COMPRESSION = 2.4  # Whisper's compression_ratio_threshold: text repeating itself is a hallucination
 
 
@@ -60,10 +65,15 @@ def _byte_decoder() -> dict[str, int]:
     return chars
 
 
+def files(model: str) -> tuple[str, str, str]:
+    """(decoder step, decoder cross, encoder) ONNX paths of a Whisper model by name ("tiny.en", "base")."""
+    return tuple(asset(f"whisper_{model}_{part}.onnx") for part in ("decoder", "cross", "encoder"))
+
+
 class Transcriber:
     """Whisper's decoder (two ONNX sessions) and its tokenizer; the encoder is shared with the caller's."""
 
-    def __init__(self, step: str = STEP_MODEL, cross: str = CROSS_MODEL, encoder: Encoder | None = None):
+    def __init__(self, step: str, cross: str, encoder: Encoder | str = DEFAULT_MODEL):
         import onnxruntime as ort  # imported here: only the Whisper engines pay its start-up
 
         for path in (step, cross):
@@ -76,6 +86,10 @@ class Transcriber:
         self.vocabulary = meta["vocabulary"].split("\n")
         self.sot, self.eot = int(meta["sot"]), int(meta["eot"])
         self.no_timestamps, self.no_speech = int(meta["no_timestamps"]), int(meta["no_speech"])
+        self.multilingual = meta.get("multilingual") == "1"
+        self.transcribe_task = int(meta["transcribe"])
+        ids = {t: i for i, t in enumerate(self.vocabulary)}
+        self.languages = {code: ids[f"<|{code}|>"] for code in meta.get("languages", "en").split(",")}
         self.layers, self.heads = int(meta["layers"]), int(meta["heads"])
         self.dim, self.max_tokens = int(meta["d_model"]), int(meta["max_tokens"])
         self.mask = np.zeros(len(self.vocabulary), np.float32)  # added to the logits of every step
@@ -83,15 +97,23 @@ class Transcriber:
         self.mask[self.eot + 1:] = -np.inf  # special tokens and timestamps (the prompt asks for none)
         self.begin_mask = self.mask.copy()
         self.begin_mask[[int(i) for i in meta["suppress_begin"].split(",")]] = -np.inf
-        self.encoder = encoder or Encoder(DEFAULT_MODEL, pad=True)
+        self.encoder = encoder if isinstance(encoder, Encoder) else Encoder(encoder, pad=True)
         self._bytes = _byte_decoder()
 
-    def decode(self, features: np.ndarray) -> tuple[list[int], float, float]:
+    def prompt(self, language: str) -> list[int]:
+        """Whisper's start of transcript for `language` (a Whisper code: en, fr, ...)."""
+        if not self.multilingual:
+            return [self.sot, self.no_timestamps]
+        if language not in self.languages:
+            raise ValueError(f"Whisper does not know the language '{language}'")
+        return [self.sot, self.languages[language], self.transcribe_task, self.no_timestamps]
+
+    def decode(self, features: np.ndarray, language: str = "en") -> tuple[list[int], float, float]:
         """Greedy tokens for one window of encoder features (T ≤ 1500, D): (text tokens, probability
         of no speech, mean log-probability of the tokens)."""
         cross_kv = self.cross.run(None, {"features": np.ascontiguousarray(features[None], np.float32)})[0]
         self_kv = np.zeros((self.layers, 2, 1, self.heads, 0, self.dim // self.heads), np.float32)
-        tokens = np.array([[self.sot, self.no_timestamps]], np.int64)
+        tokens = np.array([self.prompt(language)], np.int64)
         out, logprobs, no_speech = [], [], 0.0
         for i in range(self.max_tokens // 2):
             logits, self_kv = self.step.run(None, {"tokens": tokens, "self_kv": self_kv, "cross_kv": cross_kv})
@@ -118,14 +140,14 @@ class Transcriber:
         raw = bytes(self._bytes[c] for t in tokens for c in self.vocabulary[t])
         return raw.decode("utf-8", errors="replace").strip()
 
-    def transcribe(self, audio: Audio, progress: Progress | None = None) -> str:
+    def transcribe(self, audio: Audio, language: str = "en", progress: Progress | None = None) -> str:
         """The words of `audio`, window by window (its speech, pauses cut out, packed into ≤ 30 s); windows Whisper judges
         silent or whose text repeats itself give none. `progress` hears of each window (and may cancel)."""
         progress = progress or Progress()
         pieces, windows = [], _windows(speech_ranges(audio, PIECE_SECONDS))
         for k, ranges in enumerate(windows):
             samples = np.concatenate([audio.samples[a:b] for a, b in ranges])
-            tokens, no_speech, logprob = self.decode(self.features(samples))
+            tokens, no_speech, logprob = self.decode(self.features(samples), language)
             words = self.text(tokens)
             silent = no_speech > NO_SPEECH and logprob < LOW_LOGPROB
             looping = len(words) > 0 and len(words.encode()) / len(zlib.compress(words.encode())) > MAX_COMPRESSION
@@ -135,19 +157,43 @@ class Transcriber:
         return " ".join(pieces)
 
 
-def available() -> bool:
-    """Whether Whisper's words can be heard here: onnxruntime and the three ONNX files present."""
-    import importlib.util
-
-    return (importlib.util.find_spec("onnxruntime") is not None
-            and all(os.path.exists(p) for p in (STEP_MODEL, CROSS_MODEL, DEFAULT_MODEL)))
-
-
-@functools.lru_cache(maxsize=1)
-def load() -> Transcriber:
-    return Transcriber()
+def model_for(language: str) -> str | None:
+    """The Whisper model that hears `language` (an espeak-ng code) here, or None: tiny.en for English,
+    the multilingual model for the others where it is installed."""
+    model = ENGLISH_MODEL if is_english(language) else MULTILINGUAL_MODEL
+    if importlib.util.find_spec("onnxruntime") is None or not all(os.path.exists(p) for p in files(model)):
+        return None
+    return model if is_english(language) or whisper_code(language) in _languages(model) else None
 
 
-def transcribe(audio: Audio, progress: Progress | None = None) -> str:
-    """The English words Whisper tiny.en hears in `audio` ("" where it hears none)."""
-    return load().transcribe(audio, progress) if len(audio.samples) >= SAMPLE_RATE // 10 else ""
+def whisper_code(language: str) -> str:
+    """espeak-ng code → Whisper's: its first part ("es-419" → "es", "pt-br" → "pt"), with Whisper's own
+    names for the few that differ."""
+    code = language.lower().split("-")[0]
+    return WHISPER_CODES.get(code, code)
+
+
+@functools.lru_cache(maxsize=2)
+def _languages(model: str) -> frozenset[str]:
+    return frozenset(load(model).languages)
+
+
+def available(language: str = "en") -> bool:
+    """Whether Whisper's words in `language` can be heard here (onnxruntime and the model's files)."""
+    return model_for(language) is not None
+
+
+@functools.lru_cache(maxsize=2)
+def load(model: str = ENGLISH_MODEL) -> Transcriber:
+    step, cross, encoder = files(model)
+    return Transcriber(step, cross, encoder)
+
+
+def transcribe(audio: Audio, language: str = "en", progress: Progress | None = None) -> str:
+    """The words Whisper hears in `audio`, spoken in `language` (an espeak-ng code; "" where it hears none)."""
+    model = model_for(language)
+    if model is None:
+        raise ValueError(f"no Whisper model here hears '{language}'")
+    if len(audio.samples) < SAMPLE_RATE // 10:
+        return ""
+    return load(model).transcribe(audio, whisper_code(language), progress)

@@ -11,6 +11,7 @@ onnxruntime (imported only when an Encoder is created).
 """
 from __future__ import annotations
 
+import hashlib
 import os
 
 import numpy as np
@@ -27,7 +28,10 @@ DYNAMIC_RANGE = 8.0  # log10 units kept below the loudest bin (80 dB)
 DEFAULT_MODEL = asset("whisper_tiny.en_encoder.onnx")
 PROVIDERS = ("CUDAExecutionProvider", "DmlExecutionProvider", "CoreMLExecutionProvider", "CPUExecutionProvider")
 
+RECENT_WINDOWS = 4  # encoded windows kept (a few MB each), see Encoder.encode_mel
+
 _FILTERS: dict[int, np.ndarray] = {}
+_RECENT: dict[tuple, np.ndarray] = {}  # (model, mel shape, mel hash) → features, oldest first
 
 
 def _hz_to_mel(hz: np.ndarray) -> np.ndarray:
@@ -107,16 +111,27 @@ class Encoder:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         self.session = ort.InferenceSession(path, options, providers=choose_providers(ort.get_available_providers()))
+        self.path = os.path.abspath(path)
         meta = self.session.get_modelmeta().custom_metadata_map
         self.n_mels = int(meta.get("n_mels", self.session.get_inputs()[0].shape[1]))
         self.dim = int(meta.get("d_model", 0)) or None
         self.pad = pad
 
     def encode_mel(self, mel: np.ndarray) -> np.ndarray:
-        """(n_mels, T ≤ 3000) → (ceil(T/2), D) float32; one window, no padding added here."""
+        """(n_mels, T ≤ 3000) → (ceil(T/2), D) float32; one window, no padding added here.
+
+        The last few windows' features are kept: Phonetic + Whisper encodes a short clip's window twice,
+        for its words and for its closures, and the second costs only the mel's hash."""
         if mel.shape[0] != self.n_mels or mel.shape[1] > WINDOW_FRAMES:
             raise ValueError(f"mel must be ({self.n_mels}, ≤{WINDOW_FRAMES}), got {mel.shape}")
-        return self.session.run(None, {"mel": np.ascontiguousarray(mel[None], np.float32)})[0][0]
+        mel = np.ascontiguousarray(mel, np.float32)
+        key = (self.path, mel.shape, hashlib.blake2b(mel.tobytes(), digest_size=16).digest())
+        if key not in _RECENT:
+            _RECENT[key] = self.session.run(None, {"mel": mel[None]})[0][0]
+            _RECENT[key].setflags(write=False)  # shared by every caller of the same window
+            while len(_RECENT) > RECENT_WINDOWS:
+                _RECENT.pop(next(iter(_RECENT)))
+        return _RECENT[key]
 
     def encode(self, samples: np.ndarray) -> np.ndarray:
         """(N,) float32 mono 16 kHz → (ceil((N//HOP)/2), D) float32 features at 50 Hz, computed in
