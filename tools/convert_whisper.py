@@ -235,9 +235,10 @@ def tokenizer_facts(name: str) -> dict[str, str]:
 def build_decoder(weights: dict[str, np.ndarray]):
     """(cross, step) torch.nn.Modules: Whisper's TextDecoder split for cached greedy decoding.
 
-    cross: features (B, T, d) → cross_kv (L, 2, B, H, T, d/H), the encoder's keys and values of
-           every layer, computed once per window.
-    step:  tokens (B, n) int64, self_kv (L, 2, B, H, P, d/H) of the P tokens before, cross_kv
+    cross: features (B, T, d) → cross_k (L, B, H, d/H, T), cross_v (L, B, H, T, d/H): the encoder's
+           keys (stored transposed, ready for q @ k: a step then never copies them) and values of every
+           layer, computed once per window.
+    step:  tokens (B, n) int64, self_kv (L, 2, B, H, P, d/H) of the P tokens before, cross_k, cross_v
            → logits (B, n, vocab) float32, self_kv (L, 2, B, H, P + n, d/H).
     The output projection is the token embedding itself (Whisper ties them)."""
     import torch
@@ -273,8 +274,9 @@ def build_decoder(weights: dict[str, np.ndarray]):
     def split(x: torch.Tensor) -> torch.Tensor:  # (B, t, d) → (B, H, t, dh)
         return x.view(x.shape[0], x.shape[1], heads, dh).transpose(1, 2)
 
-    def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-        scores = q @ k.transpose(-1, -2) * dh ** -0.5
+    def attend(q: torch.Tensor, kt: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        """kt: the keys transposed, (B, H, dh, t)."""
+        scores = q @ kt * dh ** -0.5
         if mask is not None:
             scores = scores.masked_fill(mask, float("-inf"))
         out = torch.softmax(scores, dim=-1) @ v  # (B, H, n, dh)
@@ -294,15 +296,15 @@ def build_decoder(weights: dict[str, np.ndarray]):
             self.ln3 = layer_norm(f"{p}/ffn/layer_norm", d)
             self.fc1, self.fc2 = linear(f"{p}/ffn/linear_0"), linear(f"{p}/ffn/linear_1")
 
-        def cross(self, features: torch.Tensor) -> torch.Tensor:
+        def cross(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
             k, v = self.kv(features).split(d, dim=-1)
-            return torch.stack([split(k), split(v)])
+            return split(k).transpose(-1, -2), split(v)
 
-        def forward(self, x, past, cross, mask):
+        def forward(self, x, past, cross_k, cross_v, mask):
             q, k, v = self.qkv(self.ln1(x)).split(d, dim=-1)
             k, v = torch.cat([past[0], split(k)], 2), torch.cat([past[1], split(v)], 2)
-            x = x + self.proj(attend(split(q), k, v, mask))
-            x = x + self.cross_proj(attend(split(self.q(self.ln2(x))), cross[0], cross[1], None))
+            x = x + self.proj(attend(split(q), k.transpose(-1, -2), v, mask))
+            x = x + self.cross_proj(attend(split(self.q(self.ln2(x))), cross_k, cross_v, None))
             return x + self.fc2(F.gelu(self.fc1(self.ln3(x)))), torch.stack([k, v])
 
     blocks = nn.ModuleList(Block(i) for i in range(n_layers))
@@ -312,8 +314,9 @@ def build_decoder(weights: dict[str, np.ndarray]):
             super().__init__()
             self.blocks = blocks
 
-        def forward(self, features: torch.Tensor) -> torch.Tensor:
-            return torch.stack([b.cross(features) for b in self.blocks])
+        def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            ks, vs = zip(*(b.cross(features) for b in self.blocks))
+            return torch.stack(ks), torch.stack(vs)
 
     class Step(nn.Module):
         def __init__(self):
@@ -323,14 +326,14 @@ def build_decoder(weights: dict[str, np.ndarray]):
             self.blocks = blocks
             self.ln = layer_norm("layer_norm", d)
 
-        def forward(self, tokens, self_kv, cross_kv):
+        def forward(self, tokens, self_kv, cross_k, cross_v):
             past, n = self_kv.shape[4], tokens.shape[1]
             x = self.embedding[tokens] + self.positions[past:past + n]
             seen = torch.arange(n, device=tokens.device)[:, None] + past
             mask = torch.arange(past + n, device=tokens.device)[None, :] > seen  # (n, P + n): the future
             kvs = []
             for i, block in enumerate(self.blocks):
-                x, kv = block(x, self_kv[i], cross_kv[i], mask)
+                x, kv = block(x, self_kv[i], cross_k[i], cross_v[i], mask)
                 kvs.append(kv)
             return self.ln(x) @ self.embedding.t(), torch.stack(kvs)
 
@@ -427,13 +430,16 @@ def export_decoder(name: str, out_step: str, out_cross: str, precision: str) -> 
     features = torch.zeros(1, 20, d)
     past = torch.zeros(n_layers, 2, 1, heads, 3, d // heads)
     with tempfile.TemporaryDirectory() as tmp, torch.no_grad():
-        cross_kv = cross(features)
+        cross_k, cross_v = cross(features)
         fp32 = os.path.join(tmp, "step.onnx")
-        torch.onnx.export(step, (torch.zeros(1, 2, dtype=torch.int64), past, cross_kv), fp32, opset_version=OPSET,
+        torch.onnx.export(step, (torch.zeros(1, 2, dtype=torch.int64), past, cross_k, cross_v), fp32,
+                          opset_version=OPSET,
                           dynamo=False, do_constant_folding=False,  # keeps the embedding one tensor
-                          input_names=["tokens", "self_kv", "cross_kv"], output_names=["logits", "new_self_kv"],
+                          input_names=["tokens", "self_kv", "cross_k", "cross_v"],
+                          output_names=["logits", "new_self_kv"],
                           dynamic_axes={"tokens": {0: "batch", 1: "new"}, "self_kv": {2: "batch", 4: "past"},
-                                        "cross_kv": {2: "batch", 4: "frames"}, "logits": {0: "batch", 1: "new"},
+                                        "cross_k": {1: "batch", 4: "frames"}, "cross_v": {1: "batch", 3: "frames"},
+                                        "logits": {0: "batch", 1: "new"},
                                         "new_self_kv": {2: "batch", 4: "seen"}})
         source = fp32
         if precision == "int8":
@@ -449,8 +455,9 @@ def export_decoder(name: str, out_step: str, out_cross: str, precision: str) -> 
             _store_fp16(model)
         cross_path = os.path.join(tmp, "cross.onnx")
         torch.onnx.export(cross, (features,), cross_path, opset_version=OPSET, dynamo=False,
-                          input_names=["features"], output_names=["cross_kv"],
-                          dynamic_axes={"features": {0: "batch", 1: "frames"}, "cross_kv": {2: "batch", 4: "frames"}})
+                          input_names=["features"], output_names=["cross_k", "cross_v"],
+                          dynamic_axes={"features": {0: "batch", 1: "frames"}, "cross_k": {1: "batch", 4: "frames"},
+                                        "cross_v": {1: "batch", 3: "frames"}})
         cross_model = onnx.load(cross_path)
         if precision != "fp32":
             _store_fp16(cross_model)

@@ -111,12 +111,13 @@ class Transcriber:
     def decode(self, features: np.ndarray, language: str = "en") -> tuple[list[int], float, float]:
         """Greedy tokens for one window of encoder features (T ≤ 1500, D): (text tokens, probability
         of no speech, mean log-probability of the tokens)."""
-        cross_kv = self.cross.run(None, {"features": np.ascontiguousarray(features[None], np.float32)})[0]
+        cross_k, cross_v = self.cross.run(None, {"features": np.ascontiguousarray(features[None], np.float32)})
         self_kv = np.zeros((self.layers, 2, 1, self.heads, 0, self.dim // self.heads), np.float32)
         tokens = np.array([self.prompt(language)], np.int64)
         out, logprobs, no_speech = [], [], 0.0
         for i in range(self.max_tokens // 2):
-            logits, self_kv = self.step.run(None, {"tokens": tokens, "self_kv": self_kv, "cross_kv": cross_kv})
+            logits, self_kv = self.step.run(None, {"tokens": tokens, "self_kv": self_kv, "cross_k": cross_k,
+                                                   "cross_v": cross_v})
             if i == 0:
                 first = logits[0, 0] - logits[0, 0].max()
                 no_speech = float(np.exp(first[self.no_speech]) / np.exp(first).sum())
