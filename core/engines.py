@@ -71,9 +71,10 @@ def phones_for(audio: Audio, text: str | None, engine: str, language: str = ENGL
     if engine == "phonetic-whisper" and transcribe.available(language):
         heard = transcribe.transcribe(audio, language, progress)
         try:
-            phones, _ = recognise.align(audio, heard, language)
-            return phones, {"timing": "Whisper words, aligned", "recognised_text": heard}
-        except (recognise.AlignmentFailed, InputError):  # nothing heard, or words that do not fit
+            phones = recognise.align_pieces(audio, heard, language)
+            return phones, {"timing": "Whisper words, aligned",
+                            "recognised_text": " ".join(text for _, _, text in heard if text)}
+        except recognise.AlignmentFailed:  # nothing heard, or no words that fit
             pass
     if engine == "phonetic-fast" or not words_known:
         return recognise.recognise_phones(audio, progress=progress), {"timing": "phone loop"}

@@ -9,7 +9,7 @@ transcript (recognise.align, in the clip's language), so the timing stays pocket
 phone-accurate one. Runs in Blender with onnxruntime only: each decoder is two ONNX files made by
 tools/convert_whisper.py --part decoder (greedy decoding with a key/value cache).
 
-    text = transcribe(audio, "fr")   # "Vous entrez dans la conférence."
+    windows = transcribe(audio, "fr")   # [(0, 35200, "Vous entrez dans la conférence.")]
 """
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ ENGLISH_MODEL = "tiny.en"  # shipped: English words
 MULTILINGUAL_MODEL = "base"  # every other language's words (left out of zips built --english-only)
 PIECE_SECONDS = 19.0  # pieces are cut at pauses within 0.8-1.5× this: never over Whisper's 30 s window
 WINDOW_FILL = 29.0  # s of speech packed into one window (pauses of 0.5 s or more between them left out)
+MAX_SPAN = 45.0  # s of the clip one window may span: its words are force-aligned over it (memory grows with it)
 NO_SPEECH = 0.6  # Whisper's no_speech_threshold: a window this sure of silence...
 LOW_LOGPROB = -1.0  # ...whose words are this unsure (mean log-probability per token) is left empty
 WHISPER_CODES = {"nb": "no", "cmn": "zh"}  # espeak-ng's first part → Whisper's where they differ
@@ -38,12 +39,14 @@ MAX_COMPRESSION = 2.4  # Whisper's compression_ratio_threshold: text repeating i
 
 
 def _windows(ranges: list[tuple[int, int]]) -> list[list[tuple[int, int]]]:
-    """Consecutive speech ranges packed into windows of at most WINDOW_FILL: each window costs a whole
-    30 s encoder pass however little it holds, and the pauses between ranges were cut out anyway."""
+    """Consecutive speech ranges packed into windows of at most WINDOW_FILL of speech: each window costs a
+    whole 30 s encoder pass however little it holds, and the pauses between ranges were cut out anyway. A
+    window spans at most MAX_SPAN of the clip, pauses included: its words are aligned over that span."""
     windows: list[list[tuple[int, int]]] = []
     filled = WINDOW_FILL * SAMPLE_RATE
     for a, b in ranges:
-        if windows and filled + (b - a) <= WINDOW_FILL * SAMPLE_RATE:
+        if (windows and filled + (b - a) <= WINDOW_FILL * SAMPLE_RATE
+                and b - windows[-1][0][0] <= MAX_SPAN * SAMPLE_RATE):
             windows[-1].append((a, b))
             filled += b - a
         else:
@@ -141,21 +144,22 @@ class Transcriber:
         raw = bytes(self._bytes[c] for t in tokens for c in self.vocabulary[t])
         return raw.decode("utf-8", errors="replace").strip()
 
-    def transcribe(self, audio: Audio, language: str = "en", progress: Progress | None = None) -> str:
-        """The words of `audio`, window by window (its speech, pauses cut out, packed into ≤ 30 s); windows Whisper judges
-        silent or whose text repeats itself give none. `progress` hears of each window (and may cancel)."""
+    def transcribe(self, audio: Audio, language: str = "en", progress: Progress | None = None
+                   ) -> list[tuple[int, int, str]]:
+        """The words of `audio` window by window: (first sample, end sample, text) of each window, its speech
+        (pauses cut out) packed into ≤ 30 s; a window Whisper judges silent, or whose text repeats itself,
+        has "". `progress` hears of each window (and may cancel)."""
         progress = progress or Progress()
-        pieces, windows = [], _windows(speech_ranges(audio, PIECE_SECONDS))
+        out, windows = [], _windows(speech_ranges(audio, PIECE_SECONDS))
         for k, ranges in enumerate(windows):
             samples = np.concatenate([audio.samples[a:b] for a, b in ranges])
             tokens, no_speech, logprob = self.decode(self.features(samples), language)
             words = self.text(tokens)
             silent = no_speech > NO_SPEECH and logprob < LOW_LOGPROB
             looping = len(words) > 0 and len(words.encode()) / len(zlib.compress(words.encode())) > MAX_COMPRESSION
-            if words and not silent and not looping:
-                pieces.append(words)
+            out.append((ranges[0][0], ranges[-1][1], "" if silent or looping else words))
             progress.step((k + 1) / len(windows))
-        return " ".join(pieces)
+        return out
 
 
 def model_for(language: str) -> str | None:
@@ -190,11 +194,13 @@ def load(model: str = ENGLISH_MODEL) -> Transcriber:
     return Transcriber(step, cross, encoder)
 
 
-def transcribe(audio: Audio, language: str = "en", progress: Progress | None = None) -> str:
-    """The words Whisper hears in `audio`, spoken in `language` (an espeak-ng code; "" where it hears none)."""
+def transcribe(audio: Audio, language: str = "en", progress: Progress | None = None
+               ) -> list[tuple[int, int, str]]:
+    """The words Whisper hears in `audio`, spoken in `language` (an espeak-ng code), per window:
+    (first sample, end sample, text; "" where it hears none)."""
     model = model_for(language)
     if model is None:
         raise ValueError(f"no Whisper model here hears '{language}'")
     if len(audio.samples) < SAMPLE_RATE // 10:
-        return ""
+        return []
     return load(model).transcribe(audio, whisper_code(language), progress)
