@@ -129,11 +129,47 @@ def read_ctranslate2(data: bytes, prefix: str = "encoder/") -> dict[str, np.ndar
     return out
 
 
+def _read_weights(name: str, prefix: str) -> dict[str, np.ndarray]:
+    """The variables under `prefix` of a packaged model (its model.bin parts joined in memory)."""
+    parts, _ = model_files(name)
+    return read_ctranslate2(b"".join(pathlib.Path(p).read_bytes() for p in parts), prefix=prefix)
+
+
+def _n_layers(weights: dict[str, np.ndarray]) -> int:
+    """How many 'layer_<i>/...' blocks an encoder's or decoder's variables hold."""
+    return len({k.split("/")[0] for k in weights if k.split("/")[0][len("layer_"):].isdigit()})
+
+
+def _tensor(weights: dict[str, np.ndarray], key: str):
+    """A variable as an fp32 torch tensor."""
+    import torch
+
+    return torch.from_numpy(weights[key].astype(np.float32))
+
+
+def _layer_norm(weights: dict[str, np.ndarray], key: str, d: int):
+    """torch LayerNorm with the variables '<key>/gamma' and '<key>/beta'."""
+    from torch import nn
+
+    ln = nn.LayerNorm(d, eps=LAYER_NORM_EPS)
+    ln.weight.data, ln.bias.data = _tensor(weights, f"{key}/gamma"), _tensor(weights, f"{key}/beta")
+    return ln
+
+
+def _quantized(fp32: str, tmp: str, precision: str) -> str:
+    """The ONNX file to store: `fp32` itself, or for int8 its MatMuls quantised by onnxruntime."""
+    if precision != "int8":
+        return fp32
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    out = os.path.join(tmp, "int8_" + os.path.basename(fp32))
+    quantize_dynamic(fp32, out, op_types_to_quantize=["MatMul"], weight_type=QuantType.QInt8)
+    return out
+
+
 def load_encoder_weights(name: str) -> dict[str, np.ndarray]:
     """Encoder variables of a packaged model, e.g. 'conv1/weight' (d, n_mels, 3) fp16."""
-    parts, _ = model_files(name)
-    data = b"".join(open(p, "rb").read() for p in parts)
-    weights = read_ctranslate2(data)
+    weights = _read_weights(name, "encoder/")
     if any(k.endswith("weight_scale") for k in weights):
         raise ValueError("int8-quantized CTranslate2 weights are not supported; use a float16/float32 model")
     return weights
@@ -146,12 +182,10 @@ def build_encoder(weights: dict[str, np.ndarray]):
     from torch.nn import functional as F
 
     def tensor(key: str) -> torch.Tensor:
-        return torch.from_numpy(weights[key].astype(np.float32))
+        return _tensor(weights, key)
 
     def layer_norm(key: str, d: int) -> nn.LayerNorm:
-        ln = nn.LayerNorm(d, eps=LAYER_NORM_EPS)
-        ln.weight.data, ln.bias.data = tensor(f"{key}/gamma"), tensor(f"{key}/beta")
-        return ln
+        return _layer_norm(weights, key, d)
 
     def linear(key: str) -> nn.Linear:
         w = tensor(f"{key}/weight")
@@ -161,7 +195,7 @@ def build_encoder(weights: dict[str, np.ndarray]):
 
     d, n_mels, _ = weights["conv1/weight"].shape
     heads = int(weights["num_heads"])
-    n_layers = len({k.split("/")[0] for k in weights if k.split("/")[0][len("layer_"):].isdigit()})
+    n_layers = _n_layers(weights)
 
     class Block(nn.Module):
         def __init__(self, i: int):
@@ -203,8 +237,7 @@ def build_encoder(weights: dict[str, np.ndarray]):
 
 def load_decoder_weights(name: str) -> dict[str, np.ndarray]:
     """Decoder variables of a packaged model, e.g. 'embeddings/weight' (vocab, d) fp16."""
-    parts, _ = model_files(name)
-    weights = read_ctranslate2(b"".join(pathlib.Path(p).read_bytes() for p in parts), prefix="decoder/")
+    weights = _read_weights(name, "decoder/")
     if int(weights["scale_embeddings"]) or not int(weights["pre_norm"]):
         raise ValueError("only Whisper's pre-norm decoder with unscaled embeddings is supported")
     return weights
@@ -246,12 +279,10 @@ def build_decoder(weights: dict[str, np.ndarray]):
     from torch.nn import functional as F
 
     def tensor(key: str) -> torch.Tensor:
-        return torch.from_numpy(weights[key].astype(np.float32))
+        return _tensor(weights, key)
 
     def layer_norm(key: str, d: int) -> nn.LayerNorm:
-        ln = nn.LayerNorm(d, eps=LAYER_NORM_EPS)
-        ln.weight.data, ln.bias.data = tensor(f"{key}/gamma"), tensor(f"{key}/beta")
-        return ln
+        return _layer_norm(weights, key, d)
 
     class Dense(nn.Module):
         """x @ W + b with W stored (in, out): a plain MatMul on an initializer, which quantize_dynamic
@@ -265,11 +296,10 @@ def build_decoder(weights: dict[str, np.ndarray]):
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return x @ self.weight + self.bias
 
-    linear = Dense
     d = weights["embeddings/weight"].shape[1]
     heads = int(weights["num_heads"])
     dh = d // heads
-    n_layers = len({k.split("/")[0] for k in weights if k.split("/")[0][len("layer_"):].isdigit()})
+    n_layers = _n_layers(weights)
 
     def split(x: torch.Tensor) -> torch.Tensor:  # (B, t, d) → (B, H, t, dh)
         return x.view(x.shape[0], x.shape[1], heads, dh).transpose(1, 2)
@@ -287,14 +317,14 @@ def build_decoder(weights: dict[str, np.ndarray]):
             super().__init__()
             p = f"layer_{i}"
             self.ln1 = layer_norm(f"{p}/self_attention/layer_norm", d)
-            self.qkv = linear(f"{p}/self_attention/linear_0")  # fused q, k, v (k bias is zero)
-            self.proj = linear(f"{p}/self_attention/linear_1")
+            self.qkv = Dense(f"{p}/self_attention/linear_0")  # fused q, k, v (k bias is zero)
+            self.proj = Dense(f"{p}/self_attention/linear_1")
             self.ln2 = layer_norm(f"{p}/attention/layer_norm", d)
-            self.q = linear(f"{p}/attention/linear_0")
-            self.kv = linear(f"{p}/attention/linear_1")  # fused k, v of the encoder output
-            self.cross_proj = linear(f"{p}/attention/linear_2")
+            self.q = Dense(f"{p}/attention/linear_0")
+            self.kv = Dense(f"{p}/attention/linear_1")  # fused k, v of the encoder output
+            self.cross_proj = Dense(f"{p}/attention/linear_2")
             self.ln3 = layer_norm(f"{p}/ffn/layer_norm", d)
-            self.fc1, self.fc2 = linear(f"{p}/ffn/linear_0"), linear(f"{p}/ffn/linear_1")
+            self.fc1, self.fc2 = Dense(f"{p}/ffn/linear_0"), Dense(f"{p}/ffn/linear_1")
 
         def cross(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
             k, v = self.kv(features).split(d, dim=-1)
@@ -393,13 +423,7 @@ def export(name: str, out: str, precision: str) -> dict:
             torch.onnx.export(encoder, (torch.zeros(1, n_mels, 200),), fp32, opset_version=OPSET, dynamo=False,
                               input_names=["mel"], output_names=["features"],
                               dynamic_axes={"mel": {0: "batch", 2: "frames"}, "features": {0: "batch", 1: "steps"}})
-        source = fp32
-        if precision == "int8":
-            from onnxruntime.quantization import QuantType, quantize_dynamic
-
-            source = os.path.join(tmp, "int8.onnx")
-            quantize_dynamic(fp32, source, op_types_to_quantize=["MatMul"], weight_type=QuantType.QInt8)
-        model = onnx.load(source)
+        model = onnx.load(_quantized(fp32, tmp, precision))
         if precision in ("fp16", "int8"):
             _store_fp16(model)
         for key, value in facts.items():
@@ -422,7 +446,7 @@ def export_decoder(name: str, out_step: str, out_cross: str, precision: str) -> 
     cross, step = build_decoder(weights)
     vocab, d = weights["embeddings/weight"].shape
     heads = int(weights["num_heads"])
-    n_layers = len({k.split("/")[0] for k in weights if k.split("/")[0][len("layer_"):].isdigit()})
+    n_layers = _n_layers(weights)
     facts = {"model": name, "d_model": str(d), "heads": str(heads), "layers": str(n_layers),
              "vocab": str(vocab), "max_tokens": str(weights["position_encodings/encodings"].shape[0]),
              "precision": precision, "licence": "MIT, Copyright (c) 2022 OpenAI (Whisper weights)"}
@@ -441,13 +465,7 @@ def export_decoder(name: str, out_step: str, out_cross: str, precision: str) -> 
                                         "cross_k": {1: "batch", 4: "frames"}, "cross_v": {1: "batch", 3: "frames"},
                                         "logits": {0: "batch", 1: "new"},
                                         "new_self_kv": {2: "batch", 4: "seen"}})
-        source = fp32
-        if precision == "int8":
-            from onnxruntime.quantization import QuantType, quantize_dynamic
-
-            source = os.path.join(tmp, "step_int8.onnx")
-            quantize_dynamic(fp32, source, op_types_to_quantize=["MatMul"], weight_type=QuantType.QInt8)
-        model = onnx.load(source)
+        model = onnx.load(_quantized(fp32, tmp, precision))
         embedding = [i.name for i in model.graph.initializer if tuple(i.dims) == (vocab, d)]
         if precision == "int8":
             _embedding_int8(model, embedding[0])

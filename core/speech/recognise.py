@@ -212,21 +212,19 @@ def align(audio: Audio, text: str, language: str = ENGLISH) -> tuple[list[Phone]
 def align_pieces(audio: Audio, pieces: list[tuple[int, int, str]], language: str = ENGLISH) -> list[Phone]:
     """Each (first sample, end sample, text) force-aligned over its own stretch of `audio`, silence between:
     memory stays that of one piece however long the clip (one alignment of ten minutes took 9 GB). A piece
-    without text, or whose text does not fit, gets the phone loop's phones. AlignmentFailed when none fits."""
-    phones, fitted = [], 0
+    without text, or whose text does not fit, gets the phone loop's phones. AlignmentFailed when none fits
+    (before any phone loop runs: the caller then decodes the whole clip its own way)."""
+    aligned: list[list[Phone] | None] = []
     for a, b, text in pieces:
-        piece, offset = Audio(audio.samples[a:b]), a / SAMPLE_RATE
-        found = None
-        if text.strip():
-            try:
-                found = align(piece, text, language)[0]
-                fitted += 1
-            except (AlignmentFailed, InputError):
-                pass
-        if found is None:
-            found = recognise_phones(piece, parallel=False)
-        phones += [Phone(p.name, p.start + offset, p.end + offset) for p in found if p.name != "SIL"]
-    if not fitted:
+        try:
+            aligned.append(align(Audio(audio.samples[a:b]), text, language)[0] if text.strip() else None)
+        except (AlignmentFailed, InputError):
+            aligned.append(None)
+    if not any(found is not None for found in aligned):
         raise AlignmentFailed("Whisper's words could not be fitted to the audio.")
+    phones = []
+    for (a, b, _), found in zip(pieces, aligned):
+        if found is None:
+            found = recognise_phones(Audio(audio.samples[a:b]), parallel=False)
+        phones += [Phone(p.name, p.start + a / SAMPLE_RATE, p.end + a / SAMPLE_RATE) for p in found if p.name != "SIL"]
     return _with_pauses(phones, audio.duration)
-

@@ -126,7 +126,7 @@ class Transcriber:
                 no_speech = float(np.exp(first[self.no_speech]) / np.exp(first).sum())
             scores = logits[0, -1] + (self.begin_mask if i == 0 else self.mask)
             token = int(np.argmax(scores))
-            logprobs.append(float(scores[token] - scores.max() - np.log(np.exp(scores - scores.max()).sum())))
+            logprobs.append(-float(np.log(np.exp(scores - scores[token]).sum())))  # the top token's log-probability
             if token == self.eot:
                 break
             out.append(token)
@@ -168,7 +168,7 @@ def model_for(language: str) -> str | None:
     model = ENGLISH_MODEL if is_english(language) else MULTILINGUAL_MODEL
     if importlib.util.find_spec("onnxruntime") is None or not all(os.path.exists(p) for p in files(model)):
         return None
-    return model if is_english(language) or whisper_code(language) in _languages(model) else None
+    return model if is_english(language) or whisper_code(language) in load(model).languages else None
 
 
 def whisper_code(language: str) -> str:
@@ -176,11 +176,6 @@ def whisper_code(language: str) -> str:
     names for the few that differ."""
     code = language.lower().split("-")[0]
     return WHISPER_CODES.get(code, code)
-
-
-@functools.lru_cache(maxsize=2)
-def _languages(model: str) -> frozenset[str]:
-    return frozenset(load(model).languages)
 
 
 def available(language: str = "en") -> bool:
