@@ -14,7 +14,12 @@ Sets:
   written in ASCII (accents dropped: "fusee" for "fusée"), so it is only approximate;
 - asterisk: asterisk-core-sounds-{en,es,fr,it,ru}-wav, telephone prompts (8 kHz) read by
   professional speakers, words to sentences; the text is in the documentation of the
-  packages without -wav (core-sounds-<lang>.txt.gz).
+  packages without -wav (core-sounds-<lang>.txt.gz);
+- voices: the same prompts read by other speakers, from Asterisk prompt packages that install
+  beside the core sounds (asterisk-prompt-it-menardi-wav: Italian, a woman; the core set's
+  Italian is a man). The text is the core set's for the same prompt name: the wording may
+  differ, so it is approximate. (asterisk-prompt-fr-armelle and -es-co replace the core
+  sounds' text packages and word their prompts differently: not used.)
 """
 from __future__ import annotations
 
@@ -36,6 +41,7 @@ KLETTRES = "/usr/share/klettres"
 KTUBERLING = "/usr/share/ktuberling/sounds"
 ASTERISK = "/usr/share/asterisk/sounds"
 ASTERISK_TEXT = "/usr/share/doc/asterisk-core-sounds-{lang}/core-sounds-{lang}.txt.gz"
+ASTERISK_PACKAGE_FILES = "/var/lib/dpkg/info/asterisk-core-sounds-*-wav.list"  # what each package installed
 ENGLISH = "en-us"  # pocketsphinx's own model and dictionary
 # ktuberling: file-name prefixes that name a playground, not the object ("patate_ballon").
 _THEME_PREFIXES = {"patate", "patata"}
@@ -161,25 +167,50 @@ def _asterisk_lines(path: str) -> dict[str, str]:
     return out
 
 
-def asterisk() -> list[Clip]:
+def _core_folders() -> set[str] | None:
+    """The speaker folders that the asterisk-core-sounds-*-wav packages install (None: dpkg cannot say)."""
+    lists = glob.glob(ASTERISK_PACKAGE_FILES)
+    if not lists:
+        return None
+    folders = set()
+    for path in lists:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            folders.update(os.path.dirname(line.strip()) for line in fh if line.strip().endswith(".wav"))
+    return folders
+
+
+def asterisk(voices: bool = False) -> list[Clip]:
+    """The core sounds' speakers' prompts, or with `voices` every other speaker's (see the module doc)."""
     folders = sorted(glob.glob(os.path.join(ASTERISK, "??_??_?_*")))  # en_US_f_Allison: language, speaker
+    core = _core_folders()
+    if core is not None:
+        folders = [f for f in folders if (f in core) != voices]
+    elif voices:
+        folders = []
+    name = "voices" if voices else "asterisk"
     clips = []
     for folder in folders:
         lang = os.path.basename(folder)[:5]
         table = ASTERISK_TEXT.format(lang=lang[:2])
         code = espeak_code(lang)
         if not os.path.isfile(table) or code is None:
-            _skip("asterisk", f"{lang}: no transcripts {table} (apt-get install asterisk-core-sounds-{lang[:2]})"
+            _skip(name, f"{lang}: no transcripts {table} (apt-get install asterisk-core-sounds-{lang[:2]})"
                   if code else f"{lang}: espeak-ng has no such language")
             continue
         for key, text in sorted(_asterisk_lines(table).items()):
             path = os.path.join(folder, key + ".wav")
             if os.path.isfile(path):
-                clips.append(Clip(path, code, text, "asterisk", "exact"))
+                clips.append(Clip(path, code, text, name, "approx" if voices else "exact"))
     if not clips:
-        return _skip("asterisk", f"no prompts with text under {ASTERISK} (apt-get install "
-                                 "asterisk-core-sounds-{en,es,fr,it,ru}-wav asterisk-core-sounds-{en,es,fr,it,ru})")
+        return _skip(name, f"no prompts with text under {ASTERISK} (apt-get install " + (
+            "asterisk-prompt-it-menardi-wav asterisk-core-sounds-it)" if voices else
+            "asterisk-core-sounds-{en,es,fr,it,ru}-wav asterisk-core-sounds-{en,es,fr,it,ru})"))
     return clips
 
 
-SETS = {"shared": shared, "alsa": alsa, "klettres": klettres, "ktuberling": ktuberling, "asterisk": asterisk}
+def voices() -> list[Clip]:
+    return asterisk(voices=True)
+
+
+SETS = {"shared": shared, "alsa": alsa, "klettres": klettres, "ktuberling": ktuberling, "asterisk": asterisk,
+        "voices": voices}

@@ -20,16 +20,23 @@ import tempfile
 import time
 
 import numpy as np
+import speechsets
 from common import DATA, ROOT, publish
 
 
-def make_clip(seconds: float, path: str) -> str:
+def make_clip(seconds: float, path: str, language: str = "en") -> str:
+    """`seconds` of real speech in `language` (prompts repeated, 0.5 s pauses between) written to `path`;
+    returns where it came from. Another language's speech comes from Debian's Asterisk prompts."""
     import soundfile as sf
 
     from core.speech.audio import load_audio
 
     speech_dir = os.path.join(DATA, "speech")
-    if os.path.isdir(speech_dir):
+    prompts = [c for c in speechsets.asterisk() if c.language.split("-")[0] == language] if language != "en" else []
+    if prompts:
+        parts = [load_audio(c.path).samples for c in prompts[:200]]
+        source = f"real {language} speech (Asterisk prompts, repeated)"
+    elif os.path.isdir(speech_dir):
         from common import transcribed_clips
 
         parts = [load_audio(p).samples for p, _, _ in transcribed_clips()]
@@ -171,21 +178,22 @@ def main() -> None:
                                                       "phonetic-whisper"])
     ap.add_argument("--section", default="speed", help="report section (e.g. speed-gpu for a GPU machine)")
     ap.add_argument("--language", action="append", default=None,
-                    help="also time phonetic-whisper told this language (Whisper base hears it; the clips stay "
-                         "English): e.g. --language fr")
+                    help="also time phonetic-whisper on real speech in this language, told it (Whisper base "
+                         "hears it): e.g. --language fr")
     ap.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         print(json.dumps(measure(args.child[0], args.child[1], args.child[2] == "1", args.child[3])))
         return
     runs = [(e, "en") for e in args.engines] + [("phonetic-whisper", lang) for lang in args.language or []]
-    rows, source = [], ""
+    rows, sources = [], {}
     check = machine_check()
     with tempfile.TemporaryDirectory() as tmp:
         for seconds in args.lengths:
-            path = os.path.join(tmp, f"{int(seconds)}s.wav")
-            source = make_clip(seconds, path)
             for engine, language in runs:
+                path = os.path.join(tmp, f"{int(seconds)}s-{language}.wav")
+                if not os.path.exists(path):
+                    sources[language] = make_clip(seconds, path, language)
                 blender = seconds <= 600
                 res = subprocess.run([sys.executable, __file__, "--child", path, engine, "1" if blender else "0",
                                       language], capture_output=True, text=True, cwd=ROOT)
@@ -200,7 +208,7 @@ def main() -> None:
               "RTF",
               "peak MB", "workers' peak MB"]
     body = (f"## Speed (`python bench/speed.py`)\n\n{platform.processor() or platform.machine()}, "
-            f"{os.cpu_count()} cores, CPU only; {source}; 30 fps; built-in head. One fresh process per row, "
+            f"{os.cpu_count()} cores, CPU only; {'; '.join(sources.values())}; 30 fps; built-in head. One fresh process per row, "
             "after start-up (decoders built, recognition workers started, the neural model loaded and run "
             "once: not timed). Clips of 20 s or more are decoded without their pauses (0.5 s or longer), "
             "in pieces shared out to both cores (`core/speech/pool.py`). 'timing' = pocketsphinx phone timing, "

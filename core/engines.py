@@ -71,7 +71,7 @@ def phones_for(audio: Audio, text: str | None, engine: str, language: str = ENGL
     if engine == "phonetic-whisper" and transcribe.available(language):
         heard = transcribe.transcribe(audio, language, progress)
         try:
-            phones = recognise.align_pieces(audio, heard, language)
+            phones = recognise.align_pieces(audio, heard, language, progress)
             return phones, {"timing": "Whisper words, aligned",
                             "recognised_text": " ".join(text for _, _, text in heard if text)}
         except recognise.AlignmentFailed:  # nothing heard, or no words that fit
@@ -122,7 +122,9 @@ def animate(audio: Audio | str, text: str | None = None, engine: str = DEFAULT_E
         progress.stage(MOTION)
         # a transcript's alignment is the timing itself; recognised phones may have missed closures
         listen = engine == "phonetic-whisper" and note["timing"] != "forced alignment"
-        heard = closure_heard(audio, fps, n, progress) if listen else None
+        # tiny.en's words were heard in these windows; their features serve the closure network too
+        shared = transcribe.speech_windows(audio) if listen and languages.is_english(language) else None
+        heard = closure_heard(audio, fps, n, progress, shared) if listen else None
         t2 = time.perf_counter()
         w = articulate(phones, fps, n, layered=emotions, closed=heard)
     if blink:

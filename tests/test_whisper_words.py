@@ -210,3 +210,38 @@ def test_real_prompts_in_another_language_are_heard_and_closed(language):
             break
     assert heard >= PROMPTS_PER_LANGUAGE
     assert closed / total >= 0.85, (language, closed, total)
+
+
+def test_windows_align_in_workers_as_in_this_process():
+    """Whisper's windows are aligned in the worker processes, one per core: the same phones as aligning them
+    here, and a window whose words do not fit gets the phone loop while the others keep their words."""
+    from core.speech import pool
+    from core.speech.audio import Audio
+
+    texts = _transcripts()
+    clips = ("codetalker_man.wav", "faceformer_test.wav", "voca_test_sentence.wav")
+    parts = [load_audio(data_path("speech", c)).samples for c in clips]
+    gap = np.zeros(16000, np.float32)
+    audio = Audio(np.concatenate([x for p in parts for x in (p, gap)]))
+    pieces, at = [], 0
+    for clip, samples in zip(clips, parts):
+        pieces.append((at, at + len(samples), texts[clip]))
+        at += len(samples) + len(gap)
+    in_workers = recognise.align_pieces(audio, pieces)
+    assert pool._pool and all(p.poll() is None for p in pool._pool)  # the workers aligned them
+    cores = pool.cpu_count
+    try:
+        pool.cpu_count = lambda: 1  # one core: every window is aligned in this process
+        here = recognise.align_pieces(audio, pieces)
+    finally:
+        pool.cpu_count = cores
+    assert in_workers == here
+    spoken = [(p.name, p.start) for p in in_workers if p.name != "SIL"]
+    assert len(spoken) > 60 and all(a[1] <= b[1] for a, b in zip(spoken, spoken[1:]))
+    wrong = [*pieces[:2], (pieces[2][0], pieces[2][1], "the quarterly revenue forecast exceeded every expectation")]
+    assert recognise.aligned_or_none(Audio(parts[2]).pcm16(), wrong[2][2], "en") is None  # does not fit
+    mixed = recognise.align_pieces(audio, wrong)
+    first_two = pieces[1][1] / 16000
+    assert [p for p in mixed if p.end <= first_two] == [p for p in here if p.end <= first_two]
+    assert any(p.name != "SIL" and p.start >= pieces[2][0] / 16000 for p in mixed)  # the phone loop's
+    pool.shutdown()

@@ -39,6 +39,7 @@ CT2_DTYPES = (np.float32, np.int8, np.int16, np.int32, np.float16, None)  # Data
 LAYER_NORM_EPS = 1e-5  # Whisper's nn.LayerNorm default
 MAX_FRAMES = 3000  # mel frames in Whisper's 30 s window (100 Hz)
 MULTILINGUAL_VOCAB = 51865  # Whisper's multilingual vocabulary size (the English-only models have 51864 tokens)
+RESCORED = 8  # a step's best tokens (by int8 logits) whose logits are recomputed exactly
 FP16_MIN_ELEMENTS = 1024  # smaller initializers stay fp32: a Cast node would cost more than it saves
 
 # model name → (pip package, folder in the package, model.bin parts in order)
@@ -268,10 +269,11 @@ def tokenizer_facts(name: str) -> dict[str, str]:
 def build_decoder(weights: dict[str, np.ndarray]):
     """(cross, step) torch.nn.Modules: Whisper's TextDecoder split for cached greedy decoding.
 
-    cross: features (B, T, d) → cross_k (L, B, H, d/H, T), cross_v (L, B, H, T, d/H): the encoder's
-           keys (stored transposed, ready for q @ k: a step then never copies them) and values of every
-           layer, computed once per window.
-    step:  tokens (B, n) int64, self_kv (L, 2, B, H, P, d/H) of the P tokens before, cross_k, cross_v
+    cross: features (B, T, d) → cross_k_0 … cross_k_{L-1} (B, H, d/H, T), cross_v_0 … cross_v_{L-1}
+           (B, H, T, d/H): the encoder's keys (stored transposed, ready for q @ k) and values of each
+           layer, computed once per window. One tensor per layer: a step reads each in place, where a
+           stacked (L, …) tensor was split, i.e. copied whole, at every step (a quarter of its time).
+    step:  tokens (B, n) int64, self_kv (L, 2, B, H, P, d/H) of the P tokens before, the cross tensors
            → logits (B, n, vocab) float32, self_kv (L, 2, B, H, P + n, d/H).
     The output projection is the token embedding itself (Whisper ties them)."""
     import torch
@@ -344,9 +346,9 @@ def build_decoder(weights: dict[str, np.ndarray]):
             super().__init__()
             self.blocks = blocks
 
-        def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, ...]:
             ks, vs = zip(*(b.cross(features) for b in self.blocks))
-            return torch.stack(ks), torch.stack(vs)
+            return (*ks, *vs)
 
     class Step(nn.Module):
         def __init__(self):
@@ -356,7 +358,8 @@ def build_decoder(weights: dict[str, np.ndarray]):
             self.blocks = blocks
             self.ln = layer_norm("layer_norm", d)
 
-        def forward(self, tokens, self_kv, cross_k, cross_v):
+        def forward(self, tokens, self_kv, *cross):
+            cross_k, cross_v = cross[:n_layers], cross[n_layers:]
             past, n = self_kv.shape[4], tokens.shape[1]
             x = self.embedding[tokens] + self.positions[past:past + n]
             seen = torch.arange(n, device=tokens.device)[:, None] + past
@@ -371,21 +374,108 @@ def build_decoder(weights: dict[str, np.ndarray]):
 
 
 def _embedding_int8(model, name: str) -> None:
-    """The (vocab, d) table `name` stored as int8 with one fp32 scale per row and rebuilt in fp32 at load
-    (constant-folded by onnxruntime): a quarter of the bytes for the decoder's largest weight, which
-    quantize_dynamic cannot reach because the logits use it transposed."""
+    """The tied (vocab, d) table `name` stored once, transposed, as int8 with one fp32 scale per token, and
+    read as int8 by each of its uses, so a step no longer reads an 80-106 MB fp32 copy (folded at load),
+    which took half of every step's time:
+    - the token lookup: the rows gathered, then scaled;
+    - `logits`: MatMulInteger on the dynamically quantized last hidden state (as quantize_dynamic does
+      for the other MatMuls): approximate, for Whisper's no-speech and log-probability guards;
+    - `top_tokens`, `top_logits`: the RESCORED best of the last position's logits plus the input `mask`
+      (suppressed tokens -inf), recomputed exactly from the fp32 hidden state, so greedy decoding picks
+      the token the fp32-activation decoder picks (quantizing the activations alone changed 3 of 40
+      real prompts' words)."""
     from onnx import TensorProto, helper, numpy_helper
 
     graph = model.graph
     (init,) = [i for i in graph.initializer if i.name == name]
     table = numpy_helper.to_array(init).astype(np.float32)
-    scale = np.maximum(np.abs(table).max(axis=1, keepdims=True), 1e-8) / 127.0
+    vocab = table.shape[0]
+    scale = np.maximum(np.abs(table).max(axis=1), 1e-8) / 127.0
+    q_t, sc = name + "_int8_t", name + "_scale"
     graph.initializer.remove(init)
-    graph.initializer.extend([numpy_helper.from_array(np.round(table / scale).astype(np.int8), name + "_int8"),
-                              numpy_helper.from_array(scale.astype(np.float32), name + "_scale")])
-    graph.node.insert(0, helper.make_node("Mul", [name + "_f32", name + "_scale"], [name], name=name + "_dequant"))
-    graph.node.insert(0, helper.make_node("Cast", [name + "_int8"], [name + "_f32"], to=TensorProto.FLOAT,
-                                          name=name + "_cast"))
+    (transpose,) = [n for n in graph.node if n.op_type == "Transpose" and list(n.input) == [name]]
+    (logits,) = [n for n in graph.node if n.op_type == "MatMul" and transpose.output[0] in n.input]
+    (lookup,) = [n for n in graph.node if n.op_type == "Gather" and n.input[0] == name]
+    hidden, tokens, out, looked_up = logits.input[0], lookup.input[1], logits.output[0], lookup.output[0]
+    for node in (transpose, logits, lookup):
+        graph.node.remove(node)
+    t = name + "/"
+    graph.initializer.extend([
+        numpy_helper.from_array(np.round(table / scale[:, None]).astype(np.int8).T.copy(), q_t),
+        numpy_helper.from_array(scale.astype(np.float32), sc),
+        numpy_helper.from_array(np.array([-1], np.int64), t + "last_axis"),
+        numpy_helper.from_array(np.array(-1, np.int64), t + "last"),
+        numpy_helper.from_array(np.array([RESCORED], np.int64), t + "k")])
+    graph.input.append(helper.make_tensor_value_info("mask", TensorProto.FLOAT, [vocab]))
+    graph.output.extend([helper.make_tensor_value_info("top_tokens", TensorProto.INT64, ["batch", RESCORED]),
+                         helper.make_tensor_value_info("top_logits", TensorProto.FLOAT, ["batch", RESCORED])])
+
+    def columns(ids: str, prefix: str) -> list:  # the table's rows for `ids` (..., ) as fp32 (..., d)
+        return [helper.make_node("Gather", [q_t, ids], [prefix + "t"], axis=1),  # (d, ...)
+                helper.make_node("Transpose", [prefix + "t"], [prefix + "i8"], perm=[1, 2, 0]),
+                helper.make_node("Cast", [prefix + "i8"], [prefix + "f32"], to=TensorProto.FLOAT),
+                helper.make_node("Gather", [sc, ids], [prefix + "scale"], axis=0),
+                helper.make_node("Unsqueeze", [prefix + "scale", t + "last_axis"], [prefix + "scale_1"])]
+
+    graph.node.extend([
+        helper.make_node("DynamicQuantizeLinear", [hidden], [t + "hq", t + "hs", t + "hz"]),
+        helper.make_node("MatMulInteger", [t + "hq", q_t, t + "hz"], [t + "logits_i32"]),
+        helper.make_node("Cast", [t + "logits_i32"], [t + "logits_f32"], to=TensorProto.FLOAT),
+        helper.make_node("Mul", [t + "logits_f32", t + "hs"], [t + "logits_h"]),
+        helper.make_node("Mul", [t + "logits_h", sc], [out]),
+        *columns(tokens, t + "rows_"),
+        helper.make_node("Mul", [t + "rows_f32", t + "rows_scale_1"], [looked_up]),
+        # rescoring: the last position's best RESCORED tokens, recomputed with the fp32 hidden state
+        helper.make_node("Gather", [out, t + "last"], [t + "approx"], axis=1),  # (batch, vocab)
+        helper.make_node("Add", [t + "approx", "mask"], [t + "approx_masked"]),
+        helper.make_node("TopK", [t + "approx_masked", t + "k"], [t + "top_approx", "top_tokens"], axis=-1),
+        *columns("top_tokens", t + "top_"),  # (batch, RESCORED, d)
+        helper.make_node("Gather", [hidden, t + "last"], [t + "h_last"], axis=1),  # (batch, d)
+        helper.make_node("Unsqueeze", [t + "h_last", t + "k_axis"], [t + "h_last_1"]),
+        helper.make_node("Mul", [t + "top_f32", t + "h_last_1"], [t + "top_products"]),
+        helper.make_node("ReduceSum", [t + "top_products", t + "last_axis"], [t + "top_dot"], keepdims=0),
+        helper.make_node("Mul", [t + "top_dot", t + "top_scale"], [t + "top_exact"]),
+        helper.make_node("Gather", ["mask", "top_tokens"], [t + "top_mask"], axis=0),
+        helper.make_node("Add", [t + "top_exact", t + "top_mask"], ["top_logits"]),
+    ])
+    graph.initializer.append(numpy_helper.from_array(np.array([1], np.int64), t + "k_axis"))
+    _sort_topologically(graph)
+
+
+def _top_tokens(model, vocab: int) -> None:
+    """The step's `top_tokens`, `top_logits` outputs (see `_embedding_int8`) where the logits are exact
+    already: the best RESCORED of the last position's logits plus the input `mask`."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = model.graph
+    t = "top/"
+    graph.initializer.extend([numpy_helper.from_array(np.array(-1, np.int64), t + "last"),
+                              numpy_helper.from_array(np.array([RESCORED], np.int64), t + "k")])
+    graph.input.append(helper.make_tensor_value_info("mask", TensorProto.FLOAT, [vocab]))
+    graph.output.extend([helper.make_tensor_value_info("top_tokens", TensorProto.INT64, ["batch", RESCORED]),
+                         helper.make_tensor_value_info("top_logits", TensorProto.FLOAT, ["batch", RESCORED])])
+    graph.node.extend([helper.make_node("Gather", ["logits", t + "last"], [t + "last_logits"], axis=1),
+                       helper.make_node("Add", [t + "last_logits", "mask"], [t + "masked"]),
+                       helper.make_node("TopK", [t + "masked", t + "k"], ["top_logits", "top_tokens"], axis=-1)])
+
+
+def _sort_topologically(graph) -> None:
+    """Nodes reordered so each comes after the producers of its inputs (ONNX requires it)."""
+    ready = {i.name for i in graph.initializer} | {i.name for i in graph.input} | {""}
+    nodes, ordered = list(graph.node), []
+    while nodes:
+        left = []
+        for node in nodes:
+            if all(i in ready for i in node.input):
+                ordered.append(node)
+                ready.update(node.output)
+            else:
+                left.append(node)
+        if len(left) == len(nodes):
+            raise ValueError(f"graph has a cycle or a missing input: {left[0].op_type} {list(left[0].input)}")
+        nodes = left
+    del graph.node[:]
+    graph.node.extend(ordered)
 
 
 def _store_fp16(model) -> None:
@@ -453,29 +543,30 @@ def export_decoder(name: str, out_step: str, out_cross: str, precision: str) -> 
     tokens = tokenizer_facts(name)
     features = torch.zeros(1, 20, d)
     past = torch.zeros(n_layers, 2, 1, heads, 3, d // heads)
+    cross_names = [f"cross_k_{i}" for i in range(n_layers)] + [f"cross_v_{i}" for i in range(n_layers)]
+    cross_axes = {name: {0: "batch", 3 if "_k_" in name else 2: "frames"} for name in cross_names}
     with tempfile.TemporaryDirectory() as tmp, torch.no_grad():
-        cross_k, cross_v = cross(features)
         fp32 = os.path.join(tmp, "step.onnx")
-        torch.onnx.export(step, (torch.zeros(1, 2, dtype=torch.int64), past, cross_k, cross_v), fp32,
+        torch.onnx.export(step, (torch.zeros(1, 2, dtype=torch.int64), past, *cross(features)), fp32,
                           opset_version=OPSET,
                           dynamo=False, do_constant_folding=False,  # keeps the embedding one tensor
-                          input_names=["tokens", "self_kv", "cross_k", "cross_v"],
+                          input_names=["tokens", "self_kv", *cross_names],
                           output_names=["logits", "new_self_kv"],
                           dynamic_axes={"tokens": {0: "batch", 1: "new"}, "self_kv": {2: "batch", 4: "past"},
-                                        "cross_k": {1: "batch", 4: "frames"}, "cross_v": {1: "batch", 3: "frames"},
-                                        "logits": {0: "batch", 1: "new"},
+                                        **cross_axes, "logits": {0: "batch", 1: "new"},
                                         "new_self_kv": {2: "batch", 4: "seen"}})
         model = onnx.load(_quantized(fp32, tmp, precision))
         embedding = [i.name for i in model.graph.initializer if tuple(i.dims) == (vocab, d)]
         if precision == "int8":
             _embedding_int8(model, embedding[0])
+        else:
+            _top_tokens(model, vocab)
         if precision in ("fp16", "int8"):
             _store_fp16(model)
         cross_path = os.path.join(tmp, "cross.onnx")
         torch.onnx.export(cross, (features,), cross_path, opset_version=OPSET, dynamo=False,
-                          input_names=["features"], output_names=["cross_k", "cross_v"],
-                          dynamic_axes={"features": {0: "batch", 1: "frames"}, "cross_k": {1: "batch", 4: "frames"},
-                                        "cross_v": {1: "batch", 3: "frames"}})
+                          input_names=["features"], output_names=cross_names,
+                          dynamic_axes={"features": {0: "batch", 1: "frames"}, **cross_axes})
         cross_model = onnx.load(cross_path)
         if precision != "fp32":
             _store_fp16(cross_model)

@@ -81,10 +81,17 @@ def whisper_available() -> bool:
             and os.path.exists(whisper.DEFAULT_MODEL))
 
 
-def closure_heard(audio: Audio, fps: float, n_frames: int, progress: Progress | None = None) -> np.ndarray:
+def closure_heard(audio: Audio, fps: float, n_frames: int, progress: Progress | None = None,
+                  windows: list[list[tuple[int, int]]] | None = None) -> np.ndarray:
     """(n_frames,) 0..1: where the Whisper-feature network hears the lips shut, counted from its even odds
-    (probability 0.5 → 0, 1 → 1), so only what it is sure of closes lips the phones left open."""
+    (probability 0.5 → 0, 1 → 1), so only what it is sure of closes lips the phones left open.
+
+    `windows`: the sample ranges Whisper tiny.en's words were heard in, each window's ranges joined
+    (transcribe.speech_windows): the network then runs on those windows' features, already encoded, and
+    hears nothing in the pauses between ranges; without, the clip is encoded again in straight 30 s windows."""
     progress = progress or Progress()
+    if windows is not None:
+        return _closure_in(audio, fps, n_frames, windows, progress)
     predict, rate, n_model = _predictor("whisper", audio)
     t = frame_times(n_frames, fps) * rate
     chunks = []
@@ -93,3 +100,21 @@ def closure_heard(audio: Audio, fps: float, n_frames: int, progress: Progress | 
         progress.step((first + len(closed)) / n_model)
     p = np.concatenate(chunks)
     return np.clip(2.0 * np.interp(t, np.arange(len(p)), p) - 1.0, 0.0, 1.0)
+
+
+def _closure_in(audio: Audio, fps: float, n_frames: int, windows: list[list[tuple[int, int]]],
+                progress: Progress) -> np.ndarray:
+    """closure_heard over the given windows: each window's joined ranges are one network pass, and each
+    range's frames are read back at their own place in the clip."""
+    t = frame_times(n_frames, fps) * whisper.SAMPLE_RATE  # output frames in clip samples
+    out = np.zeros(n_frames, np.float32)
+    for k, ranges in enumerate(windows):
+        p = s2l_onnx.closure_probability(np.concatenate([audio.samples[a:b] for a, b in ranges]))
+        joined = 0  # where this range starts in the window's joined samples
+        for a, b in ranges:
+            sel = (t >= a) & (t < b)
+            frames = (t[sel] - a + joined) / s2l_onnx.FEATURE_HOP
+            out[sel] = np.interp(frames, np.arange(len(p)), p)
+            joined += b - a
+        progress.step((k + 1) / len(windows))
+    return np.clip(2.0 * out - 1.0, 0.0, 1.0)

@@ -69,6 +69,13 @@ class WhisperS2L:
             yield self.encoder.encode(samples[a:a + step])
 
 
+def closure_probability(samples: np.ndarray, model: WhisperS2L | None = None) -> np.ndarray:
+    """Lip-closure probability at 50 Hz, n_frames(len(samples)), for one stretch of ≤ 30 s seen as one
+    window: the stretch Whisper's words were just heard in costs no second encoder pass (Encoder's cache)."""
+    model = model or load()
+    return model.run(model.encoder.encode(samples), emotion_vector(None))[1]
+
+
 @functools.lru_cache(maxsize=2)
 def load(model: str = MODEL, encoder: str = whisper.DEFAULT_MODEL) -> WhisperS2L:
     return WhisperS2L(model, encoder)

@@ -61,9 +61,10 @@ def shutdown() -> None:
 
 
 def map_pieces(pieces: list[tuple[bytes, float]], kind: str = "words",
-               progress: Progress | None = None) -> list[tuple[list, str]]:
-    """Decode each (pcm16, start seconds) piece in a worker ('words' or 'phones', see `recognise`);
-    results in order: (phone rows, text).
+               progress: Progress | None = None, fields: list[dict] | None = None) -> list[tuple[list | None, str]]:
+    """Decode each (pcm16, start seconds) piece in a worker ('words', 'phones' or 'align', see worker.py);
+    results in order: (phone rows, text); rows are None where an 'align' piece's text did not fit.
+    `fields`, one dict per piece, go with it to the worker (an 'align' piece's text and language).
 
     On `progress`'s cancel the workers take no further piece and those mid-piece are killed (a decoder
     cannot be interrupted); the idle ones stay in the pool, and the next call starts new ones as needed."""
@@ -85,7 +86,8 @@ def map_pieces(pieces: list[tuple[bytes, float]], kind: str = "words",
                 busy.add(proc)
             pcm, t0 = pieces[k]
             try:
-                proc.stdin.write((json.dumps({"kind": kind, "offset": t0, "bytes": len(pcm)}) + "\n").encode() + pcm)
+                header = {**(fields[k] if fields else {}), "kind": kind, "offset": t0, "bytes": len(pcm)}
+                proc.stdin.write((json.dumps(header) + "\n").encode() + pcm)
                 proc.stdin.flush()
                 line = proc.stdout.readline()
             except (OSError, ValueError):  # its pipe broke: the worker died or was killed on cancel

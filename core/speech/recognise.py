@@ -185,6 +185,11 @@ def align(audio: Audio, text: str, language: str = ENGLISH) -> tuple[list[Phone]
     """Force-align `text`, spoken in `language` (an espeak-ng code); returns phones and the words that
     could not be pronounced (skipped). English words come from the recogniser's dictionary (espeak-ng for
     those it lacks); another language's from espeak-ng's rules for it, through the same English model."""
+    return align_pcm(audio.pcm16(), text, language)
+
+
+def align_pcm(pcm: bytes, text: str, language: str = ENGLISH) -> tuple[list[Phone], list[str]]:
+    """`align` on 16-bit PCM at SAMPLE_RATE (what a worker process is sent)."""
     voice = languages.voice_of(language)
     languages.check_transcript(text, language)
     english = languages.is_english(language)
@@ -203,28 +208,53 @@ def align(audio: Audio, text: str, language: str = ENGLISH) -> tuple[list[Phone]
     if not known:
         raise InputError("None of the transcript's words could be pronounced: "
                          "leave the transcript empty to recognise the speech instead.")
-    phones = sphinx.align_pcm(audio.pcm16(), known, 0.0, kind)
+    phones = sphinx.align_pcm(pcm, known, 0.0, kind)
     if len(phones) == 1 and phones[0].name == "SIL":
         raise AlignmentFailed("The transcript could not be fitted to the audio (does it match what is said?).")
     return merge(phones), unknown
 
 
-def align_pieces(audio: Audio, pieces: list[tuple[int, int, str]], language: str = ENGLISH) -> list[Phone]:
+def aligned_or_none(pcm: bytes, text: str, language: str) -> list[Phone] | None:
+    """`align_pcm`'s phones, or None where there is no text or it does not fit."""
+    try:
+        return align_pcm(pcm, text, language)[0] if text.strip() else None
+    except (AlignmentFailed, InputError):
+        return None
+
+
+def align_pieces(audio: Audio, pieces: list[tuple[int, int, str]], language: str = ENGLISH,
+                 progress: Progress | None = None) -> list[Phone]:
     """Each (first sample, end sample, text) force-aligned over its own stretch of `audio`, silence between:
     memory stays that of one piece however long the clip (one alignment of ten minutes took 9 GB). A piece
     without text, or whose text does not fit, gets the phone loop's phones. AlignmentFailed when none fits
-    (before any phone loop runs: the caller then decodes the whole clip its own way)."""
-    aligned: list[list[Phone] | None] = []
-    for a, b, text in pieces:
-        try:
-            aligned.append(align(Audio(audio.samples[a:b]), text, language)[0] if text.strip() else None)
-        except (AlignmentFailed, InputError):
-            aligned.append(None)
+    (before any phone loop runs: the caller then decodes the whole clip its own way).
+
+    Several pieces, or a cancellable `progress`, go to the worker processes (pool.py), one per core: alignment
+    costs about as much as Whisper's words, and a cancel stops a worker at once."""
+    progress = progress or Progress()
+    pcms = [_pcm(audio, a, b) for a, b, _ in pieces]
+    texts = [text for _, _, text in pieces]
+    in_workers = (len(pieces) > 1 and pool.cpu_count() > 1) or progress.cancellable
+    aligned = _in_workers(pcms, progress, texts, language) if in_workers else None
+    if aligned is None:
+        aligned = [aligned_or_none(pcm, text, language) for pcm, text in zip(pcms, texts)]
     if not any(found is not None for found in aligned):
         raise AlignmentFailed("Whisper's words could not be fitted to the audio.")
     phones = []
     for (a, b, _), found in zip(pieces, aligned):
         if found is None:
-            found = recognise_phones(Audio(audio.samples[a:b]), parallel=False)
+            found = recognise_phones(Audio(audio.samples[a:b]), progress=progress)
         phones += [Phone(p.name, p.start + a / SAMPLE_RATE, p.end + a / SAMPLE_RATE) for p in found if p.name != "SIL"]
     return _with_pauses(phones, audio.duration)
+
+
+def _in_workers(pcms: list[bytes], progress: Progress, texts: list[str], language: str
+                ) -> list[list[Phone] | None] | None:
+    """Each piece's aligned phones from the worker processes (None where its text did not fit), or None
+    where no worker could run here (the caller then aligns in this process)."""
+    fields = [{"text": text, "language": language} for text in texts]
+    try:
+        results = pool.map_pieces([(pcm, 0.0) for pcm in pcms], "align", progress, fields)
+    except (OSError, RuntimeError):
+        return None
+    return [None if rows is None else [Phone(*row) for row in rows] for rows, _ in results]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import math
 import os
 import zlib
 
@@ -40,12 +41,17 @@ MAX_COMPRESSION = 2.4  # Whisper's compression_ratio_threshold: text repeating i
 
 def _windows(ranges: list[tuple[int, int]]) -> list[list[tuple[int, int]]]:
     """Consecutive speech ranges packed into windows of at most WINDOW_FILL of speech: each window costs a
-    whole 30 s encoder pass however little it holds, and the pauses between ranges were cut out anyway. A
-    window spans at most MAX_SPAN of the clip, pauses included: its words are aligned over that span."""
+    whole 30 s encoder pass however little it holds, and the pauses between ranges were cut out anyway. The
+    fewest windows are filled about evenly, as each is then aligned in its own worker process (one per core:
+    the longest sets the wait). A window spans at most MAX_SPAN of the clip, pauses included: its words are
+    aligned over that span."""
+    limit = WINDOW_FILL * SAMPLE_RATE
+    speech = sum(b - a for a, b in ranges)
+    even = speech / max(1, math.ceil(speech / limit))  # speech per window when the fewest share it evenly
     windows: list[list[tuple[int, int]]] = []
-    filled = WINDOW_FILL * SAMPLE_RATE
+    filled = 0
     for a, b in ranges:
-        if (windows and filled + (b - a) <= WINDOW_FILL * SAMPLE_RATE
+        if (windows and filled < even and filled + (b - a) <= limit
                 and b - windows[-1][0][0] <= MAX_SPAN * SAMPLE_RATE):
             windows[-1].append((a, b))
             filled += b - a
@@ -53,6 +59,11 @@ def _windows(ranges: list[tuple[int, int]]) -> list[list[tuple[int, int]]]:
             windows.append([(a, b)])
             filled = b - a
     return windows
+
+
+def speech_windows(audio: Audio) -> list[list[tuple[int, int]]]:
+    """The sample ranges of `audio` that each Whisper window holds, in order (see `_windows`)."""
+    return _windows(speech_ranges(audio, PIECE_SECONDS))
 
 
 def _byte_decoder() -> dict[str, int]:
@@ -85,6 +96,9 @@ class Transcriber:
         providers = choose_providers(ort.get_available_providers())
         self.step = ort.InferenceSession(step, providers=providers)
         self.cross = ort.InferenceSession(cross, providers=providers)
+        self.cross_names = [o.name for o in self.cross.get_outputs()]
+        if "mask" not in {i.name for i in self.step.get_inputs()}:
+            raise FileNotFoundError(f"{step} is of an older export: rerun tools/convert_whisper.py --part decoder")
         meta = self.step.get_modelmeta().custom_metadata_map
         self.vocabulary = meta["vocabulary"].split("\n")
         self.sot, self.eot = int(meta["sot"]), int(meta["eot"])
@@ -114,19 +128,23 @@ class Transcriber:
     def decode(self, features: np.ndarray, language: str = "en") -> tuple[list[int], float, float]:
         """Greedy tokens for one window of encoder features (T ≤ 1500, D): (text tokens, probability
         of no speech, mean log-probability of the tokens)."""
-        cross_k, cross_v = self.cross.run(None, {"features": np.ascontiguousarray(features[None], np.float32)})
+        cross = self.cross.run(None, {"features": np.ascontiguousarray(features[None], np.float32)})
+        cross = dict(zip(self.cross_names, cross))  # one tensor per layer, read in place by every step
         self_kv = np.zeros((self.layers, 2, 1, self.heads, 0, self.dim // self.heads), np.float32)
         tokens = np.array([self.prompt(language)], np.int64)
         out, logprobs, no_speech = [], [], 0.0
         for i in range(self.max_tokens // 2):
-            logits, self_kv = self.step.run(None, {"tokens": tokens, "self_kv": self_kv, "cross_k": cross_k,
-                                                   "cross_v": cross_v})
+            mask = self.begin_mask if i == 0 else self.mask
+            logits, top_tokens, top_logits, self_kv = self.step.run(
+                ["logits", "top_tokens", "top_logits", "new_self_kv"],
+                {"tokens": tokens, "self_kv": self_kv, "mask": mask, **cross})
             if i == 0:
                 first = logits[0, 0] - logits[0, 0].max()
                 no_speech = float(np.exp(first[self.no_speech]) / np.exp(first).sum())
-            scores = logits[0, -1] + (self.begin_mask if i == 0 else self.mask)
-            token = int(np.argmax(scores))
-            logprobs.append(-float(np.log(np.exp(scores - scores[token]).sum())))  # the top token's log-probability
+            best = int(np.argmax(top_logits[0]))  # the step's best few tokens, rescored exactly
+            token, score = int(top_tokens[0, best]), float(top_logits[0, best])
+            scores = logits[0, -1] + mask
+            logprobs.append(score - float(scores.max() + np.log(np.exp(scores - scores.max()).sum())))
             if token == self.eot:
                 break
             out.append(token)
@@ -150,7 +168,7 @@ class Transcriber:
         (pauses cut out) packed into ≤ 30 s; a window Whisper judges silent, or whose text repeats itself,
         has "". `progress` hears of each window (and may cancel)."""
         progress = progress or Progress()
-        out, windows = [], _windows(speech_ranges(audio, PIECE_SECONDS))
+        out, windows = [], speech_windows(audio)
         for k, ranges in enumerate(windows):
             samples = np.concatenate([audio.samples[a:b] for a, b in ranges])
             tokens, no_speech, logprob = self.decode(self.features(samples), language)

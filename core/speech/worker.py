@@ -1,14 +1,23 @@
 """A recognition worker: `python -m core.speech.worker`, started by pool.py.
 
 Reads pieces of 16-bit PCM from stdin (a JSON header line, then the bytes) and answers
-each with one JSON line of timed phones and text, until its stdin closes.
+each with one JSON line of timed phones and text, until its stdin closes. A piece is decoded
+('words', 'phones') or its header's text force-aligned in its language ('align': phones null
+where the text does not fit).
 """
 from __future__ import annotations
 
 import json
 import sys
 
+from .recognise import aligned_or_none
 from .sphinx import decode_phones, decode_words
+
+
+def _align(job: dict, pcm: bytes) -> tuple[list | None, str]:
+    phones = aligned_or_none(pcm, job["text"], job["language"])
+    return (None if phones is None else [[p.name, p.start + job["offset"], p.end + job["offset"]] for p in phones],
+            job["text"])
 
 
 def main() -> None:
@@ -18,9 +27,12 @@ def main() -> None:
     for header in iter(stdin.readline, b""):
         job = json.loads(header)
         pcm = stdin.read(job["bytes"])
-        phones, text = decode[job["kind"]](pcm, job["offset"])
-        stdout.write((json.dumps({"phones": [[p.name, p.start, p.end] for p in phones], "text": text}) + "\n")
-                     .encode())
+        if job["kind"] == "align":
+            rows, text = _align(job, pcm)
+        else:
+            phones, text = decode[job["kind"]](pcm, job["offset"])
+            rows = [[p.name, p.start, p.end] for p in phones]
+        stdout.write((json.dumps({"phones": rows, "text": text}) + "\n").encode())
         stdout.flush()
 
 
