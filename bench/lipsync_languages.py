@@ -39,6 +39,9 @@ SETS_TEXT = """The sets (real human speech, none tuned on; each read from where 
 - **ktuberling**: `ktuberling-data`, single words in 13 languages; text from the file name (accents lost: approximate).
 - **asterisk**: Asterisk's professional telephone prompts (`asterisk-core-sounds-{en,es,fr,it,ru}-wav`, 8 kHz),
   exact text from the `core-sounds-<lang>.txt` of the same packages.
+- **voices**: the same prompts read by another speaker (`asterisk-prompt-it-menardi-wav`: Italian, a woman, where
+  the core set's Italian is a man), text from the core set's line of the same prompt name: the wording sometimes
+  differs (approximate; `beep` is a beep). Held out: added after every setting was chosen.
 
 Reference timing for every set: the clip's transcript force-aligned in its language (`core.speech.recognise.align`:
 espeak-ng's phonemes for the language mapped to ARPAbet, pocketsphinx's en-us acoustic model), as DESIGN.md §5

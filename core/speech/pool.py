@@ -129,8 +129,10 @@ def _forget(stopped: list[subprocess.Popen]) -> None:
 
 
 def warm_up() -> None:
-    """Start one worker per core and have each build its decoders (0.5 s of silence each)."""
+    """Start one worker per core and have each build its word and English alignment decoders (0.5 s of
+    silence each)."""
     n = cpu_count()
     if n > 1:
         map_pieces([(bytes(16000), 0.0)] * n)
+        map_pieces([(bytes(16000), 0.0)] * n, "align", fields=[{"text": "a", "language": "en"}] * n)
 
