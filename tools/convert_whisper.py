@@ -403,12 +403,7 @@ def _embedding_int8(model, name: str) -> None:
     graph.initializer.extend([
         numpy_helper.from_array(np.round(table / scale[:, None]).astype(np.int8).T.copy(), q_t),
         numpy_helper.from_array(scale.astype(np.float32), sc),
-        numpy_helper.from_array(np.array([-1], np.int64), t + "last_axis"),
-        numpy_helper.from_array(np.array(-1, np.int64), t + "last"),
-        numpy_helper.from_array(np.array([RESCORED], np.int64), t + "k")])
-    graph.input.append(helper.make_tensor_value_info("mask", TensorProto.FLOAT, [vocab]))
-    graph.output.extend([helper.make_tensor_value_info("top_tokens", TensorProto.INT64, ["batch", RESCORED]),
-                         helper.make_tensor_value_info("top_logits", TensorProto.FLOAT, ["batch", RESCORED])])
+        numpy_helper.from_array(np.array([-1], np.int64), t + "last_axis")])
 
     def columns(ids: str, prefix: str) -> list:  # the table's rows for `ids` (..., ) as fp32 (..., d)
         return [helper.make_node("Gather", [q_t, ids], [prefix + "t"], axis=1),  # (d, ...)
@@ -425,10 +420,9 @@ def _embedding_int8(model, name: str) -> None:
         helper.make_node("Mul", [t + "logits_h", sc], [out]),
         *columns(tokens, t + "rows_"),
         helper.make_node("Mul", [t + "rows_f32", t + "rows_scale_1"], [looked_up]),
-        # rescoring: the last position's best RESCORED tokens, recomputed with the fp32 hidden state
-        helper.make_node("Gather", [out, t + "last"], [t + "approx"], axis=1),  # (batch, vocab)
-        helper.make_node("Add", [t + "approx", "mask"], [t + "approx_masked"]),
-        helper.make_node("TopK", [t + "approx_masked", t + "k"], [t + "top_approx", "top_tokens"], axis=-1),
+    ])
+    _best_tokens(graph, out, t, t + "top_approx", vocab)
+    graph.node.extend([  # rescoring: the best tokens' logits recomputed with the fp32 hidden state
         *columns("top_tokens", t + "top_"),  # (batch, RESCORED, d)
         helper.make_node("Gather", [hidden, t + "last"], [t + "h_last"], axis=1),  # (batch, d)
         helper.make_node("Unsqueeze", [t + "h_last", t + "k_axis"], [t + "h_last_1"]),
@@ -442,21 +436,20 @@ def _embedding_int8(model, name: str) -> None:
     _sort_topologically(graph)
 
 
-def _top_tokens(model, vocab: int) -> None:
-    """The step's `top_tokens`, `top_logits` outputs (see `_embedding_int8`) where the logits are exact
-    already: the best RESCORED of the last position's logits plus the input `mask`."""
+def _best_tokens(graph, logits: str, prefix: str, values: str, vocab: int) -> None:
+    """The step's input `mask` (vocab,), its output `top_tokens` (batch, RESCORED): the best tokens of the
+    last position of `logits` plus `mask`, and their values as `values` (the output `top_logits` where the
+    logits are exact; see `_embedding_int8` where they are not). Adds the scalar index `prefix` + "last"."""
     from onnx import TensorProto, helper, numpy_helper
 
-    graph = model.graph
-    t = "top/"
-    graph.initializer.extend([numpy_helper.from_array(np.array(-1, np.int64), t + "last"),
-                              numpy_helper.from_array(np.array([RESCORED], np.int64), t + "k")])
+    graph.initializer.extend([numpy_helper.from_array(np.array(-1, np.int64), prefix + "last"),
+                              numpy_helper.from_array(np.array([RESCORED], np.int64), prefix + "k")])
     graph.input.append(helper.make_tensor_value_info("mask", TensorProto.FLOAT, [vocab]))
     graph.output.extend([helper.make_tensor_value_info("top_tokens", TensorProto.INT64, ["batch", RESCORED]),
                          helper.make_tensor_value_info("top_logits", TensorProto.FLOAT, ["batch", RESCORED])])
-    graph.node.extend([helper.make_node("Gather", ["logits", t + "last"], [t + "last_logits"], axis=1),
-                       helper.make_node("Add", [t + "last_logits", "mask"], [t + "masked"]),
-                       helper.make_node("TopK", [t + "masked", t + "k"], ["top_logits", "top_tokens"], axis=-1)])
+    graph.node.extend([helper.make_node("Gather", [logits, prefix + "last"], [prefix + "last_logits"], axis=1),
+                       helper.make_node("Add", [prefix + "last_logits", "mask"], [prefix + "masked"]),
+                       helper.make_node("TopK", [prefix + "masked", prefix + "k"], [values, "top_tokens"], axis=-1)])
 
 
 def _sort_topologically(graph) -> None:
@@ -560,7 +553,7 @@ def export_decoder(name: str, out_step: str, out_cross: str, precision: str) -> 
         if precision == "int8":
             _embedding_int8(model, embedding[0])
         else:
-            _top_tokens(model, vocab)
+            _best_tokens(model.graph, "logits", "top/", "top_logits", vocab)
         if precision in ("fp16", "int8"):
             _store_fp16(model)
         cross_path = os.path.join(tmp, "cross.onnx")
