@@ -42,6 +42,11 @@ SETS_TEXT = """The sets (real human speech, none tuned on; each read from where 
 - **voices**: the same prompts read by another speaker (`asterisk-prompt-it-menardi-wav`: Italian, a woman, where
   the core set's Italian is a man), text from the core set's line of the same prompt name: the wording sometimes
   differs (approximate; `beep` is a beep). Held out: added after every setting was chosen.
+- **fillets**: the spoken dialogue of the game Fish Fillets NG (`fillets-ng-data-cs`, `-nl`): sentences acted by
+  several voices in Czech (the original cast) and Dutch, exact text from each level's `dialogs_<lang>.lua`.
+  Held out: added after every setting was chosen.
+- **tuxpaint**: `tuxpaint-stamps-default`, each stamp's spoken description ("Une grenouille.") in 12 languages,
+  one reader each; text from the stamp's `.txt` (edited after some recordings: approximate). Held out.
 
 Reference timing for every set: the clip's transcript force-aligned in its language (`core.speech.recognise.align`:
 espeak-ng's phonemes for the language mapped to ARPAbet, pocketsphinx's en-us acoustic model), as DESIGN.md §5

@@ -15,6 +15,13 @@ Sets:
 - asterisk: asterisk-core-sounds-{en,es,fr,it,ru}-wav, telephone prompts (8 kHz) read by
   professional speakers, words to sentences; the text is in the documentation of the
   packages without -wav (core-sounds-<lang>.txt.gz);
+- fillets: fillets-ng-data-cs and -nl (with fillets-ng-data), the spoken dialogue of the
+  game Fish Fillets NG: sentences acted by several voices in Czech (the original cast) and Dutch
+  (its "en" folder holds the lines every language shares: noises, German and Russian); the
+  text is the subtitle of the same line in the level's dialogs_<lang>.lua;
+- tuxpaint: tuxpaint-stamps-default, the spoken description of each stamp ("A frog.") in about
+  12 languages, one reader each; the text is the stamp's description in its .txt (edited after
+  some recordings were made: approximate);
 - voices: the same prompts read by other speakers, from Asterisk prompt packages that install
   beside the core sounds (asterisk-prompt-it-menardi-wav: Italian, a woman; the core set's
   Italian is a man). The text is the core set's for the same prompt name: the wording may
@@ -42,6 +49,8 @@ KTUBERLING = "/usr/share/ktuberling/sounds"
 ASTERISK = "/usr/share/asterisk/sounds"
 ASTERISK_TEXT = "/usr/share/doc/asterisk-core-sounds-{lang}/core-sounds-{lang}.txt.gz"
 ASTERISK_PACKAGE_FILES = "/var/lib/dpkg/info/asterisk-core-sounds-*-wav.list"  # what each package installed
+FILLETS = "/usr/share/games/fillets-ng"
+TUXPAINT = "/usr/share/tuxpaint/stamps"
 ENGLISH = "en-us"  # pocketsphinx's own model and dictionary
 # ktuberling: file-name prefixes that name a playground, not the object ("patate_ballon").
 _THEME_PREFIXES = {"patate", "patata"}
@@ -49,6 +58,10 @@ _THEME_PREFIXES = {"patate", "patata"}
 # ("shoes" for shoe): none of its texts is known. (Danish: 39 %, Catalan 28 %, German 3 %.)
 MIN_NAMED_SHARE = 0.2
 _PROMPT_KEY = re.compile(r"\w[-/]\w+(-\w+)*:")  # 'vm-review-nonurgent:' inside a line
+_LUA_STRING = r'"((?:[^"\\]|\\.)*)"'
+# fillets: dialogId("id", "font", "English subtitle") then, in a translation, dialogStr("its text")
+_DIALOG = re.compile(r'dialogId\(\s*' + _LUA_STRING + r'\s*,\s*' + _LUA_STRING + r'\s*,\s*' + _LUA_STRING
+                     + r'\s*\)(?:\s*dialogStr\(\s*' + _LUA_STRING + r'\s*\))?')
 
 
 @dataclass(frozen=True)
@@ -208,9 +221,65 @@ def asterisk(voices: bool = False) -> list[Clip]:
     return clips
 
 
+def _fillets_lines(level: str, lang: str) -> dict[str, str]:
+    """Dialogue id → the text said in `lang` ('en': the English subtitle every table keys on)."""
+    tables = sorted(glob.glob(os.path.join(FILLETS, "script", level, "dialogs*.lua")))
+    if lang != "en":
+        tables = [t for t in tables if os.path.basename(t) == f"dialogs_{lang}.lua"]
+    out: dict[str, str] = {}
+    for table in tables:
+        with open(table, encoding="utf-8", errors="replace") as fh:
+            for key, _font, english, translated in _DIALOG.findall(fh.read()):
+                text = english if lang == "en" else translated
+                if re.search(r"\w", text):
+                    out.setdefault(key, text.replace('\\"', '"'))
+    return out
+
+
+def fillets() -> list[Clip]:
+    folders = sorted(glob.glob(os.path.join(FILLETS, "sound", "*", "??")))
+    if not folders:
+        return _skip("fillets", f"no dialogue under {FILLETS}/sound (apt-get install fillets-ng-data "
+                                "fillets-ng-data-cs fillets-ng-data-nl)")
+    clips = []
+    for folder in folders:
+        level, lang = folder.split(os.sep)[-2:]
+        if lang == "en":
+            continue  # every language's lines said in none ("Jawohl, mein Herr!", a virus's hex digits)
+        code = espeak_code(lang)
+        lines = _fillets_lines(level, lang) if code else {}
+        for path in sorted(glob.glob(os.path.join(folder, "*.ogg"))):
+            text = lines.get(os.path.basename(path)[: -len(".ogg")])
+            if text:
+                clips.append(Clip(path, code, text, "fillets", "exact"))
+    return clips
+
+
+def tuxpaint() -> list[Clip]:
+    descriptions = sorted(glob.glob(os.path.join(TUXPAINT, "**", "*_desc*.ogg"), recursive=True))
+    if not descriptions:
+        return _skip("tuxpaint", f"no spoken descriptions under {TUXPAINT} (apt-get install tuxpaint-stamps-default)")
+    clips = []
+    for path in descriptions:
+        stem, _, lang = path[: -len(".ogg")].rpartition("_desc")
+        lang = lang.lstrip("_") or "en"
+        code = espeak_code(lang)
+        if code is None or not os.path.isfile(stem + ".txt"):
+            continue
+        with open(stem + ".txt", encoding="utf-8", errors="replace") as fh:
+            lines = [line.strip() for line in fh]
+        # the first line is English; then 'fr.utf8=Une grenouille.'
+        texts = {"en": lines[0] if lines else ""}
+        texts.update(line.split(".utf8=", 1) for line in lines if ".utf8=" in line)
+        text = texts.get(lang, "").strip(" |")
+        if re.search(r"\w", text):
+            clips.append(Clip(path, code, text, "tuxpaint", "approx"))
+    return clips
+
+
 def voices() -> list[Clip]:
     return asterisk(voices=True)
 
 
 SETS = {"shared": shared, "alsa": alsa, "klettres": klettres, "ktuberling": ktuberling, "asterisk": asterisk,
-        "voices": voices}
+        "voices": voices, "fillets": fillets, "tuxpaint": tuxpaint}

@@ -96,8 +96,8 @@ def measure(path: str, engine: str, with_blender: bool, language: str = "en") ->
     else:
         from core.engines import phones_for
 
-        phones = phones_for(audio, None, engine, language)[0]
-        heard = closure_heard(audio, fps, n) if engine == "phonetic-whisper" else None
+        # as a click runs it: Phonetic + Whisper's closure network on the windows its words were heard in
+        phones, _, heard = phones_for(audio, None, engine, language, fps=fps)
         times["timing"] = time.perf_counter() - t
         t = time.perf_counter()
         w = articulate(phones, fps, n, closed=heard)

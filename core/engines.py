@@ -23,6 +23,8 @@ import math
 import os
 import time
 
+import numpy as np
+
 from .errors import InputError
 from .face.arkit import INDEX
 from .motion.articulation import articulate, blinks
@@ -50,36 +52,55 @@ def read_text(text: str | None) -> str | None:
 
 
 def phones_for(audio: Audio, text: str | None, engine: str, language: str = ENGLISH,
-               progress: Progress | None = None) -> tuple[list, dict]:
-    """The timed phones for `audio` and a note of how they were found.
+               progress: Progress | None = None, fps: float = 30.0) -> tuple[list, dict, np.ndarray | None]:
+    """The timed phones for `audio`, a note of how they were found, and for "phonetic-whisper" without a
+    transcript the lip closure that the Whisper-feature network hears (`closure_heard`, one value per frame
+    at `fps`: round(duration × fps) frames; else None).
 
     Word recognition knows only English words (pocketsphinx's US-English language model): in another
     language it would hear English words and lose the clip's own p/b/m, so there the phonetic engine
     listens with the language-free phone loop instead."""
     words_known = languages.is_english(language)
+    warning = {}
     if text and text.strip():
         try:
             phones, unknown = recognise.align(audio, text, language)
-            return phones, {"timing": "forced alignment", "unknown_words": unknown}
-        except recognise.AlignmentFailed as exc:
-            warning = f"{exc} The phones were recognised from the audio instead."
-            if not words_known:
-                return recognise.recognise_phones(audio, progress=progress), {"timing": "phone loop",
-                                                                              "warning": warning}
-            phones, words = recognise.recognise_words(audio, progress=progress)
-            return phones, {"timing": "word recognition", "recognised_text": words, "warning": warning}
-    if engine == "phonetic-whisper" and transcribe.available(language):
-        heard = transcribe.transcribe(audio, language, progress)
-        try:
-            phones = recognise.align_pieces(audio, heard, language, progress)
-            return phones, {"timing": "Whisper words, aligned",
-                            "recognised_text": " ".join(text for _, _, text in heard if text)}
-        except recognise.AlignmentFailed:  # nothing heard, or no words that fit
-            pass
+            return phones, {"timing": "forced alignment", "unknown_words": unknown}, None
+        except recognise.AlignmentFailed as exc:  # heard from the audio alone instead, as without a transcript
+            warning = {"warning": f"{exc} The phones were recognised from the audio instead."}
+    closed = None
+    if engine == "phonetic-whisper":
+        n = max(1, round(audio.duration * fps))
+        if transcribe.available(language):
+            phones, heard, closed = _whisper_words(audio, language, fps, n, progress)
+            if phones is not None:
+                return phones, {"timing": "Whisper words, aligned", "recognised_text": heard, **warning}, closed
+        else:
+            closed = closure_heard(audio, fps, n, progress)
     if engine == "phonetic-fast" or not words_known:
-        return recognise.recognise_phones(audio, progress=progress), {"timing": "phone loop"}
+        return recognise.recognise_phones(audio, progress=progress), {"timing": "phone loop", **warning}, closed
     phones, words = recognise.recognise_words(audio, progress=progress)
-    return phones, {"timing": "word recognition", "recognised_text": words}
+    return phones, {"timing": "word recognition", "recognised_text": words, **warning}, closed
+
+
+def _whisper_words(audio: Audio, language: str, fps: float, n_frames: int, progress: Progress | None
+                   ) -> tuple[list | None, str, np.ndarray]:
+    """Whisper's words force-aligned, window by window: each window goes to an alignment worker as soon as it
+    is heard, while Whisper hears the next, and the closure network runs while the last ones are aligned
+    (`closure_heard`: in English on tiny.en's features of the same windows). (phones, or None where no
+    window's words fit or none were heard; the words heard; the closure)."""
+    windows = transcribe.speech_windows(audio)
+    with recognise.Aligner(audio, language, progress, len(windows)) as aligner:
+        heard = []
+        for first, end, text in transcribe.hear(audio, language, windows, progress):
+            aligner.add(first, end, text)
+            heard.append(text)
+        closed = closure_heard(audio, fps, n_frames, progress, windows if languages.is_english(language) else None)
+        try:
+            phones = aligner.phones()
+        except recognise.AlignmentFailed:
+            phones = None
+    return phones, " ".join(text for text in heard if text), closed
 
 
 def resolve(engine: str, text: str | None, language: str) -> str:
@@ -118,13 +139,8 @@ def animate(audio: Audio | str, text: str | None = None, engine: str = DEFAULT_E
         phones, note = [], {"timing": "neural", "emotions_in_motion": dict(emotions or {})}
         t2 = time.perf_counter()
     else:
-        phones, note = phones_for(audio, text, engine, language, progress)
+        phones, note, heard = phones_for(audio, text, engine, language, progress, fps)
         progress.stage(MOTION)
-        # a transcript's alignment is the timing itself; recognised phones may have missed closures
-        listen = engine == "phonetic-whisper" and note["timing"] != "forced alignment"
-        # tiny.en's words were heard in these windows; their features serve the closure network too
-        shared = transcribe.speech_windows(audio) if listen and languages.is_english(language) else None
-        heard = closure_heard(audio, fps, n, progress, shared) if listen else None
         t2 = time.perf_counter()
         w = articulate(phones, fps, n, layered=emotions, closed=heard)
     if blink:

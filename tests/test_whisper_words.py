@@ -7,6 +7,7 @@ import importlib.util
 import os
 import pathlib
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -244,4 +245,47 @@ def test_windows_align_in_workers_as_in_this_process():
     first_two = pieces[1][1] / 16000
     assert [p for p in mixed if p.end <= first_two] == [p for p in here if p.end <= first_two]
     assert any(p.name != "SIL" and p.start >= pieces[2][0] / 16000 for p in mixed)  # the phone loop's
+    pool.shutdown()
+
+
+def test_windows_are_aligned_while_the_next_is_heard_and_a_cancel_meanwhile_stops_the_workers():
+    """recognise.Aligner sends each window to a worker as it is added, so it is aligned while the caller works
+    (Whisper hearing the next window): its phones are those of align_pieces. Leaving the block by a cancel
+    kills the workers mid-window at once; the pool works after."""
+    from core.progress import Cancelled, Progress
+    from core.speech import pool
+    from core.speech.audio import Audio
+
+    if pool.cpu_count() < 2:
+        pytest.skip("one core: the windows are aligned in this process")
+    texts = _transcripts()
+    clips = ("codetalker_man.wav", "faceformer_test.wav", "voca_test_sentence.wav")
+    parts = [load_audio(data_path("speech", c)).samples for c in clips]
+    audio = Audio(np.concatenate([x for p in parts * 4 for x in (p, np.zeros(8000, np.float32))]))
+    pieces, at = [], 0
+    for clip, samples in zip(clips * 4, parts * 4):
+        pieces.append((at, at + len(samples), texts[clip]))
+        at += len(samples) + 8000
+    with recognise.Aligner(audio, "en", count=len(pieces)) as aligner:
+        aligner.add(*pieces[0])
+        deadline = time.perf_counter() + 30
+        while aligner.jobs.results[0] is None and time.perf_counter() < deadline:
+            time.sleep(0.05)  # the caller's own work: the first window is aligned meanwhile
+        assert aligner.jobs.results[0] is not None
+        for piece in pieces[1:]:
+            aligner.add(*piece)
+        streamed = aligner.phones()
+    assert streamed == recognise.align_pieces(audio, pieces)
+    progress = Progress()
+    with pytest.raises(Cancelled):
+        with recognise.Aligner(audio, "en", progress, len(pieces)) as aligner:
+            for piece in pieces:
+                aligner.add(*piece)
+            time.sleep(0.3)  # the workers are mid-window
+            progress.cancel()
+            started = time.perf_counter()
+            progress.check()
+    assert time.perf_counter() - started < 2.0  # the windows being aligned were not waited for
+    assert all(p.poll() is None for p in pool._pool)  # the killed workers left the pool
+    assert recognise.align_pieces(audio, pieces) == streamed  # and the next alignment gets a working pool
     pool.shutdown()

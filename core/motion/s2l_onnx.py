@@ -42,14 +42,12 @@ class WhisperS2L:
     """The two ONNX sessions: Whisper's encoder and the S2L network trained on its features."""
 
     def __init__(self, model: str = MODEL, encoder: str = whisper.DEFAULT_MODEL):
-        import onnxruntime as ort  # imported here: only the neural engines pay its start-up
-
         for path, how in ((model, "python -m core train s2l --features whisper (or tools/export_s2l_onnx.py)"),
                           (encoder, "python tools/convert_whisper.py --model tiny.en")):
             if not os.path.exists(path):
                 raise FileNotFoundError(f"{path} not found: make it with `{how}`.")
         self.encoder = whisper.Encoder(encoder, pad=True)
-        self.session = ort.InferenceSession(model, providers=whisper.choose_providers(ort.get_available_providers()))
+        self.session = whisper.session(model)
         meta = self.session.get_modelmeta().custom_metadata_map
         self.frame_rate = float(meta.get("frame_rate", FRAME_RATE))
         self.scale = float(meta.get("scale", 100.0))

@@ -13,9 +13,11 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import queue
 import subprocess
 import sys
 import threading
+from typing import Self
 
 from ..progress import Cancelled, Progress
 
@@ -60,33 +62,51 @@ def shutdown() -> None:
     _pool.clear()
 
 
-def map_pieces(pieces: list[tuple[bytes, float]], kind: str = "words",
-               progress: Progress | None = None, fields: list[dict] | None = None) -> list[tuple[list | None, str]]:
-    """Decode each (pcm16, start seconds) piece in a worker ('words', 'phones' or 'align', see worker.py);
-    results in order: (phone rows, text); rows are None where an 'align' piece's text did not fit.
-    `fields`, one dict per piece, go with it to the worker (an 'align' piece's text and language).
+class Jobs:
+    """Pieces handed to the worker processes as they come, each worker fed by a thread of this process:
+    the caller can go on working (Whisper decoding the next window) while earlier pieces are decoded.
+    `wait` gathers the results in the order the pieces were put. Use it as a context manager: leaving it by
+    an exception (a cancel) kills the workers mid-piece, as `wait` does on a cancel.
 
-    On `progress`'s cancel the workers take no further piece and those mid-piece are killed (a decoder
-    cannot be interrupted); the idle ones stay in the pool, and the next call starts new ones as needed."""
-    progress = progress or Progress()
-    procs = _workers(min(len(pieces), cpu_count()))
-    results: list = [None] * len(pieces)
+    Kinds: 'words', 'phones' or 'align' (see worker.py)."""
 
-    # a free worker takes the longest piece left, so the workers finish together
-    queue = iter(sorted(range(len(pieces)), key=lambda k: -len(pieces[k][0])))
-    taking = threading.Lock()
-    busy: set[subprocess.Popen] = set()
+    def __init__(self, kind: str, progress: Progress | None = None, workers: int | None = None):
+        self.kind, self.progress = kind, progress or Progress()
+        self.pieces: list[tuple[bytes, float, dict]] = []
+        self.results: list = []
+        self._todo: queue.Queue[int | None] = queue.Queue()
+        self._taking = threading.Lock()  # under it a cancel's list of busy workers cannot miss one
+        self._busy: set[subprocess.Popen] = set()
+        self._stopped = False
+        self._procs = _workers(max(1, min(workers or cpu_count(), cpu_count())))
+        self._threads = [threading.Thread(target=self._serve, args=(p,), daemon=True) for p in self._procs]
+        for t in self._threads:
+            t.start()
 
-    def serve(proc: subprocess.Popen) -> None:
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, kind, *_) -> None:
+        if kind is not None:
+            self.stop()
+
+    def put(self, pcm: bytes, start: float = 0.0, fields: dict | None = None) -> None:
+        """Queue one piece of 16-bit PCM (`start`: its place in the clip, s; `fields`: what goes with it to
+        the worker, e.g. an 'align' piece's text and language)."""
+        self.pieces.append((pcm, start, fields or {}))
+        self.results.append(None)
+        self._todo.put(len(self.pieces) - 1)
+
+    def _serve(self, proc: subprocess.Popen) -> None:
         while True:
-            with taking:  # under the lock a cancel's list of busy workers cannot miss this one
-                k = None if progress.cancelled else next(queue, None)
-                if k is None:
+            k = self._todo.get()
+            with self._taking:
+                if k is None or self._stopped or self.progress.cancelled:
                     return
-                busy.add(proc)
-            pcm, t0 = pieces[k]
+                self._busy.add(proc)
+            pcm, start, fields = self.pieces[k]
             try:
-                header = {**(fields[k] if fields else {}), "kind": kind, "offset": t0, "bytes": len(pcm)}
+                header = {**fields, "kind": self.kind, "offset": start, "bytes": len(pcm)}
                 proc.stdin.write((json.dumps(header) + "\n").encode() + pcm)
                 proc.stdin.flush()
                 line = proc.stdout.readline()
@@ -95,32 +115,57 @@ def map_pieces(pieces: list[tuple[bytes, float]], kind: str = "words",
             if not line:  # the worker stopped: its piece stays undone
                 return
             reply = json.loads(line)
-            results[k] = (reply["phones"], reply["text"])
-            with taking:
-                busy.discard(proc)
+            self.results[k] = (reply["phones"], reply["text"])
+            with self._taking:
+                self._busy.discard(proc)
 
-    threads = [threading.Thread(target=serve, args=(p,), daemon=True) for p in procs]
-    for t in threads:
-        t.start()
-    try:
-        while alive := [t for t in threads if t.is_alive()]:
-            progress.step(sum(r is not None for r in results) / len(pieces))
-            alive[0].join(POLL_SECONDS)
-    except Cancelled:
-        with taking:
-            stopped = list(busy)
+    def wait(self) -> list[tuple[list | None, str]]:
+        """Every piece's (phone rows, text), in order; rows are None where an 'align' piece's text did not
+        fit. RuntimeError (and the pool closed) if a worker failed; Cancelled on `progress`'s cancel."""
+        for _ in self._threads:
+            self._todo.put(None)  # no more pieces: each thread ends after its last
+        try:
+            while alive := [t for t in self._threads if t.is_alive()]:
+                self.progress.step(sum(r is not None for r in self.results) / max(1, len(self.results)))
+                alive[0].join(POLL_SECONDS)
+        except Cancelled:
+            self.stop()
+            raise
+        if any(r is None for r in self.results):
+            shutdown()
+            raise RuntimeError("recognition workers failed")
+        return self.results
+
+    def stop(self) -> None:
+        """Take no further piece and kill the workers mid-piece (a decoder cannot be interrupted); the idle
+        ones stay in the pool, and the next Jobs starts new ones as needed."""
+        with self._taking:
+            self._stopped = True
+            stopped = list(self._busy)
+            for _ in self._threads:
+                self._todo.put(None)
         for p in stopped:
             p.kill()
-        for t in threads:
+        for t in self._threads:
             t.join()
         for p in stopped:
             p.wait()
         _forget(stopped)
-        raise
-    if any(r is None for r in results):
-        shutdown()
-        raise RuntimeError("recognition workers failed")
-    return results
+
+
+def map_pieces(pieces: list[tuple[bytes, float]], kind: str = "words",
+               progress: Progress | None = None, fields: list[dict] | None = None) -> list[tuple[list | None, str]]:
+    """Decode each (pcm16, start seconds) piece in a worker (see `Jobs`); results in order. A free worker takes
+    the longest piece left, so the workers finish together."""
+    order = sorted(range(len(pieces)), key=lambda k: -len(pieces[k][0]))
+    with Jobs(kind, progress, len(pieces)) as jobs:
+        for k in order:
+            jobs.put(*pieces[k], fields[k] if fields else None)
+        results = jobs.wait()
+    out: list = [None] * len(pieces)
+    for k, result in zip(order, results):
+        out[k] = result
+    return out
 
 
 def _forget(stopped: list[subprocess.Popen]) -> None:

@@ -12,6 +12,7 @@ or more are decoded without their pauses, in pieces shared out to every core.
 from __future__ import annotations
 
 import re
+from typing import Self
 
 import numpy as np
 from pocketsphinx import Decoder
@@ -222,39 +223,65 @@ def aligned_or_none(pcm: bytes, text: str, language: str) -> list[Phone] | None:
         return None
 
 
+class Aligner:
+    """Pieces of a clip force-aligned to their words as they come: each (first sample, end sample, text) over
+    its own stretch of the audio, silence between, so memory stays that of one piece however long the clip
+    (one alignment of ten minutes took 9 GB). A piece without text, or whose text does not fit, gets the phone
+    loop's phones.
+
+    With several pieces (`count`) on several cores, or a cancellable `progress`, each piece goes to a worker
+    process (pool.py) as soon as it is added, so the caller keeps working meanwhile (Whisper hears the next
+    window while the last one is aligned: alignment costs about as much). Else they are aligned here, in
+    `phones`. Use it as a context manager, so an exception (a cancel) stops the workers."""
+
+    def __init__(self, audio: Audio, language: str = ENGLISH, progress: Progress | None = None, count: int = 1):
+        self.audio, self.language, self.progress = audio, language, progress or Progress()
+        self.pieces: list[tuple[int, int, str]] = []
+        self.jobs = None
+        if (count > 1 and pool.cpu_count() > 1) or self.progress.cancellable:
+            try:
+                self.jobs = pool.Jobs("align", self.progress, count)
+            except OSError:  # no worker can run here: align in this process
+                pass
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, kind, *_) -> None:
+        if kind is not None and self.jobs is not None:
+            self.jobs.stop()
+
+    def add(self, first: int, end: int, text: str) -> None:
+        self.pieces.append((first, end, text))
+        if self.jobs is not None:
+            self.jobs.put(_pcm(self.audio, first, end), 0.0, {"text": text, "language": self.language})
+
+    def phones(self) -> list[Phone]:
+        """Every piece's phones, in the clip's time, pauses as SIL. AlignmentFailed when no piece's words fit
+        (before any phone loop runs: the caller then decodes the whole clip its own way)."""
+        aligned = None
+        if self.jobs is not None:
+            try:
+                aligned = [None if rows is None else [Phone(*row) for row in rows] for rows, _ in self.jobs.wait()]
+            except (OSError, RuntimeError):  # the workers failed: align here
+                pass
+        if aligned is None:
+            aligned = [aligned_or_none(_pcm(self.audio, a, b), text, self.language) for a, b, text in self.pieces]
+        if not any(found is not None for found in aligned):
+            raise AlignmentFailed("Whisper's words could not be fitted to the audio.")
+        phones = []
+        for (a, b, _), found in zip(self.pieces, aligned):
+            if found is None:
+                found = recognise_phones(Audio(self.audio.samples[a:b]), progress=self.progress)
+            phones += [Phone(p.name, p.start + a / SAMPLE_RATE, p.end + a / SAMPLE_RATE)
+                       for p in found if p.name != "SIL"]
+        return _with_pauses(phones, self.audio.duration)
+
+
 def align_pieces(audio: Audio, pieces: list[tuple[int, int, str]], language: str = ENGLISH,
                  progress: Progress | None = None) -> list[Phone]:
-    """Each (first sample, end sample, text) force-aligned over its own stretch of `audio`, silence between:
-    memory stays that of one piece however long the clip (one alignment of ten minutes took 9 GB). A piece
-    without text, or whose text does not fit, gets the phone loop's phones. AlignmentFailed when none fits
-    (before any phone loop runs: the caller then decodes the whole clip its own way).
-
-    Several pieces, or a cancellable `progress`, go to the worker processes (pool.py), one per core: alignment
-    costs about as much as Whisper's words, and a cancel stops a worker at once."""
-    progress = progress or Progress()
-    pcms = [_pcm(audio, a, b) for a, b, _ in pieces]
-    texts = [text for _, _, text in pieces]
-    in_workers = (len(pieces) > 1 and pool.cpu_count() > 1) or progress.cancellable
-    aligned = _in_workers(pcms, progress, texts, language) if in_workers else None
-    if aligned is None:
-        aligned = [aligned_or_none(pcm, text, language) for pcm, text in zip(pcms, texts)]
-    if not any(found is not None for found in aligned):
-        raise AlignmentFailed("Whisper's words could not be fitted to the audio.")
-    phones = []
-    for (a, b, _), found in zip(pieces, aligned):
-        if found is None:
-            found = recognise_phones(Audio(audio.samples[a:b]), progress=progress)
-        phones += [Phone(p.name, p.start + a / SAMPLE_RATE, p.end + a / SAMPLE_RATE) for p in found if p.name != "SIL"]
-    return _with_pauses(phones, audio.duration)
-
-
-def _in_workers(pcms: list[bytes], progress: Progress, texts: list[str], language: str
-                ) -> list[list[Phone] | None] | None:
-    """Each piece's aligned phones from the worker processes (None where its text did not fit), or None
-    where no worker could run here (the caller then aligns in this process)."""
-    fields = [{"text": text, "language": language} for text in texts]
-    try:
-        results = pool.map_pieces([(pcm, 0.0) for pcm in pcms], "align", progress, fields)
-    except (OSError, RuntimeError):
-        return None
-    return [None if rows is None else [Phone(*row) for row in rows] for rows, _ in results]
+    """Each (first sample, end sample, text) of `pieces` force-aligned (see `Aligner`)."""
+    with Aligner(audio, language, progress, len(pieces)) as aligner:
+        for piece in pieces:
+            aligner.add(*piece)
+        return aligner.phones()

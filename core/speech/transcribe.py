@@ -18,6 +18,7 @@ import importlib.util
 import math
 import os
 import zlib
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -26,7 +27,7 @@ from ..progress import Progress
 from .audio import SAMPLE_RATE, Audio
 from .languages import is_english
 from .recognise import speech_ranges
-from .whisper import DEFAULT_MODEL, WINDOW_FRAMES, WINDOW_SECONDS, Encoder, choose_providers, log_mel
+from .whisper import DEFAULT_MODEL, WINDOW_FRAMES, WINDOW_SECONDS, Encoder, log_mel, session
 
 ENGLISH_MODEL = "tiny.en"  # shipped: English words
 MULTILINGUAL_MODEL = "base"  # every other language's words (left out of zips built --english-only)
@@ -88,14 +89,10 @@ class Transcriber:
     """Whisper's decoder (two ONNX sessions) and its tokenizer; the encoder is shared with the caller's."""
 
     def __init__(self, step: str, cross: str, encoder: Encoder | str = DEFAULT_MODEL):
-        import onnxruntime as ort  # imported here: only the Whisper engines pay its start-up
-
         for path in (step, cross):
             if not os.path.exists(path):
                 raise FileNotFoundError(f"{path} not found: run tools/convert_whisper.py --part decoder")
-        providers = choose_providers(ort.get_available_providers())
-        self.step = ort.InferenceSession(step, providers=providers)
-        self.cross = ort.InferenceSession(cross, providers=providers)
+        self.step, self.cross = session(step), session(cross)
         self.cross_names = [o.name for o in self.cross.get_outputs()]
         if "mask" not in {i.name for i in self.step.get_inputs()}:
             raise FileNotFoundError(f"{step} is of an older export: rerun tools/convert_whisper.py --part decoder")
@@ -162,22 +159,22 @@ class Transcriber:
         raw = bytes(self._bytes[c] for t in tokens for c in self.vocabulary[t])
         return raw.decode("utf-8", errors="replace").strip()
 
-    def transcribe(self, audio: Audio, language: str = "en", progress: Progress | None = None
-                   ) -> list[tuple[int, int, str]]:
-        """The words of `audio` window by window: (first sample, end sample, text) of each window, its speech
-        (pauses cut out) packed into ≤ 30 s; a window Whisper judges silent, or whose text repeats itself,
-        has "". `progress` hears of each window (and may cancel)."""
+    def hear(self, audio: Audio, language: str = "en", windows: list[list[tuple[int, int]]] | None = None,
+             progress: Progress | None = None) -> Iterator[tuple[int, int, str]]:
+        """The words of `audio` window by window, as each is decoded: (first sample, end sample, text) of each
+        of `windows` (default `speech_windows`: its speech, pauses cut out, packed into ≤ 30 s); a window
+        Whisper judges silent, or whose text repeats itself, has "". `progress` hears of each window (and may
+        cancel)."""
         progress = progress or Progress()
-        out, windows = [], speech_windows(audio)
+        windows = speech_windows(audio) if windows is None else windows
         for k, ranges in enumerate(windows):
             samples = np.concatenate([audio.samples[a:b] for a, b in ranges])
             tokens, no_speech, logprob = self.decode(self.features(samples), language)
             words = self.text(tokens)
             silent = no_speech > NO_SPEECH and logprob < LOW_LOGPROB
             looping = len(words) > 0 and len(words.encode()) / len(zlib.compress(words.encode())) > MAX_COMPRESSION
-            out.append((ranges[0][0], ranges[-1][1], "" if silent or looping else words))
             progress.step((k + 1) / len(windows))
-        return out
+            yield ranges[0][0], ranges[-1][1], "" if silent or looping else words
 
 
 def model_for(language: str) -> str | None:
@@ -207,13 +204,19 @@ def load(model: str = ENGLISH_MODEL) -> Transcriber:
     return Transcriber(step, cross, encoder)
 
 
-def transcribe(audio: Audio, language: str = "en", progress: Progress | None = None
-               ) -> list[tuple[int, int, str]]:
-    """The words Whisper hears in `audio`, spoken in `language` (an espeak-ng code), per window:
-    (first sample, end sample, text; "" where it hears none)."""
+def hear(audio: Audio, language: str = "en", windows: list[list[tuple[int, int]]] | None = None,
+         progress: Progress | None = None) -> Iterator[tuple[int, int, str]]:
+    """The words Whisper hears in `audio`, spoken in `language` (an espeak-ng code), window by window as each
+    is decoded: (first sample, end sample, text; "" where it hears none). `windows`: see Transcriber.hear."""
     model = model_for(language)
     if model is None:
         raise ValueError(f"no Whisper model here hears '{language}'")
     if len(audio.samples) < SAMPLE_RATE // 10:
-        return []
-    return load(model).transcribe(audio, whisper_code(language), progress)
+        return iter(())
+    return load(model).hear(audio, whisper_code(language), windows, progress)
+
+
+def transcribe(audio: Audio, language: str = "en", progress: Progress | None = None
+               ) -> list[tuple[int, int, str]]:
+    """All of `hear`'s windows."""
+    return list(hear(audio, language, None, progress))
