@@ -66,7 +66,8 @@ class Jobs:
     """Pieces handed to the worker processes as they come, each worker fed by a thread of this process:
     the caller can go on working (Whisper decoding the next window) while earlier pieces are decoded.
     `wait` gathers the results in the order the pieces were put. Use it as a context manager: leaving it by
-    an exception (a cancel) kills the workers mid-piece, as `wait` does on a cancel.
+    an exception (a cancel) kills the workers mid-piece, as `wait` does on a cancel; leaving it otherwise
+    waits for the pieces in flight.
 
     Kinds: 'words', 'phones' or 'align' (see worker.py)."""
 
@@ -89,6 +90,11 @@ class Jobs:
     def __exit__(self, kind, *_) -> None:
         if kind is not None:
             self.stop()
+        else:  # the threads end after their last piece, so no two ever feed the same worker
+            for _ in self._threads:
+                self._todo.put(None)
+            for t in self._threads:
+                t.join()
 
     def put(self, pcm: bytes, start: float = 0.0, fields: dict | None = None) -> None:
         """Queue one piece of 16-bit PCM (`start`: its place in the clip, s; `fields`: what goes with it to

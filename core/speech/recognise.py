@@ -247,9 +247,9 @@ class Aligner:
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, kind, *_) -> None:
-        if kind is not None and self.jobs is not None:
-            self.jobs.stop()
+    def __exit__(self, *exc) -> None:
+        if self.jobs is not None:
+            self.jobs.__exit__(*exc)
 
     def add(self, first: int, end: int, text: str) -> None:
         self.pieces.append((first, end, text))
