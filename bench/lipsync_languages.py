@@ -46,7 +46,9 @@ SETS_TEXT = """The sets (real human speech, none tuned on; each read from where 
   several voices in Czech (the original cast) and Dutch, exact text from each level's `dialogs_<lang>.lua`.
   Held out: added after every setting was chosen.
 - **tuxpaint**: `tuxpaint-stamps-default`, each stamp's spoken description ("Une grenouille.") in 12 languages,
-  one reader each; text from the stamp's `.txt` (edited after some recordings: approximate). Held out.
+  one reader each; text from the stamp's `.txt`, edited after some recordings were made: approximate (a Greek
+  stamp reads "Αρσενικός μαύρος ρινόκερος" where its reader says "Μαύρος ρινόκερος": the reference then holds
+  bilabials the audio never has, and every engine "misses" them). Held out.
 
 Reference timing for every set: the clip's transcript force-aligned in its language (`core.speech.recognise.align`:
 espeak-ng's phonemes for the language mapped to ARPAbet, pocketsphinx's en-us acoustic model), as DESIGN.md §5
