@@ -219,7 +219,8 @@ def main() -> None:
             "closures. 'click total' = load + timing + articulation + writing shape "
             "keys, Action and sound strip in Blender. Peak MB = the process's max RSS (bpy and torch "
             f"included); workers' peak MB = the recognition workers' max RSS, added up. Before the rows, {check} "
-            "(equal figures: the cores were the machine's own).\n\n")
+            "(equal figures: the cores were the machine's own; a larger second one: other work shared them, and "
+            "every figure below is slower for it).\n\n")
     publish(args.section, body, header, rows)
 
 
