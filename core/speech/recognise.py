@@ -237,7 +237,7 @@ class Aligner:
     def __init__(self, audio: Audio, language: str = ENGLISH, progress: Progress | None = None, count: int = 1):
         self.audio, self.language, self.progress = audio, language, progress or Progress()
         self.pieces: list[tuple[int, int, str]] = []
-        self.jobs = None
+        self.jobs: pool.Jobs | None = None
         if (count > 1 and pool.cpu_count() > 1) or self.progress.cancellable:
             try:
                 self.jobs = pool.Jobs("align", self.progress, count)
