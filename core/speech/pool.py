@@ -91,10 +91,14 @@ class Jobs:
         if kind is not None:
             self.stop()
         else:  # the threads end after their last piece, so no two ever feed the same worker
-            for _ in self._threads:
-                self._todo.put(None)
+            self._no_more()
             for t in self._threads:
                 t.join()
+
+    def _no_more(self) -> None:
+        """No more pieces: each feeding thread ends after its last."""
+        for _ in self._threads:
+            self._todo.put(None)
 
     def put(self, pcm: bytes, start: float = 0.0, fields: dict | None = None) -> None:
         """Queue one piece of 16-bit PCM (`start`: its place in the clip, s; `fields`: what goes with it to
@@ -128,8 +132,7 @@ class Jobs:
     def wait(self) -> list[tuple[list | None, str]]:
         """Every piece's (phone rows, text), in order; rows are None where an 'align' piece's text did not
         fit. RuntimeError (and the pool closed) if a worker failed; Cancelled on `progress`'s cancel."""
-        for _ in self._threads:
-            self._todo.put(None)  # no more pieces: each thread ends after its last
+        self._no_more()
         try:
             while alive := [t for t in self._threads if t.is_alive()]:
                 self.progress.step(sum(r is not None for r in self.results) / max(1, len(self.results)))
@@ -148,8 +151,7 @@ class Jobs:
         with self._taking:
             self._stopped = True
             stopped = list(self._busy)
-            for _ in self._threads:
-                self._todo.put(None)
+            self._no_more()
         for p in stopped:
             p.kill()
         for t in self._threads:
