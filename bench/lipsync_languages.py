@@ -9,6 +9,10 @@ correlation is averaged over clips weighted by their frames. One table per set, 
 engines, columns languages; written as markdown to --out.
 
     python bench/lipsync_languages.py --sets klettres,ktuberling --languages fr,es --max-clips 20
+
+With --joined SECONDS, each language's clips are joined one after another, with pauses between, into
+long clips of at least SECONDS each, and those are scored instead: dialogue as a studio animates it,
+where pauses split the speech into windows and pieces (core.speech.transcribe).
 """
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
+import soundfile as sf
 from common import table, write_section
 from speechsets import SETS, Clip
 
@@ -27,7 +32,8 @@ from core.engines import ENGINES, animate
 from core.errors import InputError
 from core.face.head import load_head
 from core.motion.articulation import articulate
-from core.speech.audio import load_audio
+from core.speech.audio import SAMPLE_RATE, Audio, load_audio
+from core.speech.phones import Phone
 from core.speech.recognise import AlignmentFailed, align
 from core.training.evaluation import score
 
@@ -60,6 +66,7 @@ FPS = 30.0
 TRANSCRIPT = "transcript"  # the reference alignment itself, through the articulation model
 MAX_CLIPS = 40  # per set and language
 METRICS = ("closure", "open", "rounding", "correlation")
+JOIN_PAUSE = (0.3, 1.2)  # s: the pause between joined clips, drawn evenly in this range (seeded)
 
 
 def pick(clips: list[Clip], limit: int) -> list[Clip]:
@@ -85,6 +92,48 @@ def run_clip(clip: Clip, engines: tuple[str, ...]) -> dict:
         align_s = time.perf_counter() - t
     except (InputError, AlignmentFailed) as exc:
         return {"error": f"{os.path.basename(clip.path)} ({clip.language}, {clip.text!r}): {exc}"}
+    return {**scores_of(audio, reference, clip.language, engines), "align_s": align_s}
+
+
+def run_joined(clips: list[Clip], engines: tuple[str, ...], seed: int) -> dict:
+    """`clips` joined into one, pauses of JOIN_PAUSE between, each clip's own reference alignment moved to its
+    place; scored like one clip (clips without a reference are left out; 'error' when none has one)."""
+    rng = np.random.default_rng(seed)
+    parts, reference, at, t = [], [], 0.0, time.perf_counter()
+    for clip in clips:
+        audio = load_audio(clip.path)
+        try:
+            phones = align(audio, clip.text, clip.language)[0]
+        except (InputError, AlignmentFailed):
+            continue
+        pause = np.zeros(round(rng.uniform(*JOIN_PAUSE) * SAMPLE_RATE), np.float32)
+        parts += [audio.samples, pause]
+        reference += [Phone(p.name, p.start + at, p.end + at) for p in phones]
+        at += (len(audio.samples) + len(pause)) / SAMPLE_RATE
+    if not parts:
+        return {"error": f"none of {len(clips)} joined clips has a reference"}
+    align_s = time.perf_counter() - t
+    return {**scores_of(Audio(np.concatenate(parts)), reference, clips[0].language, engines), "align_s": align_s}
+
+
+def joined_groups(clips: list[Clip], seconds: float) -> list[list[Clip]]:
+    """Consecutive clips (of one language) in groups of at least `seconds` of speech; a short rest joins the
+    last group."""
+    groups, length = [[]], 0.0
+    for clip in clips:
+        if length >= seconds:
+            groups.append([])
+            length = 0.0
+        groups[-1].append(clip)
+        length += sf.info(clip.path).duration
+    if len(groups) > 1 and length < seconds / 2:
+        rest = groups.pop()
+        groups[-1] += rest
+    return groups
+
+
+def scores_of(audio: Audio, reference: list[Phone], language: str, engines: tuple[str, ...]) -> dict:
+    """Every engine's score against `reference` on `audio` (in `language`), with the clip's length."""
     head = load_head()
     n = max(1, round(audio.duration * FPS))
     scores = {}
@@ -92,9 +141,9 @@ def run_clip(clip: Clip, engines: tuple[str, ...]) -> dict:
         if engine == TRANSCRIPT:
             weights = articulate(reference, FPS, n)
         else:
-            weights = animate(audio, None, engine, FPS, blink=False, language=clip.language).combined_weights()
+            weights = animate(audio, None, engine, FPS, blink=False, language=language).combined_weights()
         scores[engine] = score(head.landmark_positions(weights), FPS, reference)
-    return {"scores": scores, "align_s": align_s, "seconds": audio.duration, "frames": n}
+    return {"scores": scores, "seconds": audio.duration, "frames": n}
 
 
 def pooled(results: list[dict], engine: str) -> dict[str, float]:
@@ -143,6 +192,8 @@ def main() -> None:
     ap.add_argument("--out", default="", help="also write the tables to this markdown file")
     ap.add_argument("--no-docs", action="store_true", help="do not update docs/benchmarks.md")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--joined", type=float, default=0.0, metavar="SECONDS",
+                    help="score each language's clips joined into clips of at least this long")
     args = ap.parse_args()
     engines = tuple(e for e in args.engines.split(",") if e)
     unknown = [e for e in engines if e not in ENGINES + (TRANSCRIPT,)]
@@ -164,11 +215,19 @@ def main() -> None:
                 continue
             t = time.perf_counter()
             results, failed = defaultdict(list), defaultdict(list)
-            for clip, r in zip(clips, pool.map(run_clip, clips, [engines] * len(clips), chunksize=2)):
+            if args.joined:
+                items = [g for lang in sorted(by_lang) for g in joined_groups(pick(by_lang[lang], args.max_clips),
+                                                                             args.joined)]
+                runs = pool.map(run_joined, items, [engines] * len(items), range(len(items)))
+            else:
+                items = clips
+                runs = pool.map(run_clip, clips, [engines] * len(clips), chunksize=2)
+            for item, r in zip(items, runs):
+                language = item[0].language if args.joined else item.language
                 if "error" in r:
-                    failed[clip.language].append(r["error"])
+                    failed[language].append(r["error"])
                 else:
-                    results[clip.language].append(r)
+                    results[language].append(r)
             sections.append(set_table(name, results, failed, engines))
             print(sections[-1] + "\n", flush=True)
             for lang, errors in sorted(failed.items()):
@@ -176,17 +235,25 @@ def main() -> None:
                       file=sys.stderr)
             print(f"[{name}] {len(clips)} clips in {time.perf_counter() - t:.0f} s", file=sys.stderr)
     command = "python bench/lipsync_languages.py " + " ".join(sys.argv[1:])
-    body = ("## Lip sync per language (`python bench/lipsync_languages.py`)\n\n"
-            + __doc__.split("\n\n")[1].replace("\n", " ") + "\n\n" + SETS_TEXT + f"\n\nThis run: `{command.strip()}`, "
-            f"at most {args.max_clips} clips per set and language, chosen evenly over the sorted list.\n\n"
-            + "\n\n".join(sections) + "\n")
+    picked = f"at most {args.max_clips} clips per set and language, chosen evenly over the sorted list"
+    if args.joined:
+        body = ("## Lip sync per language, clips joined into long ones (`python bench/lipsync_languages.py "
+                f"--joined {args.joined:g}`)\n\n" + __doc__.split("\n\n")[3].replace("\n", " ")
+                + f" Pauses of {JOIN_PAUSE[0]}-{JOIN_PAUSE[1]} s between clips; each clip's reference as in *Lip sync "
+                "per language* (the sets are described there). Each cell pools the phones of the joined clips; "
+                f"'clips aligned' counts joined clips.\n\nThis run: `{command.strip()}`, {picked}.\n\n"
+                + "\n\n".join(sections) + "\n")
+    else:
+        body = ("## Lip sync per language (`python bench/lipsync_languages.py`)\n\n"
+                + __doc__.split("\n\n")[1].replace("\n", " ") + "\n\n" + SETS_TEXT
+                + f"\n\nThis run: `{command.strip()}`, {picked}.\n\n" + "\n\n".join(sections) + "\n")
     if args.out:
         os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
         with open(args.out, "w", encoding="utf-8") as fh:
             fh.write(body)
         print(f"wrote {args.out}")
     if not args.no_docs:
-        write_section("lipsync-languages", body)
+        write_section("lipsync-languages-joined" if args.joined else "lipsync-languages", body)
 
 
 if __name__ == "__main__":

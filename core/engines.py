@@ -85,12 +85,13 @@ def phones_for(audio: Audio, text: str | None, engine: str, language: str = ENGL
 
 def _whisper_words(audio: Audio, language: str, fps: float, n_frames: int, progress: Progress | None
                    ) -> tuple[list | None, str, np.ndarray]:
-    """Whisper's words force-aligned, window by window: each window goes to an alignment worker as soon as it
-    is heard, while Whisper hears the next, and the closure network runs while the last ones are aligned
-    (`closure_heard`: in English on tiny.en's features of the same windows). (phones, or None where no
-    window's words fit or none were heard; the words heard; the closure)."""
+    """Whisper's words force-aligned, window by window: each window, split at its pauses where Whisper's
+    segments break (`transcribe.split_at_pauses`), goes to the alignment workers as soon as it is heard, while
+    Whisper hears the next, and the closure network runs while the last pieces are aligned (`closure_heard`:
+    in English on tiny.en's features of the same windows). (phones, or None where no piece's words fit or
+    none were heard; the words heard; the closure)."""
     windows = transcribe.speech_windows(audio)
-    with recognise.Aligner(audio, language, progress, len(windows)) as aligner:
+    with recognise.Aligner(audio, language, progress, sum(map(len, windows))) as aligner:
         heard = []
         for first, end, text in transcribe.hear(audio, language, windows, progress):
             aligner.add(first, end, text)

@@ -82,6 +82,76 @@ def test_onnx_decoder_equals_ctranslate2(exported):
         assert _words(int8.text(int8.decode(features)[0])) == _words(fp32.text(ref)), clip
 
 
+def test_timestamped_decoding_equals_ctranslate2(exported):
+    """With timestamps (Whisper's rules: segments start and end on timestamps, time never goes back), fp32
+    gives CTranslate2's own tokens on each real clip and on the clips joined with pauses into one window; the
+    segments read from them hold the text of the plain decoding, and their times rise."""
+    _need("ctranslate2", "the source package's own decoder is the reference")
+    import ctranslate2
+
+    model = ctranslate2.models.Whisper(cw.ctranslate2_dir("tiny.en"), device="cpu", compute_type="float32")
+    if not os.path.exists(wf.DEFAULT_MODEL):
+        pytest.skip(f"{wf.DEFAULT_MODEL} absent: run tools/convert_whisper.py (./dev.sh does)")
+    fp32 = transcribe.Transcriber(*exported("fp32"), encoder=wf.Encoder(wf.DEFAULT_MODEL))
+    parts = [load_audio(data_path("speech", clip)).samples for clip in CLIPS]
+    pause = np.zeros(wf.SAMPLE_RATE // 2, np.float32)
+    joined = np.concatenate([x for p in parts for x in (p, pause)])[: 29 * wf.SAMPLE_RATE]
+    for name, samples in [*zip(CLIPS, parts), ("joined", joined)]:
+        mel = np.ascontiguousarray(wf.log_mel(samples, 80, pad_seconds=wf.WINDOW_SECONDS)[:, : wf.WINDOW_FRAMES])
+        ref = model.generate(ctranslate2.StorageView.from_array(mel[None]), [[fp32.sot]], beam_size=1)[0]
+        features = fp32.features(samples)
+        tokens = fp32.decode(features, timestamps=True)[0]
+        assert tokens == ref.sequences_ids[0], name
+        segments = fp32.segments(tokens)
+        times = [t for start, end, _ in segments for t in (start, end)]
+        assert times == sorted(times) and None not in times, (name, segments)
+        assert _words(" ".join(text for _, _, text in segments)) == _words(fp32.text(tokens)), name
+    assert len(segments) >= 4  # the joined window's segments, one or more per clip
+
+
+def test_a_window_splits_only_at_pauses_where_whisper_s_segments_break():
+    """split_at_pauses: a pause (gap between ranges) inside a gap between segments (± CUT_TOLERANCE) cuts;
+    one inside a segment, ranges that touch (a long stretch cut without a pause) and an open last segment
+    do not."""
+    second = wf.SAMPLE_RATE
+    ranges = [(0, 3 * second), (4 * second, 6 * second), (7 * second, 9 * second), (9 * second, 11 * second)]
+    # the window's own time: ranges end at 3, 5, 7 and 9 s
+    segments = [(0.0, 2.9, "one two"), (3.2, 6.0, "three four"), (6.0, 8.5, "five"), (8.6, None, "six")]
+    pieces = transcribe.split_at_pauses(ranges, segments)
+    assert pieces == [(ranges[:1], "one two"), (ranges[1:], "three four five six")]
+    # the pause at 5 s lies inside "three four"; the one at 7 s falls 1 s after its end: neither cuts
+    assert transcribe.split_at_pauses(ranges, [(0.0, 3.0, "a"), (3.0, 6.0, "b")]) == [(ranges[:1], "a"),
+                                                                                     (ranges[1:], "b")]
+    assert transcribe.split_at_pauses(ranges, []) == [(ranges, "")]
+
+
+def test_long_speech_is_heard_in_pieces_cut_in_its_pauses():
+    """On real sentences joined with pauses (several Whisper windows), hear() yields more pieces than windows;
+    each piece starts and ends in a pause, its own words fit its own audio, and the pieces together hold each
+    sentence's words."""
+    if not transcribe.available():
+        pytest.skip("the Whisper ONNX files are absent: ./dev.sh makes them")
+    from core.speech.audio import Audio
+
+    texts = _transcripts()
+    parts = [load_audio(data_path("speech", c)).samples for c in CLIPS]
+    pause = np.zeros(wf.SAMPLE_RATE, np.float32)
+    audio = Audio(np.concatenate([x for p in parts * 2 for x in (p, pause)]))
+    windows = transcribe.speech_windows(audio)
+    pieces = list(transcribe.hear(audio, "en", windows))
+    assert len(pieces) >= len(windows) + 4
+    quiet = 0.01 * np.abs(audio.samples).max()
+    edge = wf.SAMPLE_RATE // 10  # 0.1 s, within the quiet kept around speech
+    for first, end, text in pieces:
+        assert np.abs(audio.samples[max(0, first - edge):first]).max(initial=0) < quiet, first
+        assert np.abs(audio.samples[end:end + edge]).max(initial=0) < quiet, end
+        assert recognise.aligned_or_none(audio.pcm16()[2 * first:2 * end], text, "en") is not None, text
+    heard = set(_words(" ".join(text for _, _, text in pieces)))
+    for clip in CLIPS:
+        truth = _words(texts[clip])
+        assert sum(w in heard for w in truth) >= MIN_WORDS_RIGHT * len(truth), clip
+
+
 def test_decoder_export_is_reproducible(exported):
     """Two exports of the same package give the same bytes, and so does the shipped build product."""
     first = exported("int8")

@@ -7,9 +7,11 @@ of a sentence); outside English it has no words at all, only a phone loop. Whisp
 680k hours of real voices) hears far better; its words are then force-aligned like a user's
 transcript (recognise.align, in the clip's language), so the timing stays pocketsphinx's
 phone-accurate one. Runs in Blender with onnxruntime only: each decoder is two ONNX files made by
-tools/convert_whisper.py --part decoder (greedy decoding with a key/value cache).
+tools/convert_whisper.py --part decoder (greedy decoding with a key/value cache). A window holding
+pauses is decoded with Whisper's timestamps and split at the pauses where its segments break, so
+its pieces are aligned in parallel and a misheard piece costs only itself.
 
-    windows = transcribe(audio, "fr")   # [(0, 35200, "Vous entrez dans la conférence.")]
+    pieces = transcribe(audio, "fr")   # [(0, 35200, "Vous entrez dans la conférence.")]
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ import math
 import os
 import zlib
 from collections.abc import Iterator
+from itertools import pairwise
 
 import numpy as np
 
@@ -38,6 +41,10 @@ NO_SPEECH = 0.6  # Whisper's no_speech_threshold: a window this sure of silence.
 LOW_LOGPROB = -1.0  # ...whose words are this unsure (mean log-probability per token) is left empty
 WHISPER_CODES = {"nb": "no", "cmn": "zh"}  # espeak-ng's first part → Whisper's where they differ
 MAX_COMPRESSION = 2.4  # Whisper's compression_ratio_threshold: text repeating itself is a hallucination
+TIMESTAMP_STEP = 0.02  # s between Whisper's timestamp tokens <|0.00|>, <|0.02|>, ...
+MAX_INITIAL_TIMESTAMP = 1.0  # s: the first segment starts by then (Whisper's max_initial_timestamp)
+CUT_TOLERANCE = 0.3  # s: a pause within this of the gap between two of Whisper's segments splits a window there
+UNHEARD_TAIL = 1.0  # s: timestamped decoding may not end while this much of the window's speech is left
 
 
 def _windows(ranges: list[tuple[int, int]]) -> list[list[tuple[int, int]]]:
@@ -108,45 +115,103 @@ class Transcriber:
         self.dim, self.max_tokens = int(meta["d_model"]), int(meta["max_tokens"])
         self.mask = np.zeros(len(self.vocabulary), np.float32)  # added to the logits of every step
         self.mask[[int(i) for i in meta["suppress"].split(",")]] = -np.inf
-        self.mask[self.eot + 1:] = -np.inf  # special tokens and timestamps (the prompt asks for none)
+        self.mask[self.eot + 1:] = -np.inf  # special tokens and timestamps (decode may allow the latter)
+        self.first_timestamp = self.no_timestamps + 1  # <|0.00|>: every token from here on is a timestamp
         self.begin_mask = self.mask.copy()
         self.begin_mask[[int(i) for i in meta["suppress_begin"].split(",")]] = -np.inf
         self.encoder = encoder if isinstance(encoder, Encoder) else Encoder(encoder, pad=True)
         self._bytes = _byte_decoder()
 
-    def prompt(self, language: str) -> list[int]:
-        """Whisper's start of transcript for `language` (a Whisper code: en, fr, ...)."""
+    def prompt(self, language: str, timestamps: bool = False) -> list[int]:
+        """Whisper's start of transcript for `language` (a Whisper code: en, fr, ...), asking for timestamps
+        or not."""
+        end = [] if timestamps else [self.no_timestamps]
         if not self.multilingual:
-            return [self.sot, self.no_timestamps]
+            return [self.sot, *end]
         if language not in self.languages:
             raise ValueError(f"Whisper does not know the language '{language}'")
-        return [self.sot, self.languages[language], self.transcribe_task, self.no_timestamps]
+        return [self.sot, self.languages[language], self.transcribe_task, *end]
 
-    def decode(self, features: np.ndarray, language: str = "en") -> tuple[list[int], float, float]:
-        """Greedy tokens for one window of encoder features (T ≤ 1500, D): (text tokens, probability
-        of no speech, mean log-probability of the tokens)."""
+    def decode(self, features: np.ndarray, language: str = "en", timestamps: bool = False,
+               speech_end: float = 0.0) -> tuple[list[int], float, float]:
+        """Greedy tokens for one window of encoder features (T ≤ 1500, D): (tokens, probability of no
+        speech, mean log-probability of the text's tokens and its end). With `timestamps` the tokens also hold
+        Whisper's segment times (`segments` reads them), decoded by Whisper's own rules (`_timestamp_mask`),
+        and the text does not end before `speech_end` (s) less UNHEARD_TAIL: Whisper, expecting the next
+        window to carry on from its last timestamp, would leave the last words unheard."""
         cross = self.cross.run(None, {"features": np.ascontiguousarray(features[None], np.float32)})
         cross = dict(zip(self.cross_names, cross))  # one tensor per layer, read in place by every step
         self_kv = np.zeros((self.layers, 2, 1, self.heads, 0, self.dim // self.heads), np.float32)
-        tokens = np.array([self.prompt(language)], np.int64)
+        tokens = np.array([self.prompt(language, timestamps)], np.int64)
         out, logprobs, no_speech = [], [], 0.0
         for i in range(self.max_tokens // 2):
             mask = self.begin_mask if i == 0 else self.mask
+            if timestamps:
+                mask = self._timestamp_mask(mask, out, speech_end - UNHEARD_TAIL)
             logits, top_tokens, top_logits, self_kv = self.step.run(
                 ["logits", "top_tokens", "top_logits", "new_self_kv"],
                 {"tokens": tokens, "self_kv": self_kv, "mask": mask, **cross})
             if i == 0:
                 first = logits[0, 0] - logits[0, 0].max()
                 no_speech = float(np.exp(first[self.no_speech]) / np.exp(first).sum())
-            best = int(np.argmax(top_logits[0]))  # the step's best few tokens, rescored exactly
-            token, score = int(top_tokens[0, best]), float(top_logits[0, best])
             scores = logits[0, -1] + mask
-            logprobs.append(score - float(scores.max() + np.log(np.exp(scores - scores.max()).sum())))
+            total = float(scores.max() + np.log(np.exp(scores - scores.max()).sum()))
+            candidates, values = top_tokens[0], top_logits[0]  # the step's best few tokens, rescored exactly
+            stamp = self.first_timestamp
+            if timestamps and np.logaddexp.reduce(scores[stamp:]) > scores[:stamp].max():
+                # Whisper's rule: a timestamp when all of them together outweigh the likeliest text token
+                values = np.where(candidates >= stamp, values, -np.inf)
+                if not np.isfinite(values).any():
+                    candidates, values = np.arange(stamp, len(scores)), scores[stamp:]
+            best = int(np.argmax(values))
+            token, score = int(candidates[best]), float(values[best])
+            if token < self.first_timestamp:  # the text's certainty, as without timestamps
+                logprobs.append(score - total)
             if token == self.eot:
                 break
             out.append(token)
             tokens = np.array([[token]], np.int64)
         return out, no_speech, float(np.mean(logprobs))
+
+    def _timestamp_mask(self, mask: np.ndarray, tokens: list[int], end_after: float) -> np.ndarray:
+        """`mask` for the token after `tokens` under Whisper's timestamp rules: the first is a timestamp of at
+        most MAX_INITIAL_TIMESTAMP; text comes between a segment's start and end timestamps, and an end
+        is followed by the next start or the end of text; time never goes back. The text ends only after a
+        timestamp past `end_after` (s)."""
+        stamp = self.first_timestamp
+        mask = mask.copy()
+        mask[stamp:] = 0.0
+        if not tokens:
+            mask[:stamp] = -np.inf
+            mask[stamp + round(MAX_INITIAL_TIMESTAMP / TIMESTAMP_STEP) + 1:] = -np.inf
+            return mask
+        last, before = tokens[-1] >= stamp, len(tokens) < 2 or tokens[-2] >= stamp
+        if last and before:  # a segment has just started: its text
+            mask[stamp:] = -np.inf
+        elif last:  # a segment has just ended: the next one's start, or the end of text
+            mask[:self.eot] = -np.inf
+        stamps = [t for t in tokens if t >= stamp]
+        if stamps:  # a start may repeat the end before it; otherwise time moves on
+            mask[stamp:stamps[-1] + (0 if last and not before else 1)] = -np.inf
+        if not stamps or (stamps[-1] - stamp) * TIMESTAMP_STEP < end_after:
+            mask[self.eot] = -np.inf
+        return mask
+
+    def segments(self, tokens: list[int]) -> list[tuple[float, float | None, str]]:
+        """(start s, end s, text) of each segment of timestamped `tokens`; a last segment left open ends at
+        None."""
+        out, start, text = [], None, []
+        for t in tokens:
+            if t < self.first_timestamp:
+                text.append(t)
+            elif start is None:
+                start = (t - self.first_timestamp) * TIMESTAMP_STEP
+            else:
+                out.append((start, (t - self.first_timestamp) * TIMESTAMP_STEP, self.text(text)))
+                start, text = None, []
+        if text:  # text always follows a start (`_timestamp_mask`)
+            out.append((start, None, self.text(text)))
+        return out
 
     def features(self, samples: np.ndarray) -> np.ndarray:
         """(N ≤ 30 s,) → (1500, D): the whole padded window, silence included, as Whisper decodes it
@@ -155,26 +220,54 @@ class Transcriber:
         return self.encoder.encode_mel(mel)
 
     def text(self, tokens: list[int]) -> str:
-        """Tokens → text (byte-level BPE strings back to UTF-8)."""
-        raw = bytes(self._bytes[c] for t in tokens for c in self.vocabulary[t])
+        """Tokens → text (byte-level BPE strings back to UTF-8; timestamps left out)."""
+        raw = bytes(self._bytes[c] for t in tokens if t < self.eot for c in self.vocabulary[t])
         return raw.decode("utf-8", errors="replace").strip()
 
     def hear(self, audio: Audio, language: str = "en", windows: list[list[tuple[int, int]]] | None = None,
              progress: Progress | None = None) -> Iterator[tuple[int, int, str]]:
         """The words of `audio` window by window, as each is decoded: (first sample, end sample, text) of each
-        of `windows` (default `speech_windows`: its speech, pauses cut out, packed into ≤ 30 s); a window
-        Whisper judges silent, or whose text repeats itself, has "". `progress` hears of each window (and may
-        cancel)."""
+        of `windows` (default `speech_windows`: its speech, pauses cut out, packed into ≤ 30 s), or of each
+        piece of a window split at its pauses (`split_at_pauses`); a window Whisper judges silent, or whose
+        text repeats itself, has "". `progress` hears of each window (and may cancel)."""
         progress = progress or Progress()
         windows = speech_windows(audio) if windows is None else windows
         for k, ranges in enumerate(windows):
             samples = np.concatenate([audio.samples[a:b] for a, b in ranges])
-            tokens, no_speech, logprob = self.decode(self.features(samples), language)
+            pauses = any(end < start for (_, end), (start, _) in pairwise(ranges))
+            tokens, no_speech, logprob = self.decode(self.features(samples), language, pauses,
+                                                     len(samples) / SAMPLE_RATE)
             words = self.text(tokens)
             silent = no_speech > NO_SPEECH and logprob < LOW_LOGPROB
             looping = len(words) > 0 and len(words.encode()) / len(zlib.compress(words.encode())) > MAX_COMPRESSION
             progress.step((k + 1) / len(windows))
-            yield ranges[0][0], ranges[-1][1], "" if silent or looping else words
+            if silent or looping or not pauses:
+                yield ranges[0][0], ranges[-1][1], "" if silent or looping else words
+                continue
+            for piece, text in split_at_pauses(ranges, self.segments(tokens)):
+                yield piece[0][0], piece[-1][1], text
+
+
+def split_at_pauses(ranges: list[tuple[int, int]], segments: list[tuple[float, float | None, str]]
+                    ) -> list[tuple[list[tuple[int, int]], str]]:
+    """A window's sample `ranges` in pieces, each with the text of its `segments` (Whisper's, timed in the
+    window's own time: the ranges one after another). A piece ends at a pause (a gap between two ranges)
+    that lies within CUT_TOLERANCE of a gap between two segments.
+
+    Why: each piece is then aligned on its own, in parallel on every core, and a piece whose words do not fit
+    loses only itself to the phone loop, not the whole window."""
+    ends = np.cumsum([b - a for a, b in ranges]) / SAMPLE_RATE  # each range's end in the window's time
+    pieces, first_range, first_segment = [], 0, 0
+    for k, ((_, end, _), (start, _, _)) in enumerate(pairwise(segments)):
+        if end is None:
+            break
+        for j in range(first_range, len(ranges) - 1):
+            if ranges[j][1] < ranges[j + 1][0] and end - CUT_TOLERANCE <= ends[j] <= start + CUT_TOLERANCE:
+                pieces.append((ranges[first_range:j + 1], segments[first_segment:k + 1]))
+                first_range, first_segment = j + 1, k + 1
+                break
+    pieces.append((ranges[first_range:], segments[first_segment:]))
+    return [(piece, " ".join(text for _, _, text in held).strip()) for piece, held in pieces]
 
 
 def model_for(language: str) -> str | None:
@@ -206,8 +299,8 @@ def load(model: str = ENGLISH_MODEL) -> Transcriber:
 
 def hear(audio: Audio, language: str = "en", windows: list[list[tuple[int, int]]] | None = None,
          progress: Progress | None = None) -> Iterator[tuple[int, int, str]]:
-    """The words Whisper hears in `audio`, spoken in `language` (an espeak-ng code), window by window as each
-    is decoded: (first sample, end sample, text; "" where it hears none). `windows`: see Transcriber.hear."""
+    """The words Whisper hears in `audio`, spoken in `language` (an espeak-ng code), piece by piece as each
+    window is decoded: (first sample, end sample, text; "" where it hears none). See Transcriber.hear."""
     model = model_for(language)
     if model is None:
         raise ValueError(f"no Whisper model here hears '{language}'")
@@ -218,5 +311,5 @@ def hear(audio: Audio, language: str = "en", windows: list[list[tuple[int, int]]
 
 def transcribe(audio: Audio, language: str = "en", progress: Progress | None = None
                ) -> list[tuple[int, int, str]]:
-    """All of `hear`'s windows."""
+    """All of `hear`'s pieces."""
     return list(hear(audio, language, None, progress))
