@@ -112,7 +112,7 @@ def test_timestamped_decoding_equals_ctranslate2(exported):
 def test_a_window_splits_only_at_pauses_where_whisper_s_segments_break():
     """split_at_pauses: a pause (gap between ranges) inside a gap between segments (± CUT_TOLERANCE) cuts;
     one inside a segment, ranges that touch (a long stretch cut without a pause) and an open last segment
-    do not."""
+    do not; speech after the pause where the last segment ends is left without text."""
     second = wf.SAMPLE_RATE
     ranges = [(0, 3 * second), (4 * second, 6 * second), (7 * second, 9 * second), (9 * second, 11 * second)]
     # the window's own time: ranges end at 3, 5, 7 and 9 s
@@ -122,7 +122,10 @@ def test_a_window_splits_only_at_pauses_where_whisper_s_segments_break():
     # the pause at 5 s lies inside "three four"; the one at 7 s falls 1 s after its end: neither cuts
     assert transcribe.split_at_pauses(ranges, [(0.0, 3.0, "a"), (3.0, 6.0, "b")]) == [(ranges[:1], "a"),
                                                                                      (ranges[1:], "b")]
-    assert transcribe.split_at_pauses(ranges, []) == [(ranges, "")]
+    # Whisper ended early (it expects the next window to carry on): speech after the pause at its last
+    # segment's end has no text (nor has any piece where Whisper heard no segment at all)
+    assert transcribe.split_at_pauses(ranges, [(0.0, 2.9, "one two")]) == [(ranges[:1], "one two"), (ranges[1:], "")]
+    assert transcribe.split_at_pauses(ranges, []) == [(ranges[:1], ""), (ranges[1:], "")]
 
 
 def test_long_speech_is_heard_in_pieces_cut_in_its_pauses():

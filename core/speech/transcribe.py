@@ -44,7 +44,6 @@ MAX_COMPRESSION = 2.4  # Whisper's compression_ratio_threshold: text repeating i
 TIMESTAMP_STEP = 0.02  # s between Whisper's timestamp tokens <|0.00|>, <|0.02|>, ...
 MAX_INITIAL_TIMESTAMP = 1.0  # s: the first segment starts by then (Whisper's max_initial_timestamp)
 CUT_TOLERANCE = 0.3  # s: a pause within this of the gap between two of Whisper's segments splits a window there
-UNHEARD_TAIL = 1.0  # s: timestamped decoding may not end while this much of the window's speech is left
 
 
 def _windows(ranges: list[tuple[int, int]]) -> list[list[tuple[int, int]]]:
@@ -132,13 +131,11 @@ class Transcriber:
             raise ValueError(f"Whisper does not know the language '{language}'")
         return [self.sot, self.languages[language], self.transcribe_task, *end]
 
-    def decode(self, features: np.ndarray, language: str = "en", timestamps: bool = False,
-               speech_end: float = 0.0) -> tuple[list[int], float, float]:
+    def decode(self, features: np.ndarray, language: str = "en", timestamps: bool = False
+               ) -> tuple[list[int], float, float]:
         """Greedy tokens for one window of encoder features (T ≤ 1500, D): (tokens, probability of no
         speech, mean log-probability of the text's tokens and its end). With `timestamps` the tokens also hold
-        Whisper's segment times (`segments` reads them), decoded by Whisper's own rules (`_timestamp_mask`),
-        and the text does not end before `speech_end` (s) less UNHEARD_TAIL: Whisper, expecting the next
-        window to carry on from its last timestamp, would leave the last words unheard."""
+        Whisper's segment times (`segments` reads them), decoded by Whisper's own rules (`_timestamp_mask`)."""
         cross = self.cross.run(None, {"features": np.ascontiguousarray(features[None], np.float32)})
         cross = dict(zip(self.cross_names, cross))  # one tensor per layer, read in place by every step
         self_kv = np.zeros((self.layers, 2, 1, self.heads, 0, self.dim // self.heads), np.float32)
@@ -147,7 +144,7 @@ class Transcriber:
         for i in range(self.max_tokens // 2):
             mask = self.begin_mask if i == 0 else self.mask
             if timestamps:
-                mask = self._timestamp_mask(mask, out, speech_end - UNHEARD_TAIL)
+                mask = self._timestamp_mask(mask, out)
             logits, top_tokens, top_logits, self_kv = self.step.run(
                 ["logits", "top_tokens", "top_logits", "new_self_kv"],
                 {"tokens": tokens, "self_kv": self_kv, "mask": mask, **cross})
@@ -173,11 +170,10 @@ class Transcriber:
             tokens = np.array([[token]], np.int64)
         return out, no_speech, float(np.mean(logprobs))
 
-    def _timestamp_mask(self, mask: np.ndarray, tokens: list[int], end_after: float) -> np.ndarray:
-        """`mask` for the token after `tokens` under Whisper's timestamp rules: the first is a timestamp of at
-        most MAX_INITIAL_TIMESTAMP; text comes between a segment's start and end timestamps, and an end
-        is followed by the next start or the end of text; time never goes back. The text ends only after a
-        timestamp past `end_after` (s)."""
+    def _timestamp_mask(self, mask: np.ndarray, tokens: list[int]) -> np.ndarray:
+        """A copy of `mask` for the token after `tokens` under Whisper's timestamp rules: the first is a
+        timestamp of at most MAX_INITIAL_TIMESTAMP; text comes between a segment's start and end timestamps,
+        and an end is followed by the next start or the end of text; time never goes back."""
         stamp = self.first_timestamp
         mask = mask.copy()
         mask[stamp:] = 0.0
@@ -193,8 +189,6 @@ class Transcriber:
         stamps = [t for t in tokens if t >= stamp]
         if stamps:  # a start may repeat the end before it; otherwise time moves on
             mask[stamp:stamps[-1] + (0 if last and not before else 1)] = -np.inf
-        if not stamps or (stamps[-1] - stamp) * TIMESTAMP_STEP < end_after:
-            mask[self.eot] = -np.inf
         return mask
 
     def segments(self, tokens: list[int]) -> list[tuple[float, float | None, str]]:
@@ -235,8 +229,7 @@ class Transcriber:
         for k, ranges in enumerate(windows):
             samples = np.concatenate([audio.samples[a:b] for a, b in ranges])
             pauses = any(end < start for (_, end), (start, _) in pairwise(ranges))
-            tokens, no_speech, logprob = self.decode(self.features(samples), language, pauses,
-                                                     len(samples) / SAMPLE_RATE)
+            tokens, no_speech, logprob = self.decode(self.features(samples), language, pauses)
             words = self.text(tokens)
             silent = no_speech > NO_SPEECH and logprob < LOW_LOGPROB
             looping = len(words) > 0 and len(words.encode()) / len(zlib.compress(words.encode())) > MAX_COMPRESSION
@@ -252,11 +245,18 @@ def split_at_pauses(ranges: list[tuple[int, int]], segments: list[tuple[float, f
                     ) -> list[tuple[list[tuple[int, int]], str]]:
     """A window's sample `ranges` in pieces, each with the text of its `segments` (Whisper's, timed in the
     window's own time: the ranges one after another). A piece ends at a pause (a gap between two ranges)
-    that lies within CUT_TOLERANCE of a gap between two segments.
+    that lies within CUT_TOLERANCE of a gap between two segments. Speech after the first pause at or past
+    the last segment's end is one piece without text (its phones then come from the phone loop): Whisper
+    ends a window early where it expects the next window to carry on. (Made to carry on, it heard those
+    words on some sets but made up others over a noise, and a piece with one made-up word fits nothing.)
 
     Why: each piece is then aligned on its own, in parallel on every core, and a piece whose words do not fit
     loses only itself to the phone loop, not the whole window."""
     ends = np.cumsum([b - a for a, b in ranges]) / SAMPLE_RATE  # each range's end in the window's time
+    heard = segments[-1][1] if segments else 0.0  # None: the text runs to the window's end
+    pauses = [j for j in range(len(ranges) - 1) if ranges[j][1] < ranges[j + 1][0]]
+    unheard = next((j + 1 for j in pauses if heard is not None and ends[j] >= heard - CUT_TOLERANCE), len(ranges))
+    ranges, tail = ranges[:unheard], ranges[unheard:]
     pieces, first_range, first_segment = [], 0, 0
     for k, ((_, end, _), (start, _, _)) in enumerate(pairwise(segments)):
         if end is None:
@@ -267,6 +267,8 @@ def split_at_pauses(ranges: list[tuple[int, int]], segments: list[tuple[float, f
                 first_range, first_segment = j + 1, k + 1
                 break
     pieces.append((ranges[first_range:], segments[first_segment:]))
+    if tail:
+        pieces.append((tail, []))
     return [(piece, " ".join(text for _, _, text in held).strip()) for piece, held in pieces]
 
 
