@@ -238,7 +238,7 @@ def main() -> None:
     picked = f"at most {args.max_clips} clips per set and language, chosen evenly over the sorted list"
     if args.joined:
         body = ("## Lip sync per language, clips joined into long ones (`python bench/lipsync_languages.py "
-                f"--joined {args.joined:g}`)\n\n" + __doc__.split("\n\n")[3].replace("\n", " ")
+                f"--joined {args.joined:g}`)\n\n" + __doc__.split("\n\n")[3].strip().replace("\n", " ")
                 + f" Pauses of {JOIN_PAUSE[0]}-{JOIN_PAUSE[1]} s between clips; each clip's reference as in *Lip sync "
                 "per language* (the sets are described there). Each cell pools the phones of the joined clips; "
                 f"'clips aligned' counts joined clips.\n\nThis run: `{command.strip()}`, {picked}.\n\n"
