@@ -228,7 +228,7 @@ class Transcriber:
         windows = speech_windows(audio) if windows is None else windows
         for k, ranges in enumerate(windows):
             samples = np.concatenate([audio.samples[a:b] for a, b in ranges])
-            pauses = any(end < start for (_, end), (start, _) in pairwise(ranges))
+            pauses = bool(_pauses(ranges))
             tokens, no_speech, logprob = self.decode(self.features(samples), language, pauses)
             words = self.text(tokens)
             silent = no_speech > NO_SPEECH and logprob < LOW_LOGPROB
@@ -239,6 +239,12 @@ class Transcriber:
                 continue
             for piece, text in split_at_pauses(ranges, self.segments(tokens)):
                 yield piece[0][0], piece[-1][1], text
+
+
+def _pauses(ranges: list[tuple[int, int]]) -> list[int]:
+    """Each j where a pause (quiet left out of the window) lies between ranges j and j + 1; ranges that touch
+    are one stretch of speech cut for length."""
+    return [j for j, ((_, end), (start, _)) in enumerate(pairwise(ranges)) if end < start]
 
 
 def split_at_pauses(ranges: list[tuple[int, int]], segments: list[tuple[float, float | None, str]]
@@ -254,15 +260,15 @@ def split_at_pauses(ranges: list[tuple[int, int]], segments: list[tuple[float, f
     loses only itself to the phone loop, not the whole window."""
     ends = np.cumsum([b - a for a, b in ranges]) / SAMPLE_RATE  # each range's end in the window's time
     heard = segments[-1][1] if segments else 0.0  # None: the text runs to the window's end
-    pauses = [j for j in range(len(ranges) - 1) if ranges[j][1] < ranges[j + 1][0]]
+    pauses = _pauses(ranges)
     unheard = next((j + 1 for j in pauses if heard is not None and ends[j] >= heard - CUT_TOLERANCE), len(ranges))
-    ranges, tail = ranges[:unheard], ranges[unheard:]
+    ranges, tail, pauses = ranges[:unheard], ranges[unheard:], [j for j in pauses if j + 1 < unheard]
     pieces, first_range, first_segment = [], 0, 0
     for k, ((_, end, _), (start, _, _)) in enumerate(pairwise(segments)):
         if end is None:
             break
-        for j in range(first_range, len(ranges) - 1):
-            if ranges[j][1] < ranges[j + 1][0] and end - CUT_TOLERANCE <= ends[j] <= start + CUT_TOLERANCE:
+        for j in pauses:
+            if j >= first_range and end - CUT_TOLERANCE <= ends[j] <= start + CUT_TOLERANCE:
                 pieces.append((ranges[first_range:j + 1], segments[first_segment:k + 1]))
                 first_range, first_segment = j + 1, k + 1
                 break
