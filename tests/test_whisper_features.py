@@ -85,6 +85,17 @@ def test_log_mel_equals_whisper_formula(speech):
         assert np.abs(ours - ref).max() < MEL_TOLERANCE
 
 
+def test_log_mel_of_a_window_s_frames_alone_is_the_same(speech):
+    """A window's mel computed only up to its last frame (not over the 30 s of padding after it) holds the same
+    values bit for bit, for a clip of any length in the window; samples past the frames asked are refused."""
+    for n in (0, 1000, len(speech), wf.WINDOW_FRAMES * wf.HOP):
+        clip = np.resize(speech, n)
+        whole = wf.log_mel(clip, 80, pad_seconds=wf.WINDOW_SECONDS)[:, :wf.WINDOW_FRAMES]
+        assert np.array_equal(wf.log_mel(clip, 80, pad_seconds=wf.WINDOW_SECONDS, frames=wf.WINDOW_FRAMES), whole)
+    with pytest.raises(ValueError, match="do not end within"):
+        wf.log_mel(np.zeros(wf.WINDOW_FRAMES * wf.HOP + 1, np.float32), 80, wf.WINDOW_SECONDS, wf.WINDOW_FRAMES)
+
+
 def test_choose_providers_puts_cpu_last():
     assert wf.choose_providers(["CPUExecutionProvider", "CUDAExecutionProvider"]) == \
         ["CUDAExecutionProvider", "CPUExecutionProvider"]

@@ -110,6 +110,18 @@ def _pcm(audio: Audio, a: int, b: int) -> bytes:
     return Audio(audio.samples[a:b]).pcm16()
 
 
+def phone_loop_pcm(pcm: bytes) -> list[Phone]:
+    """The phone loop's phones of one piece of 16-bit PCM (timed from its start), its pauses left out where it is
+    long, in parts of at most PIECE_SECONDS, as `recognise_phones` decodes in one process: the phones an
+    Aligner's piece gets where its words do not fit, alike in a worker and here (both decode these bytes)."""
+    samples = np.frombuffer(pcm, "<i2").astype(np.float32) / 32767
+    audio = Audio(samples)
+    phones: list[Phone] = []
+    for a, b in _cut(samples, _speech_spans(audio), PIECE_SECONDS):
+        phones += sphinx.decode_phones(pcm[2 * a:2 * b], a / SAMPLE_RATE)[0]
+    return _with_pauses(phones, audio.duration)
+
+
 
 
 def recognise_words(audio: Audio, parallel: bool = True, progress: Progress | None = None
@@ -227,7 +239,8 @@ class Aligner:
     """Pieces of a clip force-aligned to their words as they come: each (first sample, end sample, text) over
     its own stretch of the audio, silence between, so memory stays that of one piece however long the clip
     (one alignment of ten minutes took 9 GB). A piece without text, or whose text does not fit, gets the phone
-    loop's phones.
+    loop's phones (`phone_loop_pcm`), from the same worker straight after, so the pieces Whisper left without
+    words are decoded on every core while it hears on, not one after another at the end.
 
     With several pieces (`count`) on several cores, or a cancellable `progress`, each piece goes to a worker
     process (pool.py) as soon as it is added, so the caller keeps working meanwhile (Whisper hears the next
@@ -254,27 +267,29 @@ class Aligner:
     def add(self, first: int, end: int, text: str) -> None:
         self.pieces.append((first, end, text))
         if self.jobs is not None:
-            self.jobs.put(_pcm(self.audio, first, end), 0.0, {"text": text, "language": self.language})
+            self.jobs.put(_pcm(self.audio, first, end), 0.0, {"text": text, "language": self.language, "fallback": True})
 
     def phones(self) -> list[Phone]:
         """Every piece's phones, in the clip's time, pauses as SIL. AlignmentFailed when no piece's words fit
         (before any phone loop runs: the caller then decodes the whole clip its own way)."""
-        aligned = None
+        found: list[tuple[list[Phone] | None, bool]] | None = None  # each piece's phones, and whether its words fit
         if self.jobs is not None:
-            try:
-                aligned = [None if rows is None else [Phone(*row) for row in rows] for rows, _ in self.jobs.wait()]
+            try:  # a worker answers a piece whose words do not fit with the phone loop's phones and no text
+                found = [(None if rows is None else [Phone(*row) for row in rows], text is not None)
+                         for rows, text in self.jobs.wait()]
             except (OSError, RuntimeError):  # the workers failed: align here
                 pass
-        if aligned is None:
+        if found is None:
             aligned = [aligned_or_none(_pcm(self.audio, a, b), text, self.language) for a, b, text in self.pieces]
-        if not any(found is not None for found in aligned):
+            found = [(phones, phones is not None) for phones in aligned]
+        if not any(fitted for _, fitted in found):
             raise AlignmentFailed("Whisper's words could not be fitted to the audio.")
         phones = []
-        for (a, b, _), found in zip(self.pieces, aligned):
-            if found is None:
-                found = recognise_phones(Audio(self.audio.samples[a:b]), progress=self.progress)
+        for (a, b, _), (piece, _) in zip(self.pieces, found):
+            if piece is None:
+                piece = phone_loop_pcm(_pcm(self.audio, a, b))
             phones += [Phone(p.name, p.start + a / SAMPLE_RATE, p.end + a / SAMPLE_RATE)
-                       for p in found if p.name != "SIL"]
+                       for p in piece if p.name != "SIL"]
         return _with_pauses(phones, self.audio.duration)
 
 

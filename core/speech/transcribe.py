@@ -210,7 +210,7 @@ class Transcriber:
     def features(self, samples: np.ndarray) -> np.ndarray:
         """(N ≤ 30 s,) → (1500, D): the whole padded window, silence included, as Whisper decodes it
         (shown only the speech's frames, the decoder does not see the end and repeats itself)."""
-        mel = log_mel(samples, self.encoder.n_mels, pad_seconds=WINDOW_SECONDS)[:, :WINDOW_FRAMES]
+        mel = log_mel(samples, self.encoder.n_mels, pad_seconds=WINDOW_SECONDS, frames=WINDOW_FRAMES)
         return self.encoder.encode_mel(mel)
 
     def text(self, tokens: list[int]) -> str:

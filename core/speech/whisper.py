@@ -81,15 +81,23 @@ def _power_spectrogram(samples: np.ndarray) -> np.ndarray:
     return (spectrum.real ** 2 + spectrum.imag ** 2).T[:, : len(samples) // HOP]
 
 
-def log_mel(samples: np.ndarray, n_mels: int = 80, pad_seconds: float = 0.0) -> np.ndarray:
+def log_mel(samples: np.ndarray, n_mels: int = 80, pad_seconds: float = 0.0, frames: int | None = None
+            ) -> np.ndarray:
     """(N,) float32 16 kHz → (n_mels, N//HOP + pad) float32, Whisper's normalised log10 mel at 100 Hz.
 
     pad_seconds appends that much silence before the STFT (Whisper's transcribe pads 30 s), so the
-    last frames see zeros rather than a reflection, and padded frames hold Whisper's silence value."""
+    last frames see zeros rather than a reflection, and padded frames hold Whisper's silence value.
+    `frames`: only the first this many, of samples that end within them (N ≤ frames × HOP): the same values,
+    without the STFT of the padding after them (half the work for one 30 s window)."""
     x = np.asarray(samples, np.float32)
+    if frames is not None and len(x) > frames * HOP:
+        raise ValueError(f"{len(x)} samples do not end within {frames} frames")
     if pad_seconds:
-        x = np.concatenate([x, np.zeros(int(round(pad_seconds * SAMPLE_RATE)), np.float32)])
-    mel = mel_filters(n_mels) @ _power_spectrogram(x)
+        pad = round(pad_seconds * SAMPLE_RATE)
+        if frames is not None:  # enough that the last frame kept sees zeros, not the reflection at the end
+            pad = min(pad, frames * HOP + N_FFT - len(x))
+        x = np.concatenate([x, np.zeros(pad, np.float32)])
+    mel = mel_filters(n_mels) @ _power_spectrogram(x)[:, :frames]
     log_spec = np.log10(np.maximum(mel, 1e-10))
     log_spec = np.maximum(log_spec, log_spec.max() - DYNAMIC_RANGE)
     return ((log_spec + 4.0) / 4.0).astype(np.float32)
@@ -150,7 +158,8 @@ class Encoder:
         """(N,) float32 mono 16 kHz → (ceil((N//HOP)/2), D) float32 features at 50 Hz, computed in
         consecutive windows of at most 30 s (no overlap: frames next to a window edge see less context)."""
         n_frames = len(samples) // HOP
-        mel = log_mel(samples, self.n_mels, pad_seconds=WINDOW_SECONDS if self.pad else 0.0)
+        mel = log_mel(samples, self.n_mels, pad_seconds=WINDOW_SECONDS if self.pad else 0.0,
+                      frames=-(-max(1, len(samples)) // (WINDOW_FRAMES * HOP)) * WINDOW_FRAMES if self.pad else None)
         if n_frames == 0:
             return np.zeros((0, self.dim or 0), np.float32)
         out = []

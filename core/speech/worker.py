@@ -3,21 +3,24 @@
 Reads pieces of 16-bit PCM from stdin (a JSON header line, then the bytes) and answers
 each with one JSON line of timed phones and text, until its stdin closes. A piece is decoded
 ('words', 'phones') or its header's text force-aligned in its language ('align': phones null
-where the text does not fit).
+where the text does not fit; with 'fallback', the phone loop's phones there instead, and text null).
 """
 from __future__ import annotations
 
 import json
 import sys
 
-from .recognise import aligned_or_none
+from .recognise import aligned_or_none, phone_loop_pcm
 from .sphinx import decode_phones, decode_words
 
 
-def _align(job: dict, pcm: bytes) -> tuple[list | None, str]:
+def _align(job: dict, pcm: bytes) -> tuple[list | None, str | None]:
     phones = aligned_or_none(pcm, job["text"], job["language"])
+    fitted = phones is not None
+    if not fitted and job.get("fallback"):
+        phones = phone_loop_pcm(pcm)
     return (None if phones is None else [[p.name, p.start + job["offset"], p.end + job["offset"]] for p in phones],
-            job["text"])
+            job["text"] if fitted or not job.get("fallback") else None)
 
 
 def main() -> None:
