@@ -131,7 +131,8 @@ class Jobs:
 
     def wait(self) -> list[tuple[list | None, str]]:
         """Every piece's (phone rows, text), in order; rows are None where an 'align' piece's text did not
-        fit (with 'fallback': the phone loop's rows, and text None). RuntimeError (and the pool closed) if a worker failed; Cancelled on `progress`'s cancel."""
+        fit (with 'fallback': the phone loop's rows, and text None). RuntimeError (and the pool closed) if a
+        worker failed; Cancelled on `progress`'s cancel."""
         self._no_more()
         try:
             while alive := [t for t in self._threads if t.is_alive()]:

@@ -115,11 +115,23 @@ def phone_loop_pcm(pcm: bytes) -> list[Phone]:
     long, in parts of at most PIECE_SECONDS, as `recognise_phones` decodes in one process: the phones an
     Aligner's piece gets where its words do not fit, alike in a worker and here (both decode these bytes)."""
     samples = np.frombuffer(pcm, "<i2").astype(np.float32) / 32767
-    audio = Audio(samples)
+    return _decode_here(samples, pcm, _speech_spans(Audio(samples)), "phones", Progress())[0]
+
+
+def _decode_here(samples: np.ndarray, pcm: bytes, spans: list[tuple[int, int]], kind: str, progress: Progress
+                 ) -> tuple[list[Phone], str]:
+    """`spans` of a clip (its `samples` and their 16-bit `pcm`) decoded in this process in parts of at most
+    PIECE_SECONDS: phones, pauses as SIL, and the words heard. `progress` hears of each part."""
+    decode = sphinx.decode_words if kind == "words" else sphinx.decode_phones
     phones: list[Phone] = []
-    for a, b in _cut(samples, _speech_spans(audio), PIECE_SECONDS):
-        phones += sphinx.decode_phones(pcm[2 * a:2 * b], a / SAMPLE_RATE)[0]
-    return _with_pauses(phones, audio.duration)
+    texts = []
+    pieces = _cut(samples, spans, PIECE_SECONDS)
+    for k, (a, b) in enumerate(pieces):
+        progress.step(k / len(pieces))
+        p, t = decode(pcm[2 * a:2 * b], a / SAMPLE_RATE)
+        phones += p
+        texts += [t] if t else []
+    return _with_pauses(phones, len(samples) / SAMPLE_RATE), " ".join(texts)
 
 
 
@@ -149,16 +161,7 @@ def _recognise(audio: Audio, kind: str, parallel: bool, progress: Progress | Non
             return _with_pauses(phones, audio.duration), " ".join(t for _, t in results if t)
         except (OSError, RuntimeError):
             pass  # no worker could run here: decode in this process
-    decode = sphinx.decode_words if kind == "words" else sphinx.decode_phones
-    phones: list[Phone] = []
-    texts = []
-    pieces = _cut(audio.samples, spans, PIECE_SECONDS)
-    for k, (a, b) in enumerate(pieces):
-        progress.step(k / len(pieces))
-        p, t = decode(_pcm(audio, a, b), a / SAMPLE_RATE)
-        phones += p
-        texts += [t] if t else []
-    return _with_pauses(phones, audio.duration), " ".join(texts)
+    return _decode_here(audio.samples, audio.pcm16(), spans, kind, progress)
 
 
 def normalise_text(text: str) -> list[str]:
@@ -267,7 +270,8 @@ class Aligner:
     def add(self, first: int, end: int, text: str) -> None:
         self.pieces.append((first, end, text))
         if self.jobs is not None:
-            self.jobs.put(_pcm(self.audio, first, end), 0.0, {"text": text, "language": self.language, "fallback": True})
+            self.jobs.put(_pcm(self.audio, first, end), 0.0,
+                          {"text": text, "language": self.language, "fallback": True})
 
     def phones(self) -> list[Phone]:
         """Every piece's phones, in the clip's time, pauses as SIL. AlignmentFailed when no piece's words fit

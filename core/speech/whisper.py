@@ -12,6 +12,7 @@ onnxruntime (imported only when a session is created).
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 from typing import TYPE_CHECKING
 
@@ -158,8 +159,9 @@ class Encoder:
         """(N,) float32 mono 16 kHz → (ceil((N//HOP)/2), D) float32 features at 50 Hz, computed in
         consecutive windows of at most 30 s (no overlap: frames next to a window edge see less context)."""
         n_frames = len(samples) // HOP
+        windows = max(1, math.ceil(len(samples) / (WINDOW_FRAMES * HOP)))  # the last one padded with silence
         mel = log_mel(samples, self.n_mels, pad_seconds=WINDOW_SECONDS if self.pad else 0.0,
-                      frames=-(-max(1, len(samples)) // (WINDOW_FRAMES * HOP)) * WINDOW_FRAMES if self.pad else None)
+                      frames=windows * WINDOW_FRAMES if self.pad else None)
         if n_frames == 0:
             return np.zeros((0, self.dim or 0), np.float32)
         out = []

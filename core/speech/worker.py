@@ -15,12 +15,11 @@ from .sphinx import decode_phones, decode_words
 
 
 def _align(job: dict, pcm: bytes) -> tuple[list | None, str | None]:
-    phones = aligned_or_none(pcm, job["text"], job["language"])
-    fitted = phones is not None
-    if not fitted and job.get("fallback"):
-        phones = phone_loop_pcm(pcm)
+    phones, text = aligned_or_none(pcm, job["text"], job["language"]), job["text"]
+    if phones is None and job.get("fallback"):
+        phones, text = phone_loop_pcm(pcm), None
     return (None if phones is None else [[p.name, p.start + job["offset"], p.end + job["offset"]] for p in phones],
-            job["text"] if fitted or not job.get("fallback") else None)
+            text)
 
 
 def main() -> None:
