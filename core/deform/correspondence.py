@@ -46,27 +46,47 @@ def _islands_follow_their_part(x: np.ndarray, faces: np.ndarray, head: Head, fit
                                 head_d: np.ndarray) -> None:
     """Separate pieces (eyeballs, teeth, tongue) move as the head's part they sit on, not as nearby skin.
 
-    Each island other than the largest takes the part most of its vertices are closest
-    to; if that is not skin, its targets come from that part alone: eyes turn with
-    eyeLook, upper teeth stay with the skull, lower teeth and tongue follow the jaw.
+    Each island other than the largest takes the part most of its vertices are closest to (by surface: the
+    head's eyeballs have 72 vertices, the skin around them thousands); if that is not skin, its targets
+    come from that part alone: eyes turn with eyeLook, upper teeth stay with the skull, lower teeth and
+    tongue follow the jaw. A part is where the fit moved it (with the skin around it) or where it sits on
+    the head, whichever the island is nearer: the fit moves a part vertex by vertex, and an eyeball, whose
+    front follows the eyelids and back the temple, came out a third of its depth, so FLAME's eyeballs
+    were nearer the skin and took the eyelids' motion.
     """
     count, label = piece_labels(len(x), triangles(faces))
     if count < 2:
         return
     main = np.bincount(label).argmax()
-    _, nearest = cKDTree(fitted).query(x)
+    placements = (fitted, head.vertices.astype(np.float64))
     for island in range(count):
         members = np.nonzero(label == island)[0]
         if island == main or len(members) < 3:
             continue
-        part = np.bincount(head.parts[nearest[members]]).argmax()
+        p = x[members]
+        dist = [_surface_distance(p, fitted, head.part_triangles(0))]  # per part: each member's distance
+        placed = [fitted]  # per part: the placement the island is nearer
+        for part in range(1, len(head.part_names)):
+            options = [_surface_distance(p, at, head.part_triangles(part)) for at in placements]
+            best = int(np.argmin([np.median(d) for d in options]))
+            dist.append(options[best])
+            placed.append(placements[best])
+        part = int(np.bincount(np.argmin(np.column_stack(dist), axis=1)).argmax())
         if part == 0:
             continue
         ids = np.nonzero(head.parts == part)[0]
-        dist, k = cKDTree(fitted[ids]).query(x[members], k=min(4, len(ids)))
-        w = 1.0 / np.maximum(dist, 1e-6)
+        d, k = cKDTree(placed[part][ids]).query(p, k=min(4, len(ids)))
+        w = 1.0 / np.maximum(d, 1e-6)
         w /= w.sum(1, keepdims=True)
         head_d[:, members] = np.einsum("nk,cnkd->cnd", w, head.deltas[:, ids[k]])
+
+
+def _surface_distance(x: np.ndarray, vertices: np.ndarray, tris: np.ndarray) -> np.ndarray:
+    """Each point's distance (N) to the surface `tris` of `vertices` (infinite when there is none)."""
+    if not len(tris):
+        return np.full(len(x), np.inf)
+    tri, bary = closest_points(x, vertices, tris)
+    return np.linalg.norm((vertices[tris[tri]] * bary[..., None]).sum(1) - x, axis=1)
 
 
 def _diffuse(V: np.ndarray, faces: np.ndarray | None, deltas: np.ndarray, unknown: np.ndarray) -> np.ndarray:

@@ -41,7 +41,11 @@ class Head:
 
     def skin_triangles(self) -> np.ndarray:
         """The skin's quads as triangles: the surface other meshes are fitted to and read their motion from."""
-        return triangles(self.faces[(self.parts[self.faces] == 0).all(1)])
+        return self.part_triangles(0)
+
+    def part_triangles(self, part: int) -> np.ndarray:
+        """The quads of one part (index into part_names) as triangles."""
+        return triangles(self.faces[(self.parts[self.faces] == part).all(1)])
 
 
 def posed(vertices: np.ndarray, deltas: np.ndarray, weights: np.ndarray) -> np.ndarray:
