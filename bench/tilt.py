@@ -9,7 +9,7 @@ with the correspondence deformer, and the result is rotated back and compared wi
 - the fit's own verdict: whether it warned that the pose looks wrong.
 Writes the 'tilt' section of docs/benchmarks.md.
 
-    python bench/tilt.py [--meshes flame,vocaset/FaceTalk_170725_00137_TA,biwi6/F1] [--no-docs]
+    python bench/tilt.py [--meshes flame,vocaset,biwi6/F2.obj] [--tilts extreme] [--no-docs]
 """
 from __future__ import annotations
 
@@ -32,20 +32,25 @@ MESHES = {"flame": "flame/FLAME_sample.ply", "vocaset": "vocaset/FaceTalk_170725
           "biwi": "biwi6/F1.obj", "multiface": "multiface/20171024.ply", "scan": "scans/scantalk_demo_mesh.ply"}
 TILTS = [("x", 10), ("x", 20), ("x", -30), ("y", 30), ("z", 30), ("x", 45), ("y", -45), ("z", -45),
          ("xyz", (30, 30, 30)), ("xyz", (-45, 40, 20)), ("xyz", (40, -45, -45))]
+# yaw, pitch and roll all at ±40–45°: the farthest from the pose search's starts (--tilts extreme)
+EXTREME = [("xyz", e) for e in ((40, -45, -45), (-40, 45, 45), (45, 45, 45), (-45, -45, 40), (45, -45, 45),
+                                (-45, 45, -45))]
 SHAPES = ("jawOpen", "eyeBlinkLeft", "mouthSmileLeft")
 FACE = slice(17, 68)  # the 51 face landmarks (the jaw contour depends on the convention)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--meshes", default=",".join(MESHES))
+    ap.add_argument("--meshes", default=",".join(MESHES),
+                    help=f"names ({', '.join(MESHES)}) or paths under the data's meshes/ folder")
+    ap.add_argument("--tilts", choices=("standard", "extreme"), default="standard")
     ap.add_argument("--no-docs", action="store_true")
     args = ap.parse_args()
     data = need_data()
     flame_dir = os.path.join(data, "meshes", "flame")
     rows = []
     for name in args.meshes.split(","):
-        V, F = read_mesh(os.path.join(data, "meshes", MESHES[name]))
+        V, F = read_mesh(os.path.join(data, "meshes", MESHES.get(name, name)))
         V = V.astype(np.float64)
         c = V.mean(0)
         gt = flame_landmarks(V, F, flame_dir) if len(V) == 5023 and F is not None else None
@@ -53,7 +58,7 @@ def main() -> None:
         base = transfer(V, F)
         secs = time.perf_counter() - t
         d0 = base.deltas[[INDEX[s] for s in SHAPES]]
-        for axis, deg in [("-", 0), *TILTS]:
+        for axis, deg in [("-", 0), *(TILTS if args.tilts == "standard" else EXTREME)]:
             R = Rotation.from_euler(axis, deg, degrees=True).as_matrix() if axis != "-" else np.eye(3)
             if axis == "-":
                 rig, dt = base, secs
@@ -78,7 +83,7 @@ def main() -> None:
              "Landmarks: the 51 face landmarks against FLAME's own embedding (mm; FLAME-topology heads only). "
              "Warned: the fit said its pose is doubtful.\n\n")
     header = ["mesh", "tilt", "pose error (°)", "all 52 (%)", *(f"{s} (%)" for s in SHAPES), "landmarks (mm)", "warned", "s"]
-    if args.no_docs:
+    if args.no_docs or args.tilts != "standard":  # the docs' table is the standard tilts'
         from common import table
         print(table(header, rows))
     else:
