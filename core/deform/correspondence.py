@@ -59,15 +59,16 @@ def _islands_follow_their_part(x: np.ndarray, faces: np.ndarray, head: Head, fit
         return
     main = np.bincount(label).argmax()
     placements = (fitted, head.vertices.astype(np.float64))
+    part_tris = [head.part_triangles(part) for part in range(len(head.part_names))]
     for island in range(count):
         members = np.nonzero(label == island)[0]
         if island == main or len(members) < 3:
             continue
         p = x[members]
-        dist = [_surface_distance(p, fitted, head.part_triangles(0))]  # per part: each member's distance
+        dist = [_surface_distance(p, fitted, part_tris[0])]  # per part: each member's distance
         placed = [fitted]  # per part: the placement the island is nearer
         for part in range(1, len(head.part_names)):
-            options = [_surface_distance(p, at, head.part_triangles(part)) for at in placements]
+            options = [_surface_distance(p, at, part_tris[part]) for at in placements]
             best = int(np.argmin([np.median(d) for d in options]))
             dist.append(options[best])
             placed.append(placements[best])
@@ -82,9 +83,7 @@ def _islands_follow_their_part(x: np.ndarray, faces: np.ndarray, head: Head, fit
 
 
 def _surface_distance(x: np.ndarray, vertices: np.ndarray, tris: np.ndarray) -> np.ndarray:
-    """Each point's distance (N) to the surface `tris` of `vertices` (infinite when there is none)."""
-    if not len(tris):
-        return np.full(len(x), np.inf)
+    """Each point's distance (N) to the surface `tris` of `vertices`."""
     tri, bary = closest_points(x, vertices, tris)
     return np.linalg.norm((vertices[tris[tri]] * bary[..., None]).sum(1) - x, axis=1)
 
