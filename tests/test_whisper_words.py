@@ -82,6 +82,28 @@ def test_onnx_decoder_equals_ctranslate2(exported):
         assert _words(int8.text(int8.decode(features)[0])) == _words(fp32.text(ref)), clip
 
 
+def test_beam_search_equals_ctranslate2(exported):
+    """Beam search (5 hypotheses, as Whisper transcribes by default): fp32 gives CTranslate2's own beam-search
+    tokens on each real clip, with and without timestamps, and on the clips joined with pauses into one
+    window."""
+    _need("ctranslate2", "the source package's own decoder is the reference")
+    import ctranslate2
+
+    model = ctranslate2.models.Whisper(cw.ctranslate2_dir("tiny.en"), device="cpu", compute_type="float32")
+    if not os.path.exists(wf.DEFAULT_MODEL):
+        pytest.skip(f"{wf.DEFAULT_MODEL} absent: run tools/convert_whisper.py (./dev.sh does)")
+    fp32 = transcribe.Transcriber(*exported("fp32"), encoder=wf.Encoder(wf.DEFAULT_MODEL))
+    parts = [load_audio(data_path("speech", clip)).samples for clip in CLIPS]
+    pause = np.zeros(wf.SAMPLE_RATE // 2, np.float32)
+    joined = np.concatenate([x for p in parts for x in (p, pause)])[: 29 * wf.SAMPLE_RATE]
+    for name, samples in [*zip(CLIPS, parts), ("joined", joined)]:
+        mel = np.ascontiguousarray(wf.log_mel(samples, 80, pad_seconds=wf.WINDOW_SECONDS)[:, : wf.WINDOW_FRAMES])
+        features = fp32.features(samples)
+        for timestamps, prompt in ((False, [fp32.sot, fp32.no_timestamps]), (True, [fp32.sot])):
+            ref = model.generate(ctranslate2.StorageView.from_array(mel[None]), [prompt], beam_size=5)[0]
+            assert fp32.decode(features, timestamps=timestamps, beam=5)[0] == ref.sequences_ids[0], (name, timestamps)
+
+
 def test_timestamped_decoding_equals_ctranslate2(exported):
     """With timestamps (Whisper's rules: segments start and end on timestamps, time never goes back), fp32
     gives CTranslate2's own tokens on each real clip and on the clips joined with pauses into one window; the

@@ -43,6 +43,11 @@ WHISPER_CODES = {"nb": "no", "cmn": "zh"}  # espeak-ng's first part → Whisper'
 MAX_COMPRESSION = 2.4  # Whisper's compression_ratio_threshold: text repeating itself is a hallucination
 TIMESTAMP_STEP = 0.02  # s between Whisper's timestamp tokens <|0.00|>, <|0.02|>, ...
 MAX_INITIAL_TIMESTAMP = 1.0  # s: the first segment starts by then (Whisper's max_initial_timestamp)
+# hypotheses each model's beam search keeps (1: greedy). base hears other languages less surely than tiny.en
+# hears English: Whisper's own default of 5 gained closures and correlation on the non-English sets and lost
+# about nothing (docs/benchmarks.md), at 2-3x its decoding time; for tiny.en it changed ~nothing on English
+# and would have cost 4x
+BEAM = {ENGLISH_MODEL: 1, MULTILINGUAL_MODEL: 5}
 CUT_TOLERANCE = 0.3  # s: a pause within this of the gap between two of Whisper's segments splits a window there
 
 
@@ -94,7 +99,7 @@ def files(model: str) -> tuple[str, str, str]:
 class Transcriber:
     """Whisper's decoder (two ONNX sessions) and its tokenizer; the encoder is shared with the caller's."""
 
-    def __init__(self, step: str, cross: str, encoder: Encoder | str = DEFAULT_MODEL):
+    def __init__(self, step: str, cross: str, encoder: Encoder | str = DEFAULT_MODEL, beam: int = 1):
         for path in (step, cross):
             if not os.path.exists(path):
                 raise FileNotFoundError(f"{path} not found: run tools/convert_whisper.py --part decoder")
@@ -120,6 +125,7 @@ class Transcriber:
         self.begin_mask[[int(i) for i in meta["suppress_begin"].split(",")]] = -np.inf
         self.encoder = encoder if isinstance(encoder, Encoder) else Encoder(encoder, pad=True)
         self._bytes = _byte_decoder()
+        self.beam = beam  # `hear` decodes with this many hypotheses
 
     def prompt(self, language: str, timestamps: bool = False) -> list[int]:
         """Whisper's start of transcript for `language` (a Whisper code: en, fr, ...), asking for timestamps
@@ -131,13 +137,16 @@ class Transcriber:
             raise ValueError(f"Whisper does not know the language '{language}'")
         return [self.sot, self.languages[language], self.transcribe_task, *end]
 
-    def decode(self, features: np.ndarray, language: str = "en", timestamps: bool = False
+    def decode(self, features: np.ndarray, language: str = "en", timestamps: bool = False, beam: int = 1
                ) -> tuple[list[int], float, float]:
-        """Greedy tokens for one window of encoder features (T ≤ 1500, D): (tokens, probability of no
-        speech, mean log-probability of the text's tokens and its end). With `timestamps` the tokens also hold
-        Whisper's segment times (`segments` reads them), decoded by Whisper's own rules (`_timestamp_mask`)."""
+        """Tokens for one window of encoder features (T ≤ 1500, D): (tokens, probability of no speech, mean
+        log-probability of the text's tokens and its end). With `timestamps` the tokens also hold Whisper's
+        segment times (`segments` reads them), decoded by Whisper's own rules (`_timestamp_mask`). `beam` > 1
+        searches that many hypotheses at once (`_beam_search`); 1 is greedy."""
         cross = self.cross.run(None, {"features": np.ascontiguousarray(features[None], np.float32)})
         cross = dict(zip(self.cross_names, cross))  # one tensor per layer, read in place by every step
+        if beam > 1:
+            return self._beam_search(cross, language, timestamps, beam)
         self_kv = np.zeros((self.layers, 2, 1, self.heads, 0, self.dim // self.heads), np.float32)
         tokens = np.array([self.prompt(language, timestamps)], np.int64)
         out, logprobs, no_speech = [], [], 0.0
@@ -169,6 +178,77 @@ class Transcriber:
             out.append(token)
             tokens = np.array([[token]], np.int64)
         return out, no_speech, float(np.mean(logprobs))
+
+    def _log_probs(self, logits: np.ndarray, top_tokens: np.ndarray, top_logits: np.ndarray, shared: np.ndarray,
+                   own: np.ndarray, timestamps: bool) -> np.ndarray:
+        """(B, V) log-probabilities of each hypothesis's next token: the step's approximate `logits`, its best
+        few recomputed exactly (`top_tokens`, `top_logits`, found under the `shared` mask), then each
+        hypothesis's `own` mask (B, V) and, with timestamps, Whisper's rule that a timestamp comes when all of
+        them together outweigh the likeliest text token."""
+        scores = logits.copy()
+        rows = np.broadcast_to(np.arange(len(scores))[:, None], top_tokens.shape)
+        exact = shared[top_tokens] == 0.0
+        scores[rows[exact], top_tokens[exact]] = top_logits[exact]
+        scores += own
+        stamp = self.first_timestamp
+        if timestamps:
+            stamps_win = _logsumexp(scores[:, stamp:]) > scores[:, :stamp].max(axis=1)
+            scores[stamps_win, :stamp] = -np.inf
+        return scores - _logsumexp(scores)[:, None]
+
+    def _beam_search(self, cross: dict[str, np.ndarray], language: str, timestamps: bool, beam: int
+                     ) -> tuple[list[int], float, float]:
+        """Beam search as Whisper's source package (CTranslate2) runs it: `beam` hypotheses go on together in
+        one batched step. Each step ranks every continuation of every hypothesis by its summed log-probability
+        and keeps the best `beam`; one of those that ends is set aside and its place goes to the next best that
+        does not; once `beam` have ended, the one with the best log-probability per token wins. Why: greedy
+        decoding commits to a misheard word at once, and a misheard word takes its p/b/m with it (bench/
+        lipsync_languages.py, docs/benchmarks.md). The batch shares one mask input, so each hypothesis's own
+        timestamp rules are applied to the step's scores (`_log_probs`)."""
+        shared_mask, begin_shared = self.mask.copy(), self.begin_mask.copy()  # the step's top tokens: any timestamp
+        if timestamps:
+            shared_mask[self.first_timestamp:] = begin_shared[self.first_timestamp:] = 0.0
+        outs, totals, texts = [[]], np.zeros(1), [[]]  # each hypothesis: tokens, summed log-prob, text's
+        finished: list[tuple[list[int], float, list[float]]] = []
+        self_kv = np.zeros((self.layers, 2, 1, self.heads, 0, self.dim // self.heads), np.float32)
+        tokens, no_speech = np.array([self.prompt(language, timestamps)], np.int64), 0.0
+        for i in range(self.max_tokens // 2):
+            shared = begin_shared if i == 0 else shared_mask
+            logits, top_tokens, top_logits, self_kv = self.step.run(
+                ["logits", "top_tokens", "top_logits", "new_self_kv"],
+                {"tokens": tokens, "self_kv": self_kv, "mask": shared, **cross})
+            if i == 0:
+                first = logits[0, 0] - logits[0, 0].max()
+                no_speech = float(np.exp(first[self.no_speech]) / np.exp(first).sum())
+            base = self.begin_mask if i == 0 else self.mask
+            own = np.stack([self._timestamp_mask(base, out) if timestamps else base for out in outs])
+            log_probs = self._log_probs(logits[:, -1], top_tokens, top_logits, shared, own, timestamps)
+            flat = (totals[:, None] + log_probs).ravel()
+            best = np.argpartition(-flat, 2 * beam)[:2 * beam]
+            best = best[np.argsort(-flat[best], kind="stable")]
+            best = best[np.isfinite(flat[best])]
+            keep = [j for j in best[:beam] if j % log_probs.shape[1] != self.eot]
+            spare = iter(j for j in best[beam:] if j % log_probs.shape[1] != self.eot)
+            for j in best[:beam]:
+                b, token = divmod(int(j), log_probs.shape[1])
+                if token == self.eot:
+                    finished.append((outs[b], float(flat[j]), texts[b] + [float(log_probs[b, token])]))
+                    keep.append(next(spare, None))
+            keep = [j for j in keep if j is not None]
+            if len(finished) >= beam or not keep:
+                break
+            sources = [int(j) // log_probs.shape[1] for j in keep]
+            new = [int(j) % log_probs.shape[1] for j in keep]
+            texts = [texts[b] + [float(log_probs[b, t])] if t < self.first_timestamp else texts[b]
+                     for b, t in zip(sources, new)]
+            outs = [outs[b] + [t] for b, t in zip(sources, new)]
+            totals = flat[keep]
+            self_kv = np.ascontiguousarray(self_kv[:, :, sources])
+            tokens = np.array(new, np.int64)[:, None]
+        else:
+            finished += list(zip(outs, totals.tolist(), texts))
+        out, _, text = max(finished or zip(outs, totals.tolist(), texts), key=lambda h: h[1] / max(1, len(h[0])))
+        return out, no_speech, float(np.mean(text)) if text else 0.0
 
     def _timestamp_mask(self, mask: np.ndarray, tokens: list[int]) -> np.ndarray:
         """A copy of `mask` for the token after `tokens` under Whisper's timestamp rules: the first is a
@@ -229,7 +309,7 @@ class Transcriber:
         for k, ranges in enumerate(windows):
             samples = np.concatenate([audio.samples[a:b] for a, b in ranges])
             pauses = bool(_pauses(ranges))
-            tokens, no_speech, logprob = self.decode(self.features(samples), language, pauses)
+            tokens, no_speech, logprob = self.decode(self.features(samples), language, pauses, self.beam)
             words = self.text(tokens)
             silent = no_speech > NO_SPEECH and logprob < LOW_LOGPROB
             looping = len(words) > 0 and len(words.encode()) / len(zlib.compress(words.encode())) > MAX_COMPRESSION
@@ -239,6 +319,14 @@ class Transcriber:
                 continue
             for piece, text in split_at_pauses(ranges, self.segments(tokens)):
                 yield piece[0][0], piece[-1][1], text
+
+
+def _logsumexp(x: np.ndarray) -> np.ndarray:
+    """log Σ exp over the last axis of (B, V), by its maximum (np.logaddexp.reduce took a third of a beam step)."""
+    top = x.max(axis=1)
+    with np.errstate(invalid="ignore"):  # a row all -inf (every timestamp masked) stays -inf
+        out = top + np.log(np.exp(x - top[:, None]).sum(axis=1))
+    return np.where(np.isfinite(top), out, -np.inf)
 
 
 def _pauses(ranges: list[tuple[int, int]]) -> list[int]:
@@ -302,7 +390,7 @@ def available(language: str = "en") -> bool:
 @functools.lru_cache(maxsize=2)
 def load(model: str = ENGLISH_MODEL) -> Transcriber:
     step, cross, encoder = files(model)
-    return Transcriber(step, cross, encoder)
+    return Transcriber(step, cross, encoder, BEAM.get(model, 1))
 
 
 def hear(audio: Audio, language: str = "en", windows: list[list[tuple[int, int]]] | None = None,
