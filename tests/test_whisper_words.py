@@ -177,6 +177,35 @@ def test_long_speech_is_heard_in_pieces_cut_in_its_pauses():
         assert sum(w in heard for w in truth) >= MIN_WORDS_RIGHT * len(truth), clip
 
 
+def test_beam_search_serves_a_one_window_clip_and_long_speech_stays_greedy():
+    """A Transcriber with a beam (Whisper base's, `transcribe.BEAM`) searches a clip it hears in one window and
+    decodes the windows of long speech greedily (the beam gained nothing there at 2-3x the time); the words of
+    both hold the transcript's."""
+    if not transcribe.available():
+        pytest.skip("the Whisper ONNX files are absent: ./dev.sh makes them")
+    from core.speech.audio import Audio
+
+    shipped = transcribe.load()
+    searching = transcribe.Transcriber(*transcribe.files(transcribe.ENGLISH_MODEL), beam=5)
+    beams = []
+    decode = searching.decode
+    searching.decode = lambda *args: beams.append(args[-1]) or decode(*args)
+    texts = _transcripts()
+    clip = "faceformer_test.wav"
+    one = load_audio(data_path("speech", clip))
+    heard = " ".join(text for _, _, text in searching.hear(one))
+    assert beams == [5]
+    truth = _words(texts[clip])
+    assert sum(w in set(_words(heard)) for w in truth) >= MIN_WORDS_RIGHT * len(truth), heard
+    assert shipped.beam == transcribe.BEAM[transcribe.ENGLISH_MODEL]
+    beams.clear()
+    parts = [load_audio(data_path("speech", c)).samples for c in CLIPS]
+    pause = np.zeros(wf.SAMPLE_RATE, np.float32)
+    long = Audio(np.concatenate([x for p in parts * 2 for x in (p, pause)]))
+    list(searching.hear(long))
+    assert len(beams) == len(transcribe.speech_windows(long)) > 1 and set(beams) == {1}
+
+
 def test_decoder_export_is_reproducible(exported):
     """Two exports of the same package give the same bytes, and so does the shipped build product."""
     first = exported("int8")

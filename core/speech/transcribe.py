@@ -43,10 +43,11 @@ WHISPER_CODES = {"nb": "no", "cmn": "zh"}  # espeak-ng's first part → Whisper'
 MAX_COMPRESSION = 2.4  # Whisper's compression_ratio_threshold: text repeating itself is a hallucination
 TIMESTAMP_STEP = 0.02  # s between Whisper's timestamp tokens <|0.00|>, <|0.02|>, ...
 MAX_INITIAL_TIMESTAMP = 1.0  # s: the first segment starts by then (Whisper's max_initial_timestamp)
-# hypotheses each model's beam search keeps (1: greedy). base hears other languages less surely than tiny.en
-# hears English: Whisper's own default of 5 gained closures and correlation on the non-English sets and lost
-# about nothing (docs/benchmarks.md), at 2-3x its decoding time; for tiny.en it changed ~nothing on English
-# and would have cost 4x
+# hypotheses each model's beam search keeps on a clip it hears in one window (1: greedy). base hears other
+# languages less surely than tiny.en hears English: Whisper's own default of 5 gained closures on the
+# non-English clips (0.834 -> 0.846 of 607) at 2-3x the decoding time; on clips joined into >= 60 s, several
+# windows each full of context, it gained ~nothing (0.897 -> 0.901 of 1159), so those stay greedy (and fast).
+# For tiny.en it changed ~nothing on English and would have cost 4x. docs/benchmarks.md, *Whisper's words*
 BEAM = {ENGLISH_MODEL: 1, MULTILINGUAL_MODEL: 5}
 CUT_TOLERANCE = 0.3  # s: a pause within this of the gap between two of Whisper's segments splits a window there
 
@@ -125,7 +126,7 @@ class Transcriber:
         self.begin_mask[[int(i) for i in meta["suppress_begin"].split(",")]] = -np.inf
         self.encoder = encoder if isinstance(encoder, Encoder) else Encoder(encoder, pad=True)
         self._bytes = _byte_decoder()
-        self.beam = beam  # `hear` decodes with this many hypotheses
+        self.beam = beam  # `hear` decodes a clip of one window with this many hypotheses
 
     def prompt(self, language: str, timestamps: bool = False) -> list[int]:
         """Whisper's start of transcript for `language` (a Whisper code: en, fr, ...), asking for timestamps
@@ -223,22 +224,16 @@ class Transcriber:
             base = self.begin_mask if i == 0 else self.mask
             own = np.stack([self._timestamp_mask(base, out) if timestamps else base for out in outs])
             log_probs = self._log_probs(logits[:, -1], top_tokens, top_logits, shared, own, timestamps)
-            flat = (totals[:, None] + log_probs).ravel()
+            flat, vocab = (totals[:, None] + log_probs).ravel(), log_probs.shape[1]
             best = np.argpartition(-flat, 2 * beam)[:2 * beam]
-            best = best[np.argsort(-flat[best], kind="stable")]
-            best = best[np.isfinite(flat[best])]
-            keep = [j for j in best[:beam] if j % log_probs.shape[1] != self.eot]
-            spare = iter(j for j in best[beam:] if j % log_probs.shape[1] != self.eot)
-            for j in best[:beam]:
-                b, token = divmod(int(j), log_probs.shape[1])
-                if token == self.eot:
-                    finished.append((outs[b], float(flat[j]), texts[b] + [float(log_probs[b, token])]))
-                    keep.append(next(spare, None))
-            keep = [j for j in keep if j is not None]
+            best = [int(j) for j in best[np.argsort(-flat[best], kind="stable")] if np.isfinite(flat[j])]
+            # the best `beam` that end are set aside; the first `beam` that do not go on (CTranslate2's way)
+            finished += [(outs[j // vocab], float(flat[j]), texts[j // vocab] + [float(log_probs.flat[j])])
+                         for j in best[:beam] if j % vocab == self.eot]
+            keep = [j for j in best if j % vocab != self.eot][:beam]
             if len(finished) >= beam or not keep:
                 break
-            sources = [int(j) // log_probs.shape[1] for j in keep]
-            new = [int(j) % log_probs.shape[1] for j in keep]
+            sources, new = [j // vocab for j in keep], [j % vocab for j in keep]
             texts = [texts[b] + [float(log_probs[b, t])] if t < self.first_timestamp else texts[b]
                      for b, t in zip(sources, new)]
             outs = [outs[b] + [t] for b, t in zip(sources, new)]
@@ -306,10 +301,11 @@ class Transcriber:
         text repeats itself, has "". `progress` hears of each window (and may cancel)."""
         progress = progress or Progress()
         windows = speech_windows(audio) if windows is None else windows
+        beam = self.beam if len(windows) == 1 else 1  # see BEAM
         for k, ranges in enumerate(windows):
             samples = np.concatenate([audio.samples[a:b] for a, b in ranges])
             pauses = bool(_pauses(ranges))
-            tokens, no_speech, logprob = self.decode(self.features(samples), language, pauses, self.beam)
+            tokens, no_speech, logprob = self.decode(self.features(samples), language, pauses, beam)
             words = self.text(tokens)
             silent = no_speech > NO_SPEECH and logprob < LOW_LOGPROB
             looping = len(words) > 0 and len(words.encode()) / len(zlib.compress(words.encode())) > MAX_COMPRESSION
