@@ -62,30 +62,19 @@ def _words(text: str) -> list[str]:
 def test_onnx_decoder_equals_ctranslate2(exported):
     """fp32: the same greedy tokens as ctranslate2.models.Whisper.generate on each real clip; int8 (what
     ships): the same words (case and punctuation may differ)."""
-    _need("ctranslate2", "the source package's own decoder is the reference")
-    import ctranslate2
-
-    model = ctranslate2.models.Whisper(cw.ctranslate2_dir("tiny.en"), device="cpu", compute_type="float32")
-    encoder = wf.Encoder(wf.DEFAULT_MODEL) if os.path.exists(wf.DEFAULT_MODEL) else None
-    if encoder is None:
-        pytest.skip(f"{wf.DEFAULT_MODEL} absent: run tools/convert_whisper.py (./dev.sh does)")
-    decoders = {p: transcribe.Transcriber(*exported(p), encoder=encoder) for p in ("fp32", "int8")}
-    fp32 = decoders["fp32"]
+    model, fp32, windows = _against_ctranslate2(exported)
+    int8 = transcribe.Transcriber(*exported("int8"), encoder=fp32.encoder)
     prompt = [fp32.sot, fp32.no_timestamps]  # ids read from the package's vocabulary.txt
-    for clip in CLIPS:
-        samples = load_audio(data_path("speech", clip)).samples
-        mel = np.ascontiguousarray(wf.log_mel(samples, 80, pad_seconds=wf.WINDOW_SECONDS)[:, : wf.WINDOW_FRAMES])
-        ref = model.generate(ctranslate2.StorageView.from_array(mel[None]), [prompt], beam_size=1)[0].sequences_ids[0]
+    for name, samples, mel in windows[:-1]:  # each clip alone
+        ref = model.generate(mel, [prompt], beam_size=1)[0].sequences_ids[0]
         features = fp32.features(samples)
-        assert fp32.decode(features)[0] == ref, clip
-        int8 = decoders["int8"]
-        assert _words(int8.text(int8.decode(features)[0])) == _words(fp32.text(ref)), clip
+        assert fp32.decode(features)[0] == ref, name
+        assert _words(int8.text(int8.decode(features)[0])) == _words(fp32.text(ref)), name
 
 
-def test_beam_search_equals_ctranslate2(exported):
-    """Beam search (5 hypotheses, as Whisper transcribes by default): fp32 gives CTranslate2's own beam-search
-    tokens on each real clip, with and without timestamps, and on the clips joined with pauses into one
-    window."""
+def _against_ctranslate2(exported):
+    """(CTranslate2's fp32 tiny.en, our fp32 export, [(name, samples, mel)] of each real clip and of the clips
+    joined with pauses into one window)."""
     _need("ctranslate2", "the source package's own decoder is the reference")
     import ctranslate2
 
@@ -96,11 +85,22 @@ def test_beam_search_equals_ctranslate2(exported):
     parts = [load_audio(data_path("speech", clip)).samples for clip in CLIPS]
     pause = np.zeros(wf.SAMPLE_RATE // 2, np.float32)
     joined = np.concatenate([x for p in parts for x in (p, pause)])[: 29 * wf.SAMPLE_RATE]
+    windows = []
     for name, samples in [*zip(CLIPS, parts), ("joined", joined)]:
-        mel = np.ascontiguousarray(wf.log_mel(samples, 80, pad_seconds=wf.WINDOW_SECONDS)[:, : wf.WINDOW_FRAMES])
+        mel = wf.log_mel(samples, 80, pad_seconds=wf.WINDOW_SECONDS)[:, : wf.WINDOW_FRAMES]
+        windows.append((name, samples, ctranslate2.StorageView.from_array(np.ascontiguousarray(mel)[None])))
+    return model, fp32, windows
+
+
+def test_beam_search_equals_ctranslate2(exported):
+    """Beam search (5 hypotheses, as Whisper transcribes by default): fp32 gives CTranslate2's own beam-search
+    tokens on each real clip, with and without timestamps, and on the clips joined with pauses into one
+    window."""
+    model, fp32, windows = _against_ctranslate2(exported)
+    for name, samples, mel in windows:
         features = fp32.features(samples)
         for timestamps, prompt in ((False, [fp32.sot, fp32.no_timestamps]), (True, [fp32.sot])):
-            ref = model.generate(ctranslate2.StorageView.from_array(mel[None]), [prompt], beam_size=5)[0]
+            ref = model.generate(mel, [prompt], beam_size=5)[0]
             assert fp32.decode(features, timestamps=timestamps, beam=5)[0] == ref.sequences_ids[0], (name, timestamps)
 
 
@@ -108,19 +108,9 @@ def test_timestamped_decoding_equals_ctranslate2(exported):
     """With timestamps (Whisper's rules: segments start and end on timestamps, time never goes back), fp32
     gives CTranslate2's own tokens on each real clip and on the clips joined with pauses into one window; the
     segments read from them hold the text of the plain decoding, and their times rise."""
-    _need("ctranslate2", "the source package's own decoder is the reference")
-    import ctranslate2
-
-    model = ctranslate2.models.Whisper(cw.ctranslate2_dir("tiny.en"), device="cpu", compute_type="float32")
-    if not os.path.exists(wf.DEFAULT_MODEL):
-        pytest.skip(f"{wf.DEFAULT_MODEL} absent: run tools/convert_whisper.py (./dev.sh does)")
-    fp32 = transcribe.Transcriber(*exported("fp32"), encoder=wf.Encoder(wf.DEFAULT_MODEL))
-    parts = [load_audio(data_path("speech", clip)).samples for clip in CLIPS]
-    pause = np.zeros(wf.SAMPLE_RATE // 2, np.float32)
-    joined = np.concatenate([x for p in parts for x in (p, pause)])[: 29 * wf.SAMPLE_RATE]
-    for name, samples in [*zip(CLIPS, parts), ("joined", joined)]:
-        mel = np.ascontiguousarray(wf.log_mel(samples, 80, pad_seconds=wf.WINDOW_SECONDS)[:, : wf.WINDOW_FRAMES])
-        ref = model.generate(ctranslate2.StorageView.from_array(mel[None]), [[fp32.sot]], beam_size=1)[0]
+    model, fp32, windows = _against_ctranslate2(exported)
+    for name, samples, mel in windows:
+        ref = model.generate(mel, [[fp32.sot]], beam_size=1)[0]
         features = fp32.features(samples)
         tokens = fp32.decode(features, timestamps=True)[0]
         assert tokens == ref.sequences_ids[0], name

@@ -158,9 +158,7 @@ class Transcriber:
             logits, top_tokens, top_logits, self_kv = self.step.run(
                 ["logits", "top_tokens", "top_logits", "new_self_kv"],
                 {"tokens": tokens, "self_kv": self_kv, "mask": mask, **cross})
-            if i == 0:
-                first = logits[0, 0] - logits[0, 0].max()
-                no_speech = float(np.exp(first[self.no_speech]) / np.exp(first).sum())
+            no_speech = self._no_speech(logits) if i == 0 else no_speech
             scores = logits[0, -1] + mask
             total = float(scores.max() + np.log(np.exp(scores - scores.max()).sum()))
             candidates, values = top_tokens[0], top_logits[0]  # the step's best few tokens, rescored exactly
@@ -179,6 +177,12 @@ class Transcriber:
             out.append(token)
             tokens = np.array([[token]], np.int64)
         return out, no_speech, float(np.mean(logprobs))
+
+    def _no_speech(self, logits: np.ndarray) -> float:
+        """Whisper's probability that a window holds no speech: its no-speech token's after the first prompt
+        token, from the first step's `logits` (1, prompt, V)."""
+        first = logits[0, 0] - logits[0, 0].max()
+        return float(np.exp(first[self.no_speech]) / np.exp(first).sum())
 
     def _log_probs(self, logits: np.ndarray, top_tokens: np.ndarray, top_logits: np.ndarray, shared: np.ndarray,
                    own: np.ndarray, timestamps: bool) -> np.ndarray:
@@ -218,9 +222,7 @@ class Transcriber:
             logits, top_tokens, top_logits, self_kv = self.step.run(
                 ["logits", "top_tokens", "top_logits", "new_self_kv"],
                 {"tokens": tokens, "self_kv": self_kv, "mask": shared, **cross})
-            if i == 0:
-                first = logits[0, 0] - logits[0, 0].max()
-                no_speech = float(np.exp(first[self.no_speech]) / np.exp(first).sum())
+            no_speech = self._no_speech(logits) if i == 0 else no_speech
             base = self.begin_mask if i == 0 else self.mask
             own = np.stack([self._timestamp_mask(base, out) if timestamps else base for out in outs])
             log_probs = self._log_probs(logits[:, -1], top_tokens, top_logits, shared, own, timestamps)
