@@ -160,7 +160,7 @@ class Transcriber:
                 {"tokens": tokens, "self_kv": self_kv, "mask": mask, **cross})
             no_speech = self._no_speech(logits) if i == 0 else no_speech
             scores = logits[0, -1] + mask
-            total = float(scores.max() + np.log(np.exp(scores - scores.max()).sum()))
+            total = float(_logsumexp(scores[None])[0])
             candidates, values = top_tokens[0], top_logits[0]  # the step's best few tokens, rescored exactly
             stamp = self.first_timestamp
             if timestamps and np.logaddexp.reduce(scores[stamp:]) > scores[:stamp].max():
@@ -188,7 +188,7 @@ class Transcriber:
                    own: np.ndarray, timestamps: bool) -> np.ndarray:
         """(B, V) log-probabilities of each hypothesis's next token: the step's approximate `logits`, its best
         few recomputed exactly (`top_tokens`, `top_logits`, found under the `shared` mask), then each
-        hypothesis's `own` mask (B, V) and, with timestamps, Whisper's rule that a timestamp comes when all of
+        hypothesis's `own` mask ((B, V); (V,) when all share one) and, with timestamps, Whisper's rule that a timestamp comes when all of
         them together outweigh the likeliest text token."""
         scores = logits.copy()
         rows = np.broadcast_to(np.arange(len(scores))[:, None], top_tokens.shape)
@@ -224,7 +224,7 @@ class Transcriber:
                 {"tokens": tokens, "self_kv": self_kv, "mask": shared, **cross})
             no_speech = self._no_speech(logits) if i == 0 else no_speech
             base = self.begin_mask if i == 0 else self.mask
-            own = np.stack([self._timestamp_mask(base, out) if timestamps else base for out in outs])
+            own = np.stack([self._timestamp_mask(base, out) for out in outs]) if timestamps else base
             log_probs = self._log_probs(logits[:, -1], top_tokens, top_logits, shared, own, timestamps)
             flat, vocab = (totals[:, None] + log_probs).ravel(), log_probs.shape[1]
             best = np.argpartition(-flat, 2 * beam)[:2 * beam]
