@@ -28,6 +28,7 @@ setup() {
   [ core/assets/whisper_base_decoder.onnx -nt $cw ] && [ core/assets/whisper_base_cross.onnx -nt $cw ] \
     || .venv/bin/python $cw --model base --part decoder >/dev/null 2>&1
   [ -f core/assets/s2l_whisper.onnx ] || .venv/bin/python tools/export_s2l_onnx.py >/dev/null
+  [ core/assets/closure_base.onnx -nt core/assets/closure_base.pt ] || .venv/bin/python tools/export_closure_onnx.py >/dev/null
 }
 
 cmd="${1:-}"

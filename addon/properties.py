@@ -21,7 +21,7 @@ _ENGINE_ITEMS = [
      "emotion sliders condition it (needs only onnxruntime and the converted ONNX models)"),
     ("phonetic-whisper", "Phonetic + Whisper", "The words Whisper hears in the clip's language, aligned like a "
      "transcript (best lip sync on real speech), plus the closures the Whisper network hears; slower: "
-     "about 3-5 s per minute of English speech, 5-9 s of other languages, on 2 CPU cores"),
+     "about 3-5 s per minute of English speech, 4-8 s of other languages, on 2 CPU cores"),
 ]
 assert tuple(i[0] for i in _ENGINE_ITEMS) == ENGINES
 _DEFORMER_ITEMS = [

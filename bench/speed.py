@@ -80,9 +80,14 @@ def measure(path: str, engine: str, with_blender: bool, language: str = "en") ->
     if engine == "phonetic-whisper":
         from core.speech import transcribe
 
-        closure_heard(Audio(np.zeros(16000, np.float32)), 30.0, 30)
         if transcribe.available(language):  # its sessions made and run once
             transcribe.transcribe(Audio(np.zeros(16000, np.float32)), language)
+        if transcribe.model_for(language) == transcribe.MULTILINGUAL_MODEL:  # closures on base's features
+            from core.motion import closure_onnx
+
+            closure_onnx.closure_probability(np.zeros((1, 512), np.float32))
+        else:  # on tiny.en's
+            closure_heard(Audio(np.zeros(16000, np.float32)), 30.0, 30)
     times = {}
     t = time.perf_counter()
     audio = load_audio(path)
@@ -216,7 +221,7 @@ def main() -> None:
             "ARKit solve, resampling to 30 fps), for `neural-whisper` the same on Whisper tiny.en features "
             "(30 s encoder windows, both networks in onnxruntime, no torch), for `phonetic-whisper` Whisper's "
             "words (tiny.en; base where told another language) aligned by pocketsphinx, plus that network's "
-            "closures. 'click total' = load + timing + articulation + writing shape "
+            "closures (another language: the closure detector's, on base's features of the same windows). 'click total' = load + timing + articulation + writing shape "
             "keys, Action and sound strip in Blender. Peak MB = the process's max RSS (bpy and torch "
             f"included); workers' peak MB = the recognition workers' max RSS, added up. Before the rows, {check} "
             "(equal figures: the cores were the machine's own; a larger second one: other work shared them, and "

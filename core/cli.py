@@ -89,6 +89,14 @@ def build_parser() -> argparse.ArgumentParser:
                                                 "s2l_whisper.pt for --features whisper)")
     ts.add_argument("--init", help="start from these weights (fine-tuning; their meta is kept in the new file's)")
     ts.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (one-cycle schedule)")
+    tc = tsub.add_parser("closure", help="the lip-closure detector on Whisper base's features (other languages)")
+    tc.add_argument("--corpus", help="Whisper base corpus folder (default: built first, in the cache)")
+    tc.add_argument("--utterances", type=int, default=5200, help="corpus size when it is built here")
+    tc.add_argument("--seed", type=int, default=0)
+    tc.add_argument("--steps", type=int, default=2500)
+    tc.add_argument("--lr", type=float, default=1e-3)
+    tc.add_argument("--out", default=None, help="weights (default: the shipped core/assets/closure_base.pt, "
+                                                "and its .onnx)")
     td = tsub.add_parser("s2d", help="Sparse2Dense: landmark motion → dense motion of a template")
     td.add_argument("--meshes", help="folder of .obj/.ply meshes of one topology (default: the built-in head)")
     td.add_argument("--seed", type=int, default=0)
@@ -145,6 +153,10 @@ def main(argv: list[str] | None = None) -> int:
             from .training import train_deform
 
             train_deform.main(args)
+        elif args.command == "train" and args.model == "closure":
+            from .training import train_closure
+
+            train_closure.main(args)
         elif args.command == "train" and args.model == "s2d":
             from .training import train_s2d
 

@@ -87,16 +87,16 @@ def _whisper_words(audio: Audio, language: str, fps: float, n_frames: int, progr
                    ) -> tuple[list | None, str, np.ndarray]:
     """Whisper's words force-aligned, window by window: each window, split at its pauses where Whisper's
     segments break (`transcribe.split_at_pauses`), goes to the alignment workers as soon as it is heard, while
-    Whisper hears the next, and the closure network runs while the last pieces are aligned (`closure_heard`:
-    in English on tiny.en's features of the same windows). (phones, or None where no piece's words fit or
-    none were heard; the words heard; the closure)."""
+    Whisper hears the next, and the closure network runs while the last pieces are aligned (`closure_heard`,
+    on the features of the same windows that heard the words: tiny.en's or base's). (phones, or None where
+    no piece's words fit or none were heard; the words heard; the closure)."""
     windows = transcribe.speech_windows(audio)
     with recognise.Aligner(audio, language, progress, sum(map(len, windows))) as aligner:
         heard = []
         for first, end, text in transcribe.hear(audio, language, windows, progress):
             aligner.add(first, end, text)
             heard.append(text)
-        closed = closure_heard(audio, fps, n_frames, progress, windows if languages.is_english(language) else None)
+        closed = closure_heard(audio, fps, n_frames, progress, windows, transcribe.model_for(language))
         try:
             phones = aligner.phones()
         except recognise.AlignmentFailed:

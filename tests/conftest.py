@@ -15,6 +15,28 @@ sys.path.insert(0, os.path.join(ROOT, "scripts"))
 PANGRAM = "Bob put a map of the moon above the big window, and my mother hummed a happy tune."
 
 
+_SYNTHESISE = """import json, sys
+from core.speech.espeak import synthesise, write_wav
+speech = synthesise(sys.argv[1], voice=sys.argv[2], rate_wpm=int(sys.argv[3]))
+write_wav(sys.argv[4], speech.samples, speech.sample_rate)
+print(json.dumps([(p.name, p.start, p.end) for p in speech.phones()]))
+"""
+
+
+def fresh_speech(path: str, text: str, voice: str = "en-us", rate_wpm: int = 160) -> list:
+    """espeak-ng's speech of `text` written to `path` by a process of its own, and its exact phones. Why: espeak-ng's
+    audio depends on what its process synthesised before, so speech made in the test process would change with
+    the tests that ran before it."""
+    import json
+    import subprocess
+
+    from core.speech.phones import Phone
+
+    made = subprocess.run([sys.executable, "-c", _SYNTHESISE, text, voice, str(rate_wpm), path], cwd=ROOT,
+                          capture_output=True, text=True, check=True)
+    return [Phone(*p) for p in json.loads(made.stdout)]
+
+
 def data_path(*parts: str) -> str:
     path = os.path.join(DATA, *parts)
     if not os.path.exists(path):

@@ -128,18 +128,17 @@ def test_phonetic_whisper_adds_the_closures_the_phones_missed(tmp_path):
     """On French speech the phonetic engine hears phones only (no French words), Phonetic + Whisper the words
     Whisper hears; the Whisper network's closures come on top of its phones, never removing one: closure rises
     (or stays) at espeak's own p/b/m, and a transcript's alignment is kept as it is."""
+    from conftest import fresh_speech
+
     from core.engines import animate
     from core.face.head import load_head
     from core.motion.articulation import articulate
-    from core.speech.espeak import synthesise, write_wav
     from core.speech.phones import Phone
     from core.training.evaluation import lip_gap, score
 
     text = "Le petit bateau passe sous le pont, puis maman mange une pomme et un beau melon."
-    speech = synthesise(text, voice="fr")
     path = str(tmp_path / "fr.wav")
-    write_wav(path, speech.samples, speech.sample_rate)
-    head, exact = load_head(), speech.phones()
+    head, exact = load_head(), fresh_speech(path, text, "fr")
     runs = {e: animate(path, None, e, language="fr", blink=False) for e in ("phonetic", "phonetic-whisper")}
     closure = {e: score(head.landmark_positions(a.weights), 30.0, exact).bilabial_closure for e, a in runs.items()}
     assert closure["phonetic-whisper"] >= closure["phonetic"] and closure["phonetic-whisper"] >= 0.8, closure

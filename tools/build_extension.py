@@ -197,13 +197,15 @@ def make_onnx_assets(assets: str, multilingual: bool = True) -> None:
     (the decoder's _cross twin comes with it) converted from its pinned registry package (MIT, see
     core/assets/WHISPER_NOTICE.md) and our S2L network exported from core/assets/s2l_whisper.pt (both need
     the build machine's torch, never the user's). `multilingual`: also Whisper base (int8 encoder and
-    decoder, 78 MB), which hears the words of every other language."""
+    decoder, 78 MB), which hears the words of every other language, and the closure detector on its features
+    (exported from core/assets/closure_base.pt)."""
     steps = [("convert_whisper.py", ["--model", "tiny.en"], "whisper_tiny.en_encoder.onnx"),
              ("convert_whisper.py", ["--model", "tiny.en", "--part", "decoder"], "whisper_tiny.en_decoder.onnx"),
              ("export_s2l_onnx.py", [], "s2l_whisper.onnx")]
     if multilingual:
         steps += [("convert_whisper.py", ["--model", "base", "--precision", "int8"], "whisper_base_encoder.onnx"),
-                  ("convert_whisper.py", ["--model", "base", "--part", "decoder"], "whisper_base_decoder.onnx")]
+                  ("convert_whisper.py", ["--model", "base", "--part", "decoder"], "whisper_base_decoder.onnx"),
+                  ("export_closure_onnx.py", [], "closure_base.onnx")]
     for script, args, name in steps:
         out = os.path.join(assets, name)
         subprocess.run([sys.executable, os.path.join(ROOT, "tools", script), *args, "--out", out], check=True,

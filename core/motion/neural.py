@@ -15,9 +15,9 @@ import numpy as np
 from ..errors import InputError
 from ..face.ibug import N_LANDMARKS
 from ..progress import Progress
-from ..speech import whisper
+from ..speech import transcribe, whisper
 from ..speech.audio import Audio
-from . import s2l_onnx
+from . import closure_onnx, s2l_onnx
 from .articulation import close_lips, frame_times
 from .solve_arkit import weights_from_landmarks
 
@@ -82,16 +82,23 @@ def whisper_available() -> bool:
 
 
 def closure_heard(audio: Audio, fps: float, n_frames: int, progress: Progress | None = None,
-                  windows: list[list[tuple[int, int]]] | None = None) -> np.ndarray:
-    """(n_frames,) 0..1: where the Whisper-feature network hears the lips shut, counted from its even odds
-    (probability 0.5 → 0, 1 → 1), so only what it is sure of closes lips the phones left open.
+                  windows: list[list[tuple[int, int]]] | None = None, heard_by: str = transcribe.ENGLISH_MODEL
+                  ) -> np.ndarray:
+    """(n_frames,) 0..1: where a network hears the lips shut, counted from its even odds (probability
+    0.5 → 0, 1 → 1), so only what it is sure of closes lips the phones left open.
 
-    `windows`: the sample ranges Whisper tiny.en's words were heard in, each window's ranges joined
-    (transcribe.speech_windows): the network then runs on those windows' features, already encoded, and
-    hears nothing in the pauses between ranges; without, the clip is encoded again in straight 30 s windows."""
+    `windows`: the sample ranges Whisper's words were heard in (transcribe.speech_windows), each window's
+    ranges joined, by the model `heard_by`: the closures then come from those windows' features, already
+    encoded, and nothing is heard in the pauses between ranges. tiny.en's features go through the S2L
+    network (s2l_onnx), base's through the closure detector (closure_onnx; where it is absent, tiny.en
+    encodes the windows again). Without `windows`, the S2L network hears the clip in straight 30 s windows."""
     progress = progress or Progress()
     if windows is not None:
-        return _closure_in(audio, fps, n_frames, windows, progress)
+        if heard_by == transcribe.MULTILINGUAL_MODEL and closure_onnx.available():
+            features = transcribe.load(heard_by).features
+            return _closure_in(audio, fps, n_frames, windows, progress,
+                               lambda samples: closure_onnx.closure_probability(features(samples)))
+        return _closure_in(audio, fps, n_frames, windows, progress, s2l_onnx.closure_probability)
     predict, rate, n_model = _predictor("whisper", audio)
     t = frame_times(n_frames, fps) * rate
     chunks = []
@@ -103,13 +110,14 @@ def closure_heard(audio: Audio, fps: float, n_frames: int, progress: Progress | 
 
 
 def _closure_in(audio: Audio, fps: float, n_frames: int, windows: list[list[tuple[int, int]]],
-                progress: Progress) -> np.ndarray:
-    """closure_heard over the given windows: each window's joined ranges are one network pass, and each
-    range's frames are read back at their own place in the clip."""
+                progress: Progress, probability: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """closure_heard over the given windows: each window's joined ranges are one pass of `probability`
+    (samples → lip-closure probability per 20 ms encoder frame), and each range's frames are read back at
+    their own place in the clip."""
     t = frame_times(n_frames, fps) * whisper.SAMPLE_RATE  # output frames in clip samples
     out = np.zeros(n_frames, np.float32)
     for k, ranges in enumerate(windows):
-        p = s2l_onnx.closure_probability(np.concatenate([audio.samples[a:b] for a, b in ranges]))
+        p = probability(np.concatenate([audio.samples[a:b] for a, b in ranges]))
         joined = 0  # where this range starts in the window's joined samples
         for a, b in ranges:
             sel = (t >= a) & (t < b)

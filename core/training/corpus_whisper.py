@@ -1,4 +1,5 @@
-"""The synthetic corpus with Whisper tiny.en encoder features (50 Hz, 384-d) instead of log-mel.
+"""The synthetic corpus with Whisper encoder features (50 Hz) instead of log-mel: tiny.en's (384-d) for the
+S2L network, base's (512-d) for the closure detector (train_closure.py).
 
 Same utterances, same audio as corpus.py (`corpus.utterance_audio(seed, index)`), so the two
 corpora differ only in their features. Why packed: Whisper encodes a 30 s window whatever the
@@ -103,9 +104,11 @@ def build(out: str, utterances: int, seed: int = 0, workers: int = 2, shard_size
 
 
 def load(folder: str) -> list[tuple[np.ndarray, np.ndarray]]:
-    """All utterances of a folder as (features F×384 float16 at 50 Hz, phones N×3 [id, start, end])."""
+    """All utterances of a folder as (features F×D float16 at 50 Hz, phones N×3 [id, start, end])."""
     return corpus.load(folder, "feat")
 
 
-def default_folder(seed: int, utterances: int) -> str:
-    return corpus.default_folder(seed, utterances, f"corpus-whisper-v{VERSION}")
+def default_folder(seed: int, utterances: int, model: str = "tiny.en") -> str:
+    """The cache folder of the corpus with Whisper `model`'s features (tiny.en: the S2L network's)."""
+    name = "corpus-whisper" if model == "tiny.en" else f"corpus-whisper-{model}"
+    return corpus.default_folder(seed, utterances, f"{name}-v{VERSION}")

@@ -1,0 +1,95 @@
+"""`python -m core train closure`: the lip-closure detector that reads Whisper base's encoder features.
+
+Why: outside English, Phonetic + Whisper hears the words with Whisper base but took the lips' closures from
+the S2L network on Whisper tiny.en's features, so every clip was encoded a second time, by tiny.en (a fifth
+of a 60 s French click). This small network reads the features of the windows base already encoded to hear
+the words (speech/whisper.py keeps them), so the closures cost almost nothing more; base's encoder, trained on
+speech in ~100 languages, is the one that heard the words in the first place.
+
+Data: the synthetic corpus (corpus.utterance_audio: espeak-ng and flite voices in ten languages, noise and
+reverberation, exact phone timing) encoded by Whisper base as corpus_whisper.py packs it; target: the
+articulation model's closure curve at 50 Hz (as the S2L closure output's); loss: cross-entropy. A tenth of
+the utterances is held out and reported. Reproducible from the seed; ~4 min on 2 cores after the corpus
+(~10 min). Writes core/assets/closure_base.pt and its ONNX twin (closure_net.export_file) for onnxruntime.
+"""
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+import torch
+from torch import nn
+
+from .. import checkpoints
+from ..motion.articulation import closure_curve, frame_times
+from ..motion.closure_onnx import FRAME_RATE, MODEL
+from ..speech.phones import ARPABET, Phone
+from ..speech.transcribe import MULTILINGUAL_MODEL, files
+from . import corpus_whisper
+from .closure_net import WEIGHTS, ClosureNet, export_file
+
+CROP = 200  # frames (4 s) per training example
+BATCH = 32
+HELD_OUT = 0.1  # of the utterances, never trained on: the loss reported
+LOG_EVERY = 250  # steps
+
+
+def _examples(items: list[tuple[np.ndarray, np.ndarray]]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Each utterance's (features T×D float32, closure curve T) at the features' 50 Hz."""
+    out = []
+    for feat, phones in items:
+        timed = [Phone(ARPABET[int(i)], float(a), float(b)) for i, a, b in phones]
+        out.append((feat.astype(np.float32), closure_curve(timed, frame_times(len(feat), FRAME_RATE), FRAME_RATE)))
+    return out
+
+
+def _batch(examples, picks, rng: np.random.Generator) -> list[torch.Tensor]:
+    """Random CROP-frame stretches of the picked utterances, zero-padded, with their frame mask."""
+    d = examples[0][0].shape[1]
+    x, y, mask = np.zeros((len(picks), CROP, d), np.float32), np.zeros((len(picks), CROP), np.float32), \
+        np.zeros((len(picks), CROP), np.float32)
+    for row, i in enumerate(picks):
+        feat, closed = examples[int(i)]
+        start = int(rng.integers(0, max(1, len(feat) - CROP + 1)))
+        k = min(CROP, len(feat) - start)
+        x[row, :k], y[row, :k], mask[row, :k] = feat[start:start + k], closed[start:start + k], 1.0
+    return [torch.from_numpy(a) for a in (x, y, mask)]
+
+
+def _loss(model: ClosureNet, x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    bce = nn.functional.binary_cross_entropy_with_logits(model(x), y, reduction="none")
+    return (bce * mask).sum() / mask.sum()
+
+
+def main(args) -> None:
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    folder = args.corpus or corpus_whisper.default_folder(args.seed, args.utterances, MULTILINGUAL_MODEL)
+    encoder = files(MULTILINGUAL_MODEL)[2]
+    corpus_whisper.build(folder, args.utterances, args.seed, model=encoder)
+    examples = _examples(corpus_whisper.load(folder))
+    split = int(len(examples) * (1 - HELD_OUT))
+    train, held = examples[:split], examples[split:]
+    frames = np.concatenate([f for f, _ in train])
+    model = ClosureNet(frames.shape[1], frames.mean(0), frames.std(0) + 1e-6)
+    opt = torch.optim.AdamW(model.parameters(), args.lr, weight_decay=1e-2)
+    t0 = time.perf_counter()
+    for step in range(args.steps):
+        loss = _loss(model, *_batch(train, rng.integers(0, len(train), BATCH), rng))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if step % LOG_EVERY == 0 or step == args.steps - 1:
+            model.eval()
+            with torch.no_grad():
+                held_loss = _loss(model, *_batch(held, range(len(held)), np.random.default_rng(args.seed)))
+            model.train()
+            print(f"step {step}: loss {loss.item():.4f}, held out {held_loss.item():.4f} "
+                  f"({time.perf_counter() - t0:.0f} s)", flush=True)
+    out = args.out or WEIGHTS
+    meta = {"command": checkpoints.command("closure"), "seed": args.seed, "utterances": args.utterances,
+            "steps": args.steps, "lr": args.lr, "held_out_loss": held_loss.item(), "encoder": os.path.basename(encoder)}
+    checkpoints.save(out, model.eval(), meta)
+    onnx_path = export_file(out, None if args.out else MODEL)
+    print(f"{out} and {onnx_path}: held-out loss {held_loss.item():.4f}")
