@@ -188,8 +188,8 @@ class Transcriber:
                    own: np.ndarray, timestamps: bool) -> np.ndarray:
         """(B, V) log-probabilities of each hypothesis's next token: the step's approximate `logits`, its best
         few recomputed exactly (`top_tokens`, `top_logits`, found under the `shared` mask), then each
-        hypothesis's `own` mask ((B, V); (V,) when all share one) and, with timestamps, Whisper's rule that a timestamp comes when all of
-        them together outweigh the likeliest text token."""
+        hypothesis's `own` mask ((B, V); (V,) when all share one) and, with timestamps, Whisper's rule that a
+        timestamp comes when all of them together outweigh the likeliest text token."""
         scores = logits.copy()
         rows = np.broadcast_to(np.arange(len(scores))[:, None], top_tokens.shape)
         exact = shared[top_tokens] == 0.0

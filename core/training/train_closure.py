@@ -46,9 +46,8 @@ def _examples(items: list[tuple[np.ndarray, np.ndarray]]) -> list[tuple[np.ndarr
 
 def _batch(examples, picks, rng: np.random.Generator) -> list[torch.Tensor]:
     """Random CROP-frame stretches of the picked utterances, zero-padded, with their frame mask."""
-    d = examples[0][0].shape[1]
-    x, y, mask = np.zeros((len(picks), CROP, d), np.float32), np.zeros((len(picks), CROP), np.float32), \
-        np.zeros((len(picks), CROP), np.float32)
+    x = np.zeros((len(picks), CROP, examples[0][0].shape[1]), np.float32)
+    y, mask = np.zeros((2, len(picks), CROP), np.float32)
     for row, i in enumerate(picks):
         feat, closed = examples[int(i)]
         start = int(rng.integers(0, max(1, len(feat) - CROP + 1)))
