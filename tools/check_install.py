@@ -10,7 +10,9 @@ It installs into a throw-away user folder (BLENDER_USER_RESOURCES), enables the
 extension, adds the built-in head, animates it from a clip with the panel's default
 engine (without --audio: a sentence spoken by the bundled espeak-ng) and checks that
 the shape keys got an Action whose jawOpen curve moves; with --mesh it also animates
-that mesh (PLY or OBJ) through the default deformer. With --smoke it also calls, inside the
+that mesh (PLY or OBJ) through the default deformer. With --also-language fr it also animates the
+head with Automatic told French, from a French sentence, and checks that Whisper heard and aligned its
+words (the multilingual model and the closure detector, as installed). With --smoke it also calls, inside the
 installed extension's Python, the scipy pieces the engine uses (eigsh on a small Laplacian,
 factorized, csgraph, cKDTree) and runs a one-node ONNX model through onnxruntime on the CPU: the
 wheels are trimmed at build time (tools/build_extension.py), so a missing piece shows here. With
@@ -28,6 +30,9 @@ import traceback
 
 MODULE = "bl_ext.user_default.talkinghead"
 SENTENCE = "She had your dark suit in greasy wash water all year"
+# --also-language: a sentence per language, full of p/b/m, that the bundled espeak-ng speaks in it
+SENTENCES = {"fr": "Le petit bateau blanc passe sous le pont, puis il rentre au port avec mon ami Pierre.",
+             "es": "Mi padre compra pan blanco en el mercado, y bebe un poco de vino bueno."}
 JAW = "jawOpen"
 MIN_JAW_RANGE = 0.05  # jawOpen must open and close at least this much over the clip (weights are 0..1)
 
@@ -127,15 +132,40 @@ def imported_modules() -> str:
     return "\n".join(lines)
 
 
-def synth_clip(folder: str) -> str:
-    """Speak SENTENCE with the installed extension's own espeak-ng (the bundled wheel) into a wav."""
+def synth_clip(folder: str, language: str = "en-us") -> str:
+    """Speak SENTENCE (or another language's of SENTENCES) with the installed extension's own espeak-ng (the
+    bundled wheel) into a wav."""
     import importlib
 
     synth = importlib.import_module(MODULE + ".core.speech.espeak")
-    speech = synth.synthesise(SENTENCE)
-    path = os.path.join(folder, "sentence.wav")
+    speech = synth.synthesise(SENTENCES.get(language, SENTENCE), voice=language)
+    path = os.path.join(folder, f"sentence-{language}.wav")
     synth.write_wav(path, speech.samples, speech.sample_rate)
     return path
+
+
+def animate_in(obj, language: str, folder: str) -> str:
+    """Press Animate on `obj` with Automatic told `language`, from a sentence spoken in it, and check, through
+    the installed engine, that Whisper heard that language's words and they were aligned (not the phone loop's
+    or another model's stand-in): the bundled multilingual model and closure detector at work."""
+    import importlib
+
+    import bpy
+
+    audio = synth_clip(folder, language)
+    settings = bpy.context.scene.talkinghead
+    settings.engine, settings.language = "auto", language
+    line = animate(obj, audio)
+    core = MODULE + ".core"
+    engines = importlib.import_module(core + ".engines")
+    clip = importlib.import_module(core + ".speech.audio").load_audio(audio)
+    _, note, closed = engines.phones_for(clip, None, "phonetic-whisper", language)
+    if note.get("timing") != "Whisper words, aligned" or not note.get("recognised_text") or closed is None:
+        raise RuntimeError(f"{language}: Whisper's words were not heard and aligned: {note}")
+    if not importlib.import_module(core + ".motion.closure_onnx").available():
+        raise RuntimeError(f"{language}: the closure detector of other languages is not installed")
+    settings.property_unset("language")
+    return f"{line}; in {language}, Whisper heard \"{note['recognised_text']}\""
 
 
 def key_curves(obj) -> dict[str, object]:
@@ -254,6 +284,10 @@ def run(args: argparse.Namespace, user: str) -> list[str]:
         lines.append(animate(head, audio))
         log(lines[-1])
     bpy.context.scene.talkinghead.engine = args.engines[0]
+    for language in args.also_language or ():
+        lines.append(animate_in(head, language, user))
+        log(lines[-1])
+    bpy.context.scene.talkinghead.engine = args.engines[0]
     for path in args.mesh or ():
         obj = import_mesh(path)
         for deformer in args.deformers:
@@ -274,6 +308,9 @@ def main() -> int:
                     help="deformers to animate each --mesh with (learned: must refuse cleanly without PyTorch)")
     ap.add_argument("--engines", nargs="+", default=["phonetic"], help="engines to animate the built-in head with "
                     "(e.g. phonetic neural-whisper phonetic-whisper)")
+    ap.add_argument("--also-language", action="append", choices=sorted(SENTENCES),
+                    help="also animate the built-in head with Automatic told this language, from a sentence "
+                         "espeak-ng speaks in it: Whisper must hear its words (repeatable)")
     ap.add_argument("--smoke", action="store_true",
                     help="also call the engine's scipy pieces and run an ONNX model with the installed wheels")
     ap.add_argument("--modules", action="store_true",

@@ -4,7 +4,8 @@ Builds the extension zip for this platform with cp311 and cp313 wheels (tools/bu
 makes (once; cached) one virtual environment per supported Blender holding only what that Blender
 ships (its bpy module and its numpy, nothing of ours, no PyTorch), and in each runs
 tools/check_install.py: install through Blender's extension machinery, animate the built-in head
-with every engine that runs without PyTorch, then a FLAME head and the scan with the correspondence
+with every engine that runs without PyTorch and, told French, with Automatic from a French sentence
+(Whisper must hear and align its words), then a FLAME head and the scan with the correspondence
 deformer (the learned one must refuse cleanly: it needs PyTorch, which no Blender ships).
 
     python tools/release_check.py [--envs DIR] [--zip ZIP | --out DIR] [--only bpy-5.0.1-py3.11 ...]
@@ -98,7 +99,7 @@ def check(python: str, zip_path: str) -> tuple[bool, str]:
     """check_install.py in that environment: (passed, its last lines)."""
     meshes = [os.path.join(DATA, m) for m in MESHES if os.path.exists(os.path.join(DATA, m))]
     cmd = [python, os.path.join(ROOT, "tools", "check_install.py"), "--zip", zip_path, "--smoke",
-           "--engines", *ENGINES, "--deformers", *DEFORMERS]
+           "--engines", *ENGINES, "--deformers", *DEFORMERS, "--also-language", "fr"]
     for mesh in meshes:
         cmd += ["--mesh", mesh]
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
