@@ -95,6 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
     tc.add_argument("--seed", type=int, default=0)
     tc.add_argument("--steps", type=int, default=2500)
     tc.add_argument("--lr", type=float, default=1e-3)
+    tc.add_argument("--voices", choices=("mbrola", "synthetic"), default="mbrola",
+                    help="mbrola (the shipped detector's): a quarter of the corpus from MBROLA's voices recorded "
+                         "from people, in 14 languages (Debian packages, training only); synthetic: espeak-ng "
+                         "and flite alone, as before")
     tc.add_argument("--out", default=None, help="weights (default: the shipped core/assets/closure_base.pt, "
                                                 "and its .onnx)")
     td = tsub.add_parser("s2d", help="Sparse2Dense: landmark motion → dense motion of a template")

@@ -62,21 +62,26 @@ class Speech:
         return merge([p for p in out if p.end > p.start])
 
 
-@functools.lru_cache(maxsize=1)
-def _engine():
-    import espeakng_loader
-
-    lib = ctypes.CDLL(espeakng_loader.get_library_path())
-    data_parent = os.path.dirname(espeakng_loader.get_data_path())
+def open_library(path: str, data_parent: str | None):
+    """An espeak-ng shared library at `path`, initialised in synchronous mode with phoneme events, its data
+    in `data_parent`/espeak-ng-data (None: where that build looks by default): (library, sample rate)."""
+    lib = ctypes.CDLL(path)
     lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
-    rate = lib.espeak_Initialize(_OUTPUT_SYNCHRONOUS, 200, data_parent.encode(),
+    rate = lib.espeak_Initialize(_OUTPUT_SYNCHRONOUS, 200, data_parent and data_parent.encode(),
                                  _INIT_PHONEME_EVENTS | _INIT_PHONEME_IPA | _INIT_DONT_EXIT)
     if rate <= 0:
-        raise RuntimeError("espeak-ng failed to initialise")
+        raise RuntimeError(f"espeak-ng failed to initialise ({path})")
     lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
     lib.espeak_Synth.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int, ctypes.c_uint,
                                  ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p]
     return lib, rate
+
+
+@functools.lru_cache(maxsize=1)
+def _engine():
+    import espeakng_loader
+
+    return open_library(espeakng_loader.get_library_path(), os.path.dirname(espeakng_loader.get_data_path()))
 
 
 def synthesise(text: str, voice: str = "en-us", rate_wpm: int = 160, pitch: int = 50, word_gap: int = 0,
@@ -85,8 +90,16 @@ def synthesise(text: str, voice: str = "en-us", rate_wpm: int = 160, pitch: int 
 
     `seed` seeds espeak-ng's noise (breathy voices, fricatives), which it otherwise
     seeds from the clock."""
-    lib, sr = _engine()
+    lib, _ = _engine()
     lib.espeak_ng_SetRandSeed(seed)
+    return speak(lib, text, voice, rate_wpm, pitch, word_gap, pitch_range)
+
+
+def speak(lib, text: str, voice: str, rate_wpm: int = 160, pitch: int = 50, word_gap: int = 0,
+          pitch_range: int = 50) -> Speech:
+    """`synthesise` through the initialised library `lib` (`open_library`): the bundled wheel's, or another
+    build's (the training corpus speaks MBROLA voices through Debian's, core/training/mbrola.py). The
+    voice's own sample rate (an MBROLA voice's is its database's)."""
     if lib.espeak_SetVoiceByName(voice.encode()) != 0:
         raise ValueError(f"espeak-ng has no voice '{voice}'")
     lib.espeak_SetParameter(_RATE, rate_wpm, 0)
@@ -115,7 +128,7 @@ def synthesise(text: str, voice: str = "en-us", rate_wpm: int = 160, pitch: int 
     lib.espeak_Synth(buf, len(buf), 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None)
     lib.espeak_Synchronize()
     pcm = np.concatenate(chunks) if chunks else np.zeros(0, np.int16)
-    return Speech(pcm.astype(np.float32) / 32768.0, sr, phonemes)
+    return Speech(pcm.astype(np.float32) / 32768.0, lib.espeak_ng_GetSampleRate(), phonemes)
 
 
 def write_wav(path: str, samples: np.ndarray, sample_rate: int) -> None:

@@ -3,7 +3,9 @@
 Every utterance is drawn from a seed. Even ones are espeak-ng speech: a language,
 a voice variant, pitch, pitch range, rate and word gaps. Odd ones are English
 from one of flite's voices recorded from people (`core.flite`), at a random
-rate and pitch, played faster or slower (a shorter or longer vocal tract). The
+rate and pitch, played faster or slower (a shorter or longer vocal tract). For the
+closure detector, every other even one is an MBROLA voice's (`mbrola`: recorded from
+people, in 14 languages). The
 text is random dictionary words (English) or pseudo-words built from each
 language's spelling (so no sentence used for evaluation can leak in); the audio
 is augmented (EQ, band limits, reverb, noise, level, clipping) so the model
@@ -30,7 +32,7 @@ from ..motion.features import log_mel
 from ..speech.audio import SAMPLE_RATE
 from ..speech.espeak import synthesise
 from ..speech.phones import ARPABET, Phone
-from . import flite
+from . import flite, mbrola
 
 # language (espeak-ng voice) → onsets, nuclei, codas for pseudo-words
 SPELLING: dict[str, tuple[str, str, str]] = {
@@ -44,6 +46,14 @@ SPELLING: dict[str, tuple[str, str, str]] = {
     "pl": ("b c d f g h k l m n p r s t w z sz cz rz ch dz ł ś ż", "a e i o u y ą ę ó", "k n m ł ć ś"),
     "sv": ("b d f g h j k l m n p r s t v sk st sj", "a e i o u y å ä ö", "n r k t l g"),
     "cs": ("b c č d f h ch k l m n p r ř s š t v z ž", "a e i o u y á é í ů", "k t n l m"),
+}
+# languages only MBROLA voices speak in the corpus (espeak-ng's draws stay those of SPELLING, so the corpus
+# without MBROLA, the S2L networks', is unchanged)
+MORE_SPELLING: dict[str, tuple[str, str, str]] = {
+    "el": ("β γ δ ζ θ κ λ μ ν π ρ σ τ φ χ μπ ντ γκ τσ", "α ε ι ο ου αι ει η ω υ ά έ ί ό ού", "ς ν ρ"),
+    "ro": ("b c d f g j l m n p r s t v z ș ț ch br tr pl", "a e i o u ă â î ea oa ie", "n r l s t m"),
+    "hu": ("b c d f g h j k l m n p r s t v z sz cs zs gy ny ty br tr", "a e i o u á é í ó ö ő ü ű", "n r l s t k m"),
+    "tr": ("b c ç d f g h k l m n p r s ş t v y z br tr", "a e i o u ı ö ü", "n r l k m t"),
 }
 ENGLISH = ("en-us", "en")
 LANGUAGES = ENGLISH + tuple(SPELLING)
@@ -70,7 +80,7 @@ def sentence(rng: np.random.Generator, language: str) -> str:
         vocab = _dictionary_words()
         words = [vocab[int(rng.integers(len(vocab)))] for _ in range(n)]
     else:
-        onsets, nuclei, codas = (s.split() for s in SPELLING[language])
+        onsets, nuclei, codas = (s.split() for s in {**SPELLING, **MORE_SPELLING}[language])
         words = []
         for _ in range(n):
             syllables = int(rng.integers(1, 4))
@@ -139,15 +149,24 @@ def _flite(rng: np.random.Generator) -> tuple[str, str, np.ndarray, list[Phone]]
     return f"flite-{voice}", text, x, [Phone(p.name, p.start / warp, p.end / warp) for p in phones]
 
 
-def utterance_audio(seed: int, index: int) -> dict:
+def _mbrola(rng: np.random.Generator) -> tuple[str, str, np.ndarray, list[Phone]]:
+    voice, language = mbrola.VOICES[int(rng.integers(len(mbrola.VOICES)))]
+    text = sentence(rng, language)
+    speech = mbrola.synthesise(text, voice, rate_wpm=int(rng.integers(120, 230)), pitch=int(rng.integers(20, 80)),
+                               pitch_range=int(rng.integers(10, 90)), word_gap=int(rng.integers(0, 6)))
+    return voice, text, soxr.resample(speech.samples, speech.sample_rate, SAMPLE_RATE), speech.phones()
+
+
+def utterance_audio(seed: int, index: int, with_mbrola: bool = False) -> dict:
     """One utterance drawn from (seed, index): 16 kHz float32 audio, phones N×3 [id, start s, end s] and how
-    it was made; odd indices are flite's. Shared by every feature kind (log-mel here, Whisper in
+    it was made; odd indices are flite's, and `with_mbrola` gives every other even one to an MBROLA voice
+    (index 2 mod 4; the rest are drawn as without it). Shared by every feature kind (log-mel here, Whisper in
     corpus_whisper), so they hear the same audio.
 
-    espeak-ng's audio also depends on what the process synthesised before (its
-    phoneme timing does not): `build` makes each shard in a fresh process."""
+    espeak-ng's audio also depends on what the process synthesised before (and its
+    phoneme times, by a millisecond or so): `build` makes each shard in a fresh process."""
     rng = np.random.default_rng([seed, index])
-    voice, text, x, timed = (_flite if index % 2 else _espeak)(rng)
+    voice, text, x, timed = (_flite if index % 2 else _mbrola if with_mbrola and index % 4 == 2 else _espeak)(rng)
     lead, tail = rng.uniform(0.05, 0.6, 2)
     x = np.concatenate([np.zeros(int(lead * SAMPLE_RATE)), x, np.zeros(int(tail * SAMPLE_RATE))])
     x = augment(x.astype(np.float64), rng)

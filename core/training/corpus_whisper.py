@@ -23,7 +23,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..speech import whisper
-from . import corpus
+from . import corpus, mbrola
 
 GAP_SECONDS = 0.3  # silence after each utterance inside a packed window
 FEATURE_HOP = whisper.SAMPLE_RATE // whisper.FEATURE_RATE  # 320 samples per feature frame
@@ -65,13 +65,13 @@ def encode_packed(encoder: whisper.Encoder, segments: list[np.ndarray]) -> list[
     return out
 
 
-def _shard(args: tuple[str, int, int, int, str]) -> tuple[str, float]:
-    out, seed, first, count, model = args
+def _shard(args: tuple[str, int, int, int, str, bool]) -> tuple[str, float]:
+    out, seed, first, count, model, with_mbrola = args
     path = os.path.join(out, f"shard-{first:06d}.npz")
     if os.path.exists(path):
         return path, 0.0
     t = time.perf_counter()
-    items = [corpus.utterance_audio(seed, i) for i in range(first, first + count)]
+    items = [corpus.utterance_audio(seed, i, with_mbrola) for i in range(first, first + count)]
     encoder = whisper.Encoder(model, threads=1)  # one thread per worker process
     feats = encode_packed(encoder, [u["samples"] for u in items])
     tmp = path + ".tmp.npz"
@@ -83,13 +83,19 @@ def _shard(args: tuple[str, int, int, int, str]) -> tuple[str, float]:
 
 
 def build(out: str, utterances: int, seed: int = 0, workers: int = 2, shard_size: int = 100,
-          model: str = whisper.DEFAULT_MODEL, progress=print) -> list[str]:
-    """Write (or reuse) the Whisper-feature shards in `out`; deterministic from `seed`."""
+          model: str = whisper.DEFAULT_MODEL, with_mbrola: bool = False, progress=print) -> list[str]:
+    """Write (or reuse) the Whisper-feature shards in `out`; deterministic from `seed`. `with_mbrola`: a
+    quarter of the utterances from MBROLA voices (corpus.utterance_audio)."""
     if not os.path.exists(model):
         raise InputError(f"{model} not found: run tools/convert_whisper.py --model tiny.en first.")
-    corpus.claim(out, {"seed": seed, "utterances": utterances, "shard_size": shard_size, "version": VERSION,
-                       "features": "whisper", "model": os.path.basename(model), "gap_s": GAP_SECONDS})
-    jobs = [(out, seed, a, min(shard_size, utterances - a), model) for a in range(0, utterances, shard_size)]
+    if with_mbrola and mbrola.missing():
+        raise InputError("This corpus needs MBROLA voices (training only): apt install " + " ".join(mbrola.missing())
+                         + " (Debian's contrib and non-free components).")
+    spec = {"seed": seed, "utterances": utterances, "shard_size": shard_size, "version": VERSION,
+            "features": "whisper", "model": os.path.basename(model), "gap_s": GAP_SECONDS}
+    corpus.claim(out, {**spec, "mbrola": True} if with_mbrola else spec)
+    jobs = [(out, seed, a, min(shard_size, utterances - a), model, with_mbrola)
+            for a in range(0, utterances, shard_size)]
     paths = [p for p in (os.path.join(out, f"shard-{j[2]:06d}.npz") for j in jobs) if os.path.exists(p)]
     jobs = [j for j in jobs if not os.path.exists(os.path.join(out, f"shard-{j[2]:06d}.npz"))]  # no spawn to reuse
     t0 = time.perf_counter()
@@ -108,7 +114,8 @@ def load(folder: str) -> list[tuple[np.ndarray, np.ndarray]]:
     return corpus.load(folder, "feat")
 
 
-def default_folder(seed: int, utterances: int, model: str = "tiny.en") -> str:
+def default_folder(seed: int, utterances: int, model: str = "tiny.en", with_mbrola: bool = False) -> str:
     """The cache folder of the corpus with Whisper `model`'s features (tiny.en: the S2L network's)."""
     name = "corpus-whisper" if model == "tiny.en" else f"corpus-whisper-{model}"
+    name += "-mbrola" if with_mbrola else ""
     return corpus.default_folder(seed, utterances, f"{name}-v{VERSION}")

@@ -7,7 +7,9 @@ the words (speech/whisper.py keeps them), so the closures cost almost nothing mo
 speech in ~100 languages, is the one that heard the words in the first place.
 
 Data: the synthetic corpus (corpus.utterance_audio: espeak-ng and flite voices in ten languages, noise and
-reverberation, exact phone timing) encoded by Whisper base as corpus_whisper.py packs it; target: the
+reverberation, exact phone timing), a quarter of it spoken by MBROLA's voices recorded from people in 14
+languages (training/mbrola.py; `--voices synthetic` leaves them out: non-English closure on the real sets
+0.843 without them, 0.852 with, docs/benchmarks.md), encoded by Whisper base as corpus_whisper.py packs it; target: the
 articulation model's closure curve at 50 Hz (as the S2L closure output's); loss: cross-entropy. A tenth of
 the utterances is held out and reported. Reproducible from the seed; ~4 min on 2 cores after the corpus
 (~10 min). Writes core/assets/closure_base.pt and its ONNX twin (closure_net.export_file) for onnxruntime.
@@ -64,9 +66,10 @@ def _loss(model: ClosureNet, x: torch.Tensor, y: torch.Tensor, mask: torch.Tenso
 def main(args) -> None:
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
-    folder = args.corpus or corpus_whisper.default_folder(args.seed, args.utterances, MULTILINGUAL_MODEL)
+    with_mbrola = args.voices == "mbrola"
+    folder = args.corpus or corpus_whisper.default_folder(args.seed, args.utterances, MULTILINGUAL_MODEL, with_mbrola)
     encoder = files(MULTILINGUAL_MODEL)[2]
-    corpus_whisper.build(folder, args.utterances, args.seed, model=encoder)
+    corpus_whisper.build(folder, args.utterances, args.seed, model=encoder, with_mbrola=with_mbrola)
     examples = _examples(corpus_whisper.load(folder))
     split = int(len(examples) * (1 - HELD_OUT))
     train, held = examples[:split], examples[split:]
@@ -88,7 +91,8 @@ def main(args) -> None:
                   f"({time.perf_counter() - t0:.0f} s)", flush=True)
     out = args.out or WEIGHTS
     meta = {"command": checkpoints.command("closure"), "seed": args.seed, "utterances": args.utterances,
-            "steps": args.steps, "lr": args.lr, "held_out_loss": held_loss.item(), "encoder": os.path.basename(encoder)}
+            "steps": args.steps, "lr": args.lr, "held_out_loss": held_loss.item(), "encoder": os.path.basename(encoder),
+            "voices": args.voices}
     checkpoints.save(out, model.eval(), meta)
     onnx_path = export_file(out, None if args.out else MODEL)
     print(f"{out} and {onnx_path}: held-out loss {held_loss.item():.4f}")
