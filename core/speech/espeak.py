@@ -62,12 +62,12 @@ class Speech:
         return merge([p for p in out if p.end > p.start])
 
 
-def open_library(path: str, data_parent: str | None):
+def open_library(path: str, data_parent: str):
     """An espeak-ng shared library at `path`, initialised in synchronous mode with phoneme events, its data
-    in `data_parent`/espeak-ng-data (None: where that build looks by default): (library, sample rate)."""
+    in `data_parent`/espeak-ng-data: (library, sample rate)."""
     lib = ctypes.CDLL(path)
     lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
-    rate = lib.espeak_Initialize(_OUTPUT_SYNCHRONOUS, 200, data_parent and data_parent.encode(),
+    rate = lib.espeak_Initialize(_OUTPUT_SYNCHRONOUS, 200, data_parent.encode(),
                                  _INIT_PHONEME_EVENTS | _INIT_PHONEME_IPA | _INIT_DONT_EXIT)
     if rate <= 0:
         raise RuntimeError(f"espeak-ng failed to initialise ({path})")

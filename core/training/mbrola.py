@@ -43,14 +43,9 @@ def _database(voice: str) -> str:
 
 def missing() -> list[str]:
     """The Debian packages that building the corpus with MBROLA voices still needs."""
-    packages = [name for name in ("espeak-ng", "mbrola") if not _installed(name)]
-    return packages + [f"mbrola-{v.removeprefix('mb-')}" for v, _ in VOICES if not os.path.exists(_database(v))]
-
-
-def _installed(name: str) -> bool:
-    if name == "mbrola":
-        return shutil.which("mbrola") is not None
-    return _system_library() is not None
+    programs = [] if _system_library() else ["espeak-ng"]
+    programs += [] if shutil.which("mbrola") else ["mbrola"]
+    return programs + [f"mbrola-{v.removeprefix('mb-')}" for v, _ in VOICES if not os.path.exists(_database(v))]
 
 
 def _system_library() -> str | None:
@@ -71,7 +66,7 @@ def synthesise(text: str, voice: str, rate_wpm: int = 160, pitch: int = 50, pitc
     """Speak `text` with the MBROLA `voice` (one of VOICES): the audio at its database's rate, each phoneme's
     start time moved back by LAG_SAMPLES. ValueError where MBROLA made no sound of it."""
     speech = speak(_library(), text, voice, rate_wpm, pitch, word_gap, pitch_range)
-    if len(speech.samples) == 0 or not speech.phonemes or not np.abs(speech.samples).max() > 0:
+    if not speech.phonemes or not np.any(speech.samples):
         raise ValueError(f"MBROLA voice {voice} made no sound of {text!r}")
     lag = LAG_SAMPLES / speech.sample_rate
     speech.phonemes = [(ipa, max(0.0, t - lag)) for ipa, t in speech.phonemes]
