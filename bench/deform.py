@@ -78,8 +78,8 @@ def blender_remeshed(mode: str):
     'VOXEL_CLOSED': the neck hole filled first, as a sculptor's closed mesh, then 3 mm voxels (the whole
     head; the lips fuse); 'QUADRIFLOW': about 4000 quads. (The voxel remesher needs a closed mesh: on
     the open skin it only fills the closed pockets, the mouth's inside and the eye sockets.)"""
-    import bmesh  # after bpy, which makes it importable
-    import bpy
+    import bpy  # noqa: I001 (first: bmesh is importable only once bpy is loaded)
+    import bmesh
 
     head = load_head()
     skin = np.nonzero(head.parts == 0)[0]
@@ -292,7 +292,8 @@ def main() -> None:
                                     float(st.mean()), float(st.max()), s])
                 print(remesh_rows[-1], flush=True)
     body = ("## Any mesh: the two deformers (`python bench/deform.py`)\n\n"
-            "Method **a**, correspondence (the default): similarity fit over the 24 axis orientations, "
+            "Method **a**, correspondence (the default): similarity fit from the 24 axis orientations and each "
+            "tilted 30° about one or two axes (see the tilt section), "
             "Laplacian-regularised non-rigid fit of the built-in head, ARKit targets read off the fitted head's skin "
             "at each vertex's closest point on it (on a triangle facing the same way) and, near glued or cut lips, "
             "diffused over the target's own surface; with no landmarks given, the "

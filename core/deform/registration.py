@@ -44,6 +44,9 @@ POSE_SHARE = 0.4  # about this much of a fit's time goes to the pose (what progr
 TILT_STEP = 30.0  # degrees: the pose search also starts this far off each axis-aligned orientation
 COARSE_POINTS = 400  # target points each start's short ICP is scored on
 COARSE_ITERS = 6  # ICP iterations per start
+START_BATCH = 64  # starts fitted together (one progress step, one chance to cancel, per batch)
+KEEP = 0.8  # trimmed ICP matches this nearest share of the points
+FINAL_ITERS = 12  # ICP iterations per finalist, on all the points
 FINALISTS = 8  # the best starts, fitted again on all the points
 DISTINCT_POSE = 20.0  # degrees: a finalist turned this far from the winner is another pose, not the same one
 POSE_DOUBT = 1.05  # another pose costing less than this × the winner's makes the pose doubtful
@@ -111,21 +114,53 @@ def _umeyama(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, float, np.nd
 
 
 def _trimmed_icp(target: np.ndarray, head_tree: cKDTree, head_pts: np.ndarray, r0: np.ndarray, s0: float,
-                 t0: np.ndarray, iters: int = 30, keep: float = 0.8,
+                 t0: np.ndarray, iters: int = 30, keep: float = KEEP,
                  scale_range: tuple[float, float] = (0.6, 1.6), settle: bool = False) -> tuple[Similarity, float]:
-    """`iters` rounds of trimmed ICP; with `settle`, up to `iters`, stopping once no point moves SETTLED."""
-    r, s, t = r0, s0, t0
-    x = s * target @ r.T + t
+    """`iters` rounds of trimmed ICP from one start; with `settle`, up to `iters`, stopping once no point moves
+    SETTLED. See `_trimmed_icps`."""
+    r, s, t, residual = _trimmed_icps(target, head_tree, head_pts, r0[None], np.array([s0], float), t0[None],
+                                      iters, keep, scale_range, settle)
+    return Similarity(r[0], float(s[0]), t[0]), float(residual[0])
+
+
+def _trimmed_icps(target: np.ndarray, head_tree: cKDTree, head_pts: np.ndarray, r0: np.ndarray, s0: np.ndarray,
+                  t0: np.ndarray, iters: int, keep: float, scale_range: tuple[float, float], settle: bool = False
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Trimmed ICP of `target` (N×3) onto `head_pts` from K starts at once: rotations r0 (K×3×3), scales s0 (K,),
+    translations t0 (K×3) → the fitted (K×3×3, K, K×3) and each fit's residual (the `keep` quantile of its
+    distances). Each round matches every point to its nearest head point, keeps the `keep` nearest share, and
+    solves the similarity on them (Umeyama), its scale held within `scale_range` × s0. Why batched: the pose
+    search runs ~500 short fits, and one query and one batched SVD per round replace hundreds of small ones
+    (the same arithmetic as one fit at a time)."""
+    r, s, t = r0.copy(), s0.astype(float).copy(), t0.copy()
+    x = s[:, None, None] * target @ r.transpose(0, 2, 1) + t[:, None]  # (K, N, 3)
     for _ in range(iters):
-        dist, idx = head_tree.query(x)
-        sel = dist <= np.quantile(dist, keep)
-        r, s, t = _umeyama(target[sel], head_pts[idx[sel]])
-        s = float(np.clip(s, scale_range[0] * s0, scale_range[1] * s0))
-        x, before = s * target @ r.T + t, x
+        dist, idx = head_tree.query(x, workers=-1)
+        w = (dist <= np.quantile(dist, keep, axis=1, keepdims=True)).astype(float)  # (K, N): the kept points
+        dst = head_pts[idx]
+        n = w.sum(1)
+        mu_s, mu_d = w @ target / n[:, None], np.einsum("kn,knd->kd", w, dst) / n[:, None]
+        a, b = target - mu_s[:, None], dst - mu_d[:, None]
+        u, sig, vt = np.linalg.svd(np.einsum("kn,kni,knj->kij", w, b, a) / n[:, None, None])
+        d = np.ones((len(r), 3))
+        d[:, 2] = np.sign(np.linalg.det(u @ vt))
+        r = (u * d[:, None]) @ vt
+        s_fit = (sig * d).sum(1) / (np.einsum("kn,kn->k", w, (a ** 2).sum(2)) / n)
+        s = np.clip(s_fit, scale_range[0] * s0, scale_range[1] * s0)
+        # the translation for the scale kept: Umeyama's own is for its scale, and with another one it would
+        # depend on where the mesh sits in its data (a mesh moved in its data was fitted elsewhere)
+        t = mu_d - s[:, None] * np.einsum("kij,kj->ki", r, mu_s)
+        x, before = s[:, None, None] * target @ r.transpose(0, 2, 1) + t[:, None], x
         if settle and np.abs(x - before).max() < SETTLED:
             break
     dist, _ = head_tree.query(x)
-    return Similarity(r, s, t), float(np.quantile(dist, keep))
+    return r, s, t, np.quantile(dist, keep, axis=1)
+
+
+def _similarities(r: np.ndarray, s: np.ndarray, t: np.ndarray, residual: np.ndarray
+                  ) -> list[tuple[Similarity, float]]:
+    """`_trimmed_icps`'s K fits as (Similarity, residual) pairs."""
+    return [(Similarity(r[k], float(s[k]), t[k]), float(residual[k])) for k in range(len(r))]
 
 
 def _front_only(target: np.ndarray, skin: np.ndarray) -> bool:
@@ -177,25 +212,30 @@ def fit_similarity(target: np.ndarray, head: Head, rng: np.random.Generator,
         cost = (residual + _asymmetry(sim.apply(x))) / sim.scale
         return cost if _usual_up(r0) else cost * UNUSUAL_UP  # other ups must fit clearly better to win
 
-    tried = []
-    starts = _starts()
-    for k, r0 in enumerate(starts):
-        progress.step(POSE_SHARE * k / len(starts))
+    starts, translations = [], []
+    for r0 in _starts():
         # a piece of a head (neck to brows, a face and neck) starts centred, at the head's bottom and at
         # its top in turn: from the centre alone, ICP can settle it upside down on the scalp
         turned = pts @ r0.T
         lo, hi = turned.min(0), turned.max(0)
         room = (head_height - s0 * (hi - lo)[2]) / 2
         for shift in (0.0, -room, room) if _usual_up(r0) and room > CROP_ROOM else (0.0,):
-            t0 = head_centre + [0.0, 0.0, shift] - s0 * (lo + hi) / 2
-            sim, residual = _trimmed_icp(few, tree, skin, r0, s0, t0, iters=COARSE_ITERS, scale_range=scale_range)
-            tried.append((cost_of(sim, few, residual, r0), sim, r0))
+            starts.append(r0)
+            translations.append(head_centre + [0.0, 0.0, shift] - s0 * (lo + hi) / 2)
+    tried = []
+    for k in range(0, len(starts), START_BATCH):
+        progress.step(POSE_SHARE * k / len(starts))
+        r0 = np.array(starts[k:k + START_BATCH])
+        fits = _trimmed_icps(few, tree, skin, r0, np.full(len(r0), s0), np.array(translations[k:k + START_BATCH]),
+                             COARSE_ITERS, KEEP, scale_range)
+        tried += [(cost_of(sim, few, residual, r), sim, r) for (sim, residual), r in zip(_similarities(*fits), r0)]
     tried.sort(key=lambda t: t[0])
-    finals = []
-    for _, start, r0 in tried[:FINALISTS]:
-        sim, residual = _trimmed_icp(pts, tree, skin, start.rotation, start.scale, start.translation, iters=12,
-                                     scale_range=scale_range)
-        finals.append((cost_of(sim, pts, residual, r0), sim))
+    finalists = [(start, r0) for _, start, r0 in tried[:FINALISTS]]
+    fits = _trimmed_icps(pts, tree, skin, np.array([f.rotation for f, _ in finalists]),
+                         np.array([f.scale for f, _ in finalists]), np.array([f.translation for f, _ in finalists]),
+                         FINAL_ITERS, KEEP, scale_range)
+    finals = [(cost_of(sim, pts, residual, r0), sim)
+              for (sim, residual), (_, r0) in zip(_similarities(*fits), finalists)]
     finals.sort(key=lambda t: t[0])
     best_cost, best = finals[0]
     lo, hi = (s0 * k / best.scale for k in scale_range)
@@ -215,7 +255,7 @@ def _pose_doubt(best: Similarity, cost: float, others: list[tuple[float, Similar
 
 
 def _refine_on_surface(target: np.ndarray, head: Head, sim: Similarity, iters: int = SETTLE_ITERS,
-                       keep: float = 0.8) -> Similarity:
+                       keep: float = KEEP) -> Similarity:
     """The pose again, matching each point to the closest point on the head's skin instead of its closest
     vertex: vertex matches leave an offset (about 1 mm on the head re-meshed finer) for the non-rigid fit
     to take for shape. Up to `iters` rounds, until no point moves SETTLED."""
