@@ -103,14 +103,24 @@ def turn_degrees(r: np.ndarray) -> float:
 
 
 def _umeyama(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
-    mu_s, mu_d = src.mean(0), dst.mean(0)
-    a, b = src - mu_s, dst - mu_d
-    u, sig, vt = np.linalg.svd(b.T @ a / len(src))
-    d = np.eye(3)
-    d[2, 2] = np.sign(np.linalg.det(u @ vt))
-    r = u @ d @ vt
-    s = float(np.trace(np.diag(sig) @ d) / (a ** 2).sum(1).mean())
-    return r, s, mu_d - s * r @ mu_s
+    """The similarity (rotation, scale, translation) that best carries points `src` onto `dst` (N×3 each)."""
+    r, s, mu_s, mu_d = _umeyamas(src, dst[None], np.ones((1, len(src))))
+    return r[0], float(s[0]), mu_d[0] - s[0] * r[0] @ mu_s[0]
+
+
+def _umeyamas(src: np.ndarray, dst: np.ndarray, w: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Umeyama's similarity for K weightings at once: points `src` (N×3) onto `dst` (K×N×3), each point counted
+    with weight `w` (K×N; 0 leaves it out) → rotations (K×3×3), scales (K,) and the weighted centroids of src
+    and dst (K×3 each), from which a caller takes the translation for the scale it keeps."""
+    n = w.sum(1)
+    mu_s, mu_d = w @ src / n[:, None], np.einsum("kn,knd->kd", w, dst) / n[:, None]
+    a, b = src - mu_s[:, None], dst - mu_d[:, None]
+    u, sig, vt = np.linalg.svd(np.einsum("kn,kni,knj->kij", w, b, a) / n[:, None, None])
+    d = np.ones((len(w), 3))
+    d[:, 2] = np.sign(np.linalg.det(u @ vt))
+    r = (u * d[:, None]) @ vt
+    return r, (sig * d).sum(1) / (np.einsum("kn,kn->k", w, (a ** 2).sum(2)) / n), mu_s, mu_d
 
 
 def _trimmed_icp(target: np.ndarray, head_tree: cKDTree, head_pts: np.ndarray, r0: np.ndarray, s0: float,
@@ -136,16 +146,8 @@ def _trimmed_icps(target: np.ndarray, head_tree: cKDTree, head_pts: np.ndarray, 
     x = s[:, None, None] * target @ r.transpose(0, 2, 1) + t[:, None]  # (K, N, 3)
     for _ in range(iters):
         dist, idx = head_tree.query(x, workers=-1)
-        w = (dist <= np.quantile(dist, keep, axis=1, keepdims=True)).astype(float)  # (K, N): the kept points
-        dst = head_pts[idx]
-        n = w.sum(1)
-        mu_s, mu_d = w @ target / n[:, None], np.einsum("kn,knd->kd", w, dst) / n[:, None]
-        a, b = target - mu_s[:, None], dst - mu_d[:, None]
-        u, sig, vt = np.linalg.svd(np.einsum("kn,kni,knj->kij", w, b, a) / n[:, None, None])
-        d = np.ones((len(r), 3))
-        d[:, 2] = np.sign(np.linalg.det(u @ vt))
-        r = (u * d[:, None]) @ vt
-        s_fit = (sig * d).sum(1) / (np.einsum("kn,kn->k", w, (a ** 2).sum(2)) / n)
+        kept = (dist <= np.quantile(dist, keep, axis=1, keepdims=True)).astype(float)  # (K, N)
+        r, s_fit, mu_s, mu_d = _umeyamas(target, head_pts[idx], kept)
         s = np.clip(s_fit, scale_range[0] * s0, scale_range[1] * s0)
         # the translation for the scale kept: Umeyama's own is for its scale, and with another one it would
         # depend on where the mesh sits in its data (a mesh moved in its data was fitted elsewhere)
@@ -153,7 +155,7 @@ def _trimmed_icps(target: np.ndarray, head_tree: cKDTree, head_pts: np.ndarray, 
         x, before = s[:, None, None] * target @ r.transpose(0, 2, 1) + t[:, None], x
         if settle and np.abs(x - before).max() < SETTLED:
             break
-    dist, _ = head_tree.query(x)
+    dist, _ = head_tree.query(x, workers=-1)
     return r, s, t, np.quantile(dist, keep, axis=1)
 
 
