@@ -85,23 +85,24 @@ def phones_for(audio: Audio, text: str | None, engine: str, language: str = ENGL
 
 def _whisper_words(audio: Audio, language: str, fps: float, n_frames: int, progress: Progress | None
                    ) -> tuple[list | None, str, np.ndarray]:
-    """Whisper's words force-aligned, window by window: each window, split at its pauses where Whisper's
-    segments break (`transcribe.split_at_pauses`), goes to the alignment workers as soon as it is heard, while
-    Whisper hears the next, and the closure network runs while the last pieces are aligned (`closure_heard`,
-    on the features of the same windows that heard the words: tiny.en's or base's). (phones, or None where
-    no piece's words fit or none were heard; the words heard; the closure)."""
+    """Whisper's words force-aligned, piece by piece: each window, split at its pauses where Whisper's
+    segments break (`transcribe.split_at_pauses`), goes to the alignment workers a piece at a time, each as
+    soon as Whisper's later words cannot change it, while Whisper hears on; the closure network runs while the
+    last pieces are aligned (`closure_heard`, on the features of the same windows that heard the words:
+    tiny.en's or base's). (phones, or None where no piece's words fit or none were heard; the words heard;
+    the closure)."""
     windows = transcribe.speech_windows(audio)
     with recognise.Aligner(audio, language, progress, sum(map(len, windows))) as aligner:
         heard = []
         for first, end, text in transcribe.hear(audio, language, windows, progress):
             aligner.add(first, end, text)
-            heard.append(text)
+            heard.append((first, text))
         closed = closure_heard(audio, fps, n_frames, progress, windows, transcribe.model_for(language))
         try:
             phones = aligner.phones()
         except recognise.AlignmentFailed:
             phones = None
-    return phones, " ".join(text for text in heard if text), closed
+    return phones, " ".join(text for _, text in sorted(heard) if text), closed
 
 
 def resolve(engine: str, text: str | None, language: str) -> str:

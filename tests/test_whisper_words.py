@@ -140,6 +140,28 @@ def test_a_window_splits_only_at_pauses_where_whisper_s_segments_break():
     assert transcribe.split_at_pauses(ranges, []) == [(ranges[:1], ""), (ranges[1:], "")]
 
 
+def test_pieces_settled_while_whisper_hears_on_stay_the_first_pieces():
+    """split_at_pauses(settled=True) on the segments ended so far gives only pieces that later segments do not
+    change: after each segment of several windows, they are the first of the window's final pieces (what lets
+    hear() send them to be aligned before the window is decoded)."""
+    second = wf.SAMPLE_RATE
+    ranges = [(0, 3 * second), (4 * second, 6 * second), (7 * second, 9 * second), (9 * second, 11 * second),
+              (12 * second, 13 * second)]  # the window's own time: ranges end at 3, 5, 7, 9 and 10 s
+    windows = [[(0.0, 2.9, "one two"), (3.2, 6.0, "three four"), (6.0, 7.1, "five"), (7.3, 9.05, "six"),
+                (9.2, 10.0, "seven")],
+               [(0.0, 2.9, "one"), (3.1, 5.1, "two"), (5.2, 6.8, "three")],  # ends early: a tail without text
+               [(0.0, 4.0, "one"), (4.5, None, "two")]]  # the last segment open
+    settled_any = 0
+    for segments in windows:
+        final = transcribe.split_at_pauses(ranges, segments)
+        for k in range(len(segments) + 1):
+            ended = [s for s in segments[:k] if s[1] is not None]
+            settled = transcribe.split_at_pauses(ranges, ended, settled=True)
+            assert final[:len(settled)] == settled, (segments, k)
+            settled_any += len(settled)
+    assert settled_any >= 6
+
+
 def test_long_speech_is_heard_in_pieces_cut_in_its_pauses():
     """On real sentences joined with pauses (several Whisper windows), hear() yields more pieces than windows;
     each piece starts and ends in a pause, its own words fit its own audio, and the pieces together hold each
@@ -169,22 +191,23 @@ def test_long_speech_is_heard_in_pieces_cut_in_its_pauses():
 
 def test_beam_search_serves_a_one_window_clip_and_long_speech_stays_greedy():
     """A Transcriber with a beam (Whisper base's, `transcribe.BEAM`) searches a clip it hears in one window and
-    decodes the windows of long speech greedily (the beam gained nothing there at 2-3x the time); the words of
-    both hold the transcript's."""
+    decodes the windows of long speech greedily, several together (the beam gained nothing there at 2-3x the
+    time); the words of both hold the transcript's."""
     if not transcribe.available():
         pytest.skip("the Whisper ONNX files are absent: ./dev.sh makes them")
     from core.speech.audio import Audio
 
     shipped = transcribe.load()
     searching = transcribe.Transcriber(*transcribe.files(transcribe.ENGLISH_MODEL), beam=5)
-    beams = []
-    decode = searching.decode
+    beams, batches = [], []
+    decode, decode_windows = searching.decode, searching.decode_windows
     searching.decode = lambda *args: beams.append(args[-1]) or decode(*args)
+    searching.decode_windows = lambda features, *args: batches.append(len(features)) or decode_windows(features, *args)
     texts = _transcripts()
     clip = "faceformer_test.wav"
     one = load_audio(data_path("speech", clip))
     heard = " ".join(text for _, _, text in searching.hear(one))
-    assert beams == [5]
+    assert beams == [5] and batches == []
     truth = _words(texts[clip])
     assert sum(w in set(_words(heard)) for w in truth) >= MIN_WORDS_RIGHT * len(truth), heard
     assert shipped.beam == transcribe.BEAM[transcribe.ENGLISH_MODEL]
@@ -193,7 +216,33 @@ def test_beam_search_serves_a_one_window_clip_and_long_speech_stays_greedy():
     pause = np.zeros(wf.SAMPLE_RATE, np.float32)
     long = Audio(np.concatenate([x for p in parts * 2 for x in (p, pause)]))
     list(searching.hear(long))
-    assert len(beams) == len(transcribe.speech_windows(long)) > 1 and set(beams) == {1}
+    assert beams == [] and sum(batches) == len(transcribe.speech_windows(long)) > 1
+    assert 1 < max(batches) <= transcribe.BATCH_WINDOWS
+
+
+def test_windows_decoded_together_get_the_tokens_each_gets_alone(exported):
+    """decode_windows: the real clips' windows decoded in one batch, each leaving it when it ends, get the
+    tokens, no-speech probability and certainty each gets decoded alone, with timestamps (each window under its
+    own timestamp rules) and without; with timestamps each segment's end is told as it comes, its tokens the
+    start of the window's final ones. fp32, where no quantized activations are shared across the batch."""
+    if not os.path.exists(wf.DEFAULT_MODEL):
+        pytest.skip(f"{wf.DEFAULT_MODEL} absent: run tools/convert_whisper.py (./dev.sh does)")
+    fp32 = transcribe.Transcriber(*exported("fp32"), encoder=wf.Encoder(wf.DEFAULT_MODEL))
+    features = [fp32.features(load_audio(data_path("speech", clip)).samples) for clip in CLIPS]
+    for timestamps in (False, True):
+        alone = [fp32.decode(f, timestamps=timestamps) for f in features]
+        heard = list(fp32.decode_windows(features, timestamps=timestamps))
+        ended = [h for h in heard if h.logprob is not None]
+        order = [h.window for h in ended]
+        assert sorted(order) == list(range(len(CLIPS))) and order != sorted(order)  # they ended apart
+        for h in ended:
+            assert h.tokens == alone[h.window][0], (CLIPS[h.window], timestamps)
+            assert np.isclose(h.no_speech, alone[h.window][1], atol=1e-4)
+            assert np.isclose(h.logprob, alone[h.window][2], atol=1e-4)
+        going = [h for h in heard if h.logprob is None]
+        assert bool(going) == timestamps
+        for h in going:  # a segment's end: text, then a timestamp
+            assert h.tokens == alone[h.window][0][:len(h.tokens)] and h.tokens[-2] < fp32.first_timestamp <= h.tokens[-1]
 
 
 def test_decoder_export_is_reproducible(exported):

@@ -429,7 +429,7 @@ def _embedding_int8(model, name: str) -> None:
         helper.make_node("Mul", [t + "top_f32", t + "h_last_1"], [t + "top_products"]),
         helper.make_node("ReduceSum", [t + "top_products", t + "last_axis"], [t + "top_dot"], keepdims=0),
         helper.make_node("Mul", [t + "top_dot", t + "top_scale"], [t + "top_exact"]),
-        helper.make_node("Gather", ["mask", "top_tokens"], [t + "top_mask"], axis=0),
+        helper.make_node("GatherElements", ["mask", "top_tokens"], [t + "top_mask"], axis=1),
         helper.make_node("Add", [t + "top_exact", t + "top_mask"], ["top_logits"]),
     ])
     graph.initializer.append(numpy_helper.from_array(np.array([1], np.int64), t + "k_axis"))
@@ -437,14 +437,15 @@ def _embedding_int8(model, name: str) -> None:
 
 
 def _best_tokens(graph, logits: str, prefix: str, values: str, vocab: int) -> None:
-    """The step's input `mask` (vocab,), its output `top_tokens` (batch, RESCORED): the best tokens of the
+    """The step's input `mask` (batch, vocab): each sequence's own (0 or -inf per token, so sequences decoded
+    together each keep their own rules); its output `top_tokens` (batch, RESCORED): the best tokens of the
     last position of `logits` plus `mask`, and their values as `values` (the output `top_logits` where the
     logits are exact; see `_embedding_int8` where they are not). Adds the scalar index `prefix` + "last"."""
     from onnx import TensorProto, helper, numpy_helper
 
     graph.initializer.extend([numpy_helper.from_array(np.array(-1, np.int64), prefix + "last"),
                               numpy_helper.from_array(np.array([RESCORED], np.int64), prefix + "k")])
-    graph.input.append(helper.make_tensor_value_info("mask", TensorProto.FLOAT, [vocab]))
+    graph.input.append(helper.make_tensor_value_info("mask", TensorProto.FLOAT, ["batch", vocab]))
     graph.output.extend([helper.make_tensor_value_info("top_tokens", TensorProto.INT64, ["batch", RESCORED]),
                          helper.make_tensor_value_info("top_logits", TensorProto.FLOAT, ["batch", RESCORED])])
     graph.node.extend([helper.make_node("Gather", [logits, prefix + "last"], [prefix + "last_logits"], axis=1),

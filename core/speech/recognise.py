@@ -239,7 +239,7 @@ def aligned_or_none(pcm: bytes, text: str, language: str) -> list[Phone] | None:
 
 
 class Aligner:
-    """Pieces of a clip force-aligned to their words as they come: each (first sample, end sample, text) over
+    """Pieces of a clip force-aligned to their words as they come, in any order: each (first sample, end sample, text) over
     its own stretch of the audio, silence between, so memory stays that of one piece however long the clip
     (one alignment of ten minutes took 9 GB). A piece without text, or whose text does not fit, gets the phone
     loop's phones (`phone_loop_pcm`), from the same worker straight after, so the pieces Whisper left without
@@ -289,7 +289,7 @@ class Aligner:
         if not any(fitted for _, fitted in found):
             raise AlignmentFailed("Whisper's words could not be fitted to the audio.")
         phones = []
-        for (a, b, _), (piece, _) in zip(self.pieces, found):
+        for (a, b, _), (piece, _) in sorted(zip(self.pieces, found), key=lambda pair: pair[0][0]):  # added in any order
             if piece is None:
                 piece = phone_loop_pcm(_pcm(self.audio, a, b))
             phones += [Phone(p.name, p.start + a / SAMPLE_RATE, p.end + a / SAMPLE_RATE)

@@ -22,6 +22,7 @@ import os
 import zlib
 from collections.abc import Iterator
 from itertools import pairwise
+from typing import NamedTuple
 
 import numpy as np
 
@@ -49,6 +50,9 @@ MAX_INITIAL_TIMESTAMP = 1.0  # s: the first segment starts by then (Whisper's ma
 # windows each full of context, it gained ~nothing (0.897 -> 0.901 of 1159), so those stay greedy (and fast).
 # For tiny.en it changed ~nothing on English and would have cost 4x. docs/benchmarks.md, *Whisper's words*
 BEAM = {ENGLISH_MODEL: 1, MULTILINGUAL_MODEL: 5}
+# windows decoded together in one batched step (`decode_windows`): a step of Whisper base on 2 cores took 9.8 ms
+# for one window, 15 ms for two, 20 ms for four; each window adds its cross-attention keys and values (37 MB)
+BATCH_WINDOWS = 4
 CUT_TOLERANCE = 0.3  # s: a pause within this of the gap between two of Whisper's segments splits a window there
 
 
@@ -106,7 +110,7 @@ class Transcriber:
                 raise FileNotFoundError(f"{path} not found: run tools/convert_whisper.py --part decoder")
         self.step, self.cross = session(step), session(cross)
         self.cross_names = [o.name for o in self.cross.get_outputs()]
-        if "mask" not in {i.name for i in self.step.get_inputs()}:
+        if [len(i.shape) for i in self.step.get_inputs() if i.name == "mask"] != [2]:  # a row per sequence
             raise FileNotFoundError(f"{step} is of an older export: rerun tools/convert_whisper.py --part decoder")
         meta = self.step.get_modelmeta().custom_metadata_map
         self.vocabulary = meta["vocabulary"].split("\n")
@@ -143,40 +147,80 @@ class Transcriber:
         """Tokens for one window of encoder features (T ≤ 1500, D): (tokens, probability of no speech, mean
         log-probability of the text's tokens and its end). With `timestamps` the tokens also hold Whisper's
         segment times (`segments` reads them), decoded by Whisper's own rules (`_timestamp_mask`). `beam` > 1
-        searches that many hypotheses at once (`_beam_search`); 1 is greedy."""
-        cross = self.cross.run(None, {"features": np.ascontiguousarray(features[None], np.float32)})
-        cross = dict(zip(self.cross_names, cross))  # one tensor per layer, read in place by every step
+        searches that many hypotheses at once (`_beam_search`); 1 is greedy (`decode_windows`)."""
         if beam > 1:
-            return self._beam_search(cross, language, timestamps, beam)
-        self_kv = np.zeros((self.layers, 2, 1, self.heads, 0, self.dim // self.heads), np.float32)
-        tokens = np.array([self.prompt(language, timestamps)], np.int64)
-        out, logprobs, no_speech = [], [], 0.0
+            return self._beam_search(self._cross([features]), language, timestamps, beam)
+        *_, heard = self.decode_windows([features], language, timestamps)
+        return heard.tokens, heard.no_speech, heard.logprob
+
+    def _cross(self, features: list[np.ndarray]) -> dict[str, np.ndarray]:
+        """The decoder's cross-attention keys and values of each window's features, one tensor per layer
+        ((B, ...), B = len(features)), read in place by every step."""
+        cross = self.cross.run(None, {"features": np.ascontiguousarray(np.stack(features), np.float32)})
+        return dict(zip(self.cross_names, cross))
+
+    def decode_windows(self, features: list[np.ndarray], language: str = "en", timestamps: bool = False
+                       ) -> Iterator[Heard]:
+        """Greedy decoding of several windows (each (T ≤ 1500, D)) together: one batched step advances every
+        window still going, and a window leaves the batch when it ends. Yields a `Heard` as each window ends,
+        and with timestamps also each time one of its segments ends (logprob None: it goes on). Why: a step's
+        cost is mostly reading the weights and running the graph's nodes, which a batch shares (Whisper base
+        on 2 cores: one window 9.8 ms a step, two 15 ms, four 20 ms). Each window keeps its own timestamp
+        rules (the step's `mask` has one row per window)."""
+        cross = self._cross(features)
+        live = list(range(len(features)))
+        outs: list[list[int]] = [[] for _ in live]
+        logprobs: list[list[float]] = [[] for _ in live]
+        self_kv = np.zeros((self.layers, 2, len(live), self.heads, 0, self.dim // self.heads), np.float32)
+        tokens = np.array([self.prompt(language, timestamps)] * len(live), np.int64)
+        no_speech = [0.0] * len(live)
+        stamp = self.first_timestamp
         for i in range(self.max_tokens // 2):
-            mask = self.begin_mask if i == 0 else self.mask
-            if timestamps:
-                mask = self._timestamp_mask(mask, out)
+            base = self.begin_mask if i == 0 else self.mask
+            masks = np.stack([self._timestamp_mask(base, outs[w]) if timestamps else base for w in live])
             logits, top_tokens, top_logits, self_kv = self.step.run(
                 ["logits", "top_tokens", "top_logits", "new_self_kv"],
-                {"tokens": tokens, "self_kv": self_kv, "mask": mask, **cross})
-            no_speech = self._no_speech(logits) if i == 0 else no_speech
-            scores = logits[0, -1] + mask
-            total = float(_logsumexp(scores[None])[0])
-            candidates, values = top_tokens[0], top_logits[0]  # the step's best few tokens, rescored exactly
-            stamp = self.first_timestamp
-            if timestamps and np.logaddexp.reduce(scores[stamp:]) > scores[:stamp].max():
-                # Whisper's rule: a timestamp when all of them together outweigh the likeliest text token
-                values = np.where(candidates >= stamp, values, -np.inf)
-                if not np.isfinite(values).any():
-                    candidates, values = np.arange(stamp, len(scores)), scores[stamp:]
-            best = int(np.argmax(values))
-            token, score = int(candidates[best]), float(values[best])
-            if token < self.first_timestamp:  # the text's certainty, as without timestamps
-                logprobs.append(score - total)
-            if token == self.eot:
-                break
-            out.append(token)
-            tokens = np.array([[token]], np.int64)
-        return out, no_speech, float(np.mean(logprobs))
+                {"tokens": tokens, "self_kv": self_kv, "mask": masks, **cross})
+            if i == 0:
+                no_speech = [self._no_speech(logits[r:r + 1]) for r in range(len(live))]
+            going, chosen = [], []
+            for r, w in enumerate(live):
+                token, logprob = self._greedy(logits[r, -1], masks[r], top_tokens[r], top_logits[r], timestamps)
+                if token < stamp:  # the text's certainty, as without timestamps
+                    logprobs[w].append(logprob)
+                if token == self.eot:
+                    yield Heard(w, outs[w], no_speech[r], float(np.mean(logprobs[w])))
+                    continue
+                outs[w].append(token)
+                going.append(r)
+                chosen.append(token)
+                if token >= stamp and len(outs[w]) > 1 and outs[w][-2] < stamp:  # a segment's end
+                    yield Heard(w, list(outs[w]), no_speech[r], None)
+            if not going:
+                return
+            if len(going) < len(live):  # the windows that ended leave the batch
+                self_kv = np.ascontiguousarray(self_kv[:, :, going])
+                cross = {name: np.ascontiguousarray(value[going]) for name, value in cross.items()}
+                live, no_speech = [live[r] for r in going], [no_speech[r] for r in going]
+            tokens = np.array(chosen, np.int64)[:, None]
+        for r, w in enumerate(live):  # Whisper's length limit reached
+            yield Heard(w, outs[w], no_speech[r], float(np.mean(logprobs[w])))
+
+    def _greedy(self, logits: np.ndarray, mask: np.ndarray, candidates: np.ndarray, values: np.ndarray,
+                timestamps: bool) -> tuple[int, float]:
+        """One window's next token and its log-probability, from its step's approximate `logits` (V,), its
+        `mask` and the best few tokens under it, rescored exactly (`candidates`, `values`): the best of those;
+        with timestamps, a timestamp when all of them together outweigh the likeliest text token (Whisper's
+        rule)."""
+        scores = logits + mask
+        total = float(_logsumexp(scores[None])[0])
+        stamp = self.first_timestamp
+        if timestamps and np.logaddexp.reduce(scores[stamp:]) > scores[:stamp].max():
+            values = np.where(candidates >= stamp, values, -np.inf)
+            if not np.isfinite(values).any():
+                candidates, values = np.arange(stamp, len(scores)), scores[stamp:]
+        best = int(np.argmax(values))
+        return int(candidates[best]), float(values[best]) - total
 
     def _no_speech(self, logits: np.ndarray) -> float:
         """Whisper's probability that a window holds no speech: its no-speech token's after the first prompt
@@ -184,17 +228,15 @@ class Transcriber:
         first = logits[0, 0] - logits[0, 0].max()
         return float(np.exp(first[self.no_speech]) / np.exp(first).sum())
 
-    def _log_probs(self, logits: np.ndarray, top_tokens: np.ndarray, top_logits: np.ndarray, shared: np.ndarray,
-                   own: np.ndarray, timestamps: bool) -> np.ndarray:
-        """(B, V) log-probabilities of each hypothesis's next token: the step's approximate `logits`, its best
-        few recomputed exactly (`top_tokens`, `top_logits`, found under the `shared` mask), then each
-        hypothesis's `own` mask ((B, V); (V,) when all share one) and, with timestamps, Whisper's rule that a
-        timestamp comes when all of them together outweigh the likeliest text token."""
-        scores = logits.copy()
+    def _log_probs(self, logits: np.ndarray, top_tokens: np.ndarray, top_logits: np.ndarray, masks: np.ndarray,
+                   timestamps: bool) -> np.ndarray:
+        """(B, V) log-probabilities of each hypothesis's next token: the step's approximate `logits` under each
+        hypothesis's own `masks` (B, V), its best few recomputed exactly (`top_tokens`, `top_logits`, found
+        under the same masks), and with timestamps Whisper's rule that a timestamp comes when all of them
+        together outweigh the likeliest text token."""
+        scores = logits + masks
         rows = np.broadcast_to(np.arange(len(scores))[:, None], top_tokens.shape)
-        exact = shared[top_tokens] == 0.0
-        scores[rows[exact], top_tokens[exact]] = top_logits[exact]
-        scores += own
+        scores[rows, top_tokens] = top_logits
         stamp = self.first_timestamp
         if timestamps:
             stamps_win = _logsumexp(scores[:, stamp:]) > scores[:, :stamp].max(axis=1)
@@ -208,24 +250,20 @@ class Transcriber:
         and keeps the best `beam`; one of those that ends is set aside and its place goes to the next best that
         does not; once `beam` have ended, the one with the best log-probability per token wins. Why: greedy
         decoding commits to a misheard word at once, and a misheard word takes its p/b/m with it (bench/
-        lipsync_languages.py, docs/benchmarks.md). The batch shares one mask input, so each hypothesis's own
-        timestamp rules are applied to the step's scores (`_log_probs`)."""
-        shared_mask, begin_shared = self.mask.copy(), self.begin_mask.copy()  # the step's top tokens: any timestamp
-        if timestamps:
-            shared_mask[self.first_timestamp:] = begin_shared[self.first_timestamp:] = 0.0
+        lipsync_languages.py, docs/benchmarks.md). Each hypothesis has its own row of the step's mask, so its
+        own timestamp rules choose the tokens rescored exactly (`_log_probs`)."""
         outs, totals, texts = [[]], np.zeros(1), [[]]  # each hypothesis: tokens, summed log-prob, text's
         finished: list[tuple[list[int], float, list[float]]] = []
         self_kv = np.zeros((self.layers, 2, 1, self.heads, 0, self.dim // self.heads), np.float32)
         tokens, no_speech = np.array([self.prompt(language, timestamps)], np.int64), 0.0
         for i in range(self.max_tokens // 2):
-            shared = begin_shared if i == 0 else shared_mask
+            base = self.begin_mask if i == 0 else self.mask
+            masks = np.stack([self._timestamp_mask(base, out) if timestamps else base for out in outs])
             logits, top_tokens, top_logits, self_kv = self.step.run(
                 ["logits", "top_tokens", "top_logits", "new_self_kv"],
-                {"tokens": tokens, "self_kv": self_kv, "mask": shared, **cross})
+                {"tokens": tokens, "self_kv": self_kv, "mask": masks, **cross})
             no_speech = self._no_speech(logits) if i == 0 else no_speech
-            base = self.begin_mask if i == 0 else self.mask
-            own = np.stack([self._timestamp_mask(base, out) for out in outs]) if timestamps else base
-            log_probs = self._log_probs(logits[:, -1], top_tokens, top_logits, shared, own, timestamps)
+            log_probs = self._log_probs(logits[:, -1], top_tokens, top_logits, masks, timestamps)
             flat, vocab = (totals[:, None] + log_probs).ravel(), log_probs.shape[1]
             best = np.argpartition(-flat, 2 * beam)[:2 * beam]
             best = [int(j) for j in best[np.argsort(-flat[best], kind="stable")] if np.isfinite(flat[j])]
@@ -297,26 +335,84 @@ class Transcriber:
 
     def hear(self, audio: Audio, language: str = "en", windows: list[list[tuple[int, int]]] | None = None,
              progress: Progress | None = None) -> Iterator[tuple[int, int, str]]:
-        """The words of `audio` window by window, as each is decoded: (first sample, end sample, text) of each
-        of `windows` (default `speech_windows`: its speech, pauses cut out, packed into ≤ 30 s), or of each
-        piece of a window split at its pauses (`split_at_pauses`); a window Whisper judges silent, or whose
-        text repeats itself, has "". `progress` hears of each window (and may cancel)."""
+        """The words of `audio` as they are decoded: (first sample, end sample, text) of each of `windows`
+        (default `speech_windows`: its speech, pauses cut out, packed into ≤ 30 s), or of each piece of a window
+        split at its pauses (`split_at_pauses`); a window Whisper judges silent, or whose text repeats itself,
+        has "". Consecutive windows are decoded together (`_batches`, `decode_windows`), and a piece is yielded
+        as soon as later words cannot change it, so it is aligned while Whisper hears on: pieces of windows
+        decoded together come interleaved, not in the clip's order. A clip of one window is searched with
+        `beam` hypotheses (see BEAM). `progress` hears of each window (and may cancel)."""
         progress = progress or Progress()
         windows = speech_windows(audio) if windows is None else windows
-        beam = self.beam if len(windows) == 1 else 1  # see BEAM
-        for k, ranges in enumerate(windows):
-            samples = np.concatenate([audio.samples[a:b] for a, b in ranges])
-            pauses = bool(_pauses(ranges))
-            tokens, no_speech, logprob = self.decode(self.features(samples), language, pauses, beam)
-            words = self.text(tokens)
-            silent = no_speech > NO_SPEECH and logprob < LOW_LOGPROB
-            looping = len(words) > 0 and len(words.encode()) / len(zlib.compress(words.encode())) > MAX_COMPRESSION
-            progress.step((k + 1) / len(windows))
-            if silent or looping or not pauses:
-                yield ranges[0][0], ranges[-1][1], "" if silent or looping else words
-                continue
-            for piece, text in split_at_pauses(ranges, self.segments(tokens)):
-                yield piece[0][0], piece[-1][1], text
+        done = 0
+        for batch in _batches(windows):
+            pauses = bool(_pauses(batch[0]))  # the same for every window of the batch
+            features = [self.features(np.concatenate([audio.samples[a:b] for a, b in ranges])) for ranges in batch]
+            if len(windows) == 1 and self.beam > 1:
+                results = iter([Heard(0, *self.decode(features[0], language, pauses, self.beam))])
+            else:
+                results = self.decode_windows(features, language, pauses)
+            used = [0] * len(batch)  # each window's ranges already yielded in settled pieces
+            for heard in results:
+                ranges = batch[heard.window]
+                if heard.logprob is None:  # a segment ended: the pieces it settled (a window sure of silence waits)
+                    if heard.no_speech <= NO_SPEECH:
+                        settled = split_at_pauses(ranges, self.segments(heard.tokens), settled=True)
+                        for piece, text in _after(settled, used[heard.window]) or []:
+                            yield piece[0][0], piece[-1][1], text
+                        used[heard.window] = sum(len(piece) for piece, _ in settled)
+                    continue
+                pieces = self._pieces(ranges, pauses, heard.tokens, heard.no_speech, heard.logprob)
+                rest = _after(pieces, used[heard.window])
+                if rest is None:  # judged at its end to repeat itself: the rest of the window has no words
+                    rest = [(ranges[used[heard.window]:], "")]
+                for piece, text in rest:
+                    yield piece[0][0], piece[-1][1], text
+                done += 1
+                progress.step(done / len(windows))
+
+    def _pieces(self, ranges: list[tuple[int, int]], pauses: bool, tokens: list[int], no_speech: float,
+                logprob: float) -> list[tuple[list[tuple[int, int]], str]]:
+        """A decoded window's (ranges, text): one, "" where Whisper judges it silent or its text repeats
+        itself; with `pauses` (decoded with timestamps), its pieces (`split_at_pauses`)."""
+        words = self.text(tokens)
+        silent = no_speech > NO_SPEECH and logprob < LOW_LOGPROB
+        looping = len(words) > 0 and len(words.encode()) / len(zlib.compress(words.encode())) > MAX_COMPRESSION
+        if silent or looping or not pauses:
+            return [(ranges, "" if silent or looping else words)]
+        return split_at_pauses(ranges, self.segments(tokens))
+
+
+class Heard(NamedTuple):
+    """What `Transcriber.decode_windows` heard in one window of its batch."""
+
+    window: int  # its index in the batch
+    tokens: list[int]
+    no_speech: float  # Whisper's probability that it holds no speech
+    logprob: float | None  # the mean log-probability of its text's tokens; None while it is still decoded
+
+
+def _after(pieces: list[tuple[list[tuple[int, int]], str]], used: int
+           ) -> list[tuple[list[tuple[int, int]], str]] | None:
+    """The pieces after a window's first `used` ranges, or None where no piece starts there."""
+    covered = 0
+    for k, (piece, _) in enumerate(pieces):
+        if covered == used:
+            return pieces[k:]
+        covered += len(piece)
+    return [] if covered == used else None
+
+
+def _batches(windows: list[list[tuple[int, int]]]) -> list[list[list[tuple[int, int]]]]:
+    """`windows` in batches decoded together: up to BATCH_WINDOWS consecutive ones that all hold pauses or all
+    do not (those with pauses are decoded with timestamps, whose prompt is a token shorter)."""
+    batches: list[list[list[tuple[int, int]]]] = []
+    for window in windows:
+        if batches and len(batches[-1]) < BATCH_WINDOWS and bool(_pauses(batches[-1][0])) == bool(_pauses(window)):
+            batches[-1].append(window)
+        else:
+            batches.append([window])
+    return batches
 
 
 def _logsumexp(x: np.ndarray) -> np.ndarray:
@@ -333,8 +429,8 @@ def _pauses(ranges: list[tuple[int, int]]) -> list[int]:
     return [j for j, ((_, end), (start, _)) in enumerate(pairwise(ranges)) if end < start]
 
 
-def split_at_pauses(ranges: list[tuple[int, int]], segments: list[tuple[float, float | None, str]]
-                    ) -> list[tuple[list[tuple[int, int]], str]]:
+def split_at_pauses(ranges: list[tuple[int, int]], segments: list[tuple[float, float | None, str]],
+                    settled: bool = False) -> list[tuple[list[tuple[int, int]], str]]:
     """A window's sample `ranges` in pieces, each with the text of its `segments` (Whisper's, timed in the
     window's own time: the ranges one after another). A piece ends at a pause (a gap between two ranges)
     that lies within CUT_TOLERANCE of a gap between two segments. Speech after the first pause at or past
@@ -343,7 +439,11 @@ def split_at_pauses(ranges: list[tuple[int, int]], segments: list[tuple[float, f
     words on some sets but made up others over a noise, and a piece with one made-up word fits nothing.)
 
     Why: each piece is then aligned on its own, in parallel on every core, and a piece whose words do not fit
-    loses only itself to the phone loop, not the whole window."""
+    loses only itself to the phone loop, not the whole window.
+
+    `settled`: only the pieces cut at a gap between two of `segments`, all ended: more segments after them
+    change neither those cuts nor their text (the pauses they may add to the search all lie later), so a
+    window's settled pieces are the first of its final ones, and can be aligned while Whisper hears on."""
     ends = np.cumsum([b - a for a, b in ranges]) / SAMPLE_RATE  # each range's end in the window's time
     heard = segments[-1][1] if segments else 0.0  # None: the text runs to the window's end
     pauses = _pauses(ranges)
@@ -358,9 +458,10 @@ def split_at_pauses(ranges: list[tuple[int, int]], segments: list[tuple[float, f
                 pieces.append((ranges[first_range:j + 1], segments[first_segment:k + 1]))
                 first_range, first_segment = j + 1, k + 1
                 break
-    pieces.append((ranges[first_range:], segments[first_segment:]))
-    if tail:
-        pieces.append((tail, []))
+    if not settled:
+        pieces.append((ranges[first_range:], segments[first_segment:]))
+        if tail:
+            pieces.append((tail, []))
     return [(piece, " ".join(text for _, _, text in held).strip()) for piece, held in pieces]
 
 
@@ -405,5 +506,5 @@ def hear(audio: Audio, language: str = "en", windows: list[list[tuple[int, int]]
 
 def transcribe(audio: Audio, language: str = "en", progress: Progress | None = None
                ) -> list[tuple[int, int, str]]:
-    """All of `hear`'s pieces."""
-    return list(hear(audio, language, None, progress))
+    """All of `hear`'s pieces, in the clip's order."""
+    return sorted(hear(audio, language, None, progress))

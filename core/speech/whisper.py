@@ -33,7 +33,8 @@ DYNAMIC_RANGE = 8.0  # log10 units kept below the loudest bin (80 dB)
 DEFAULT_MODEL = asset("whisper_tiny.en_encoder.onnx")
 PROVIDERS = ("CUDAExecutionProvider", "DmlExecutionProvider", "CoreMLExecutionProvider", "CPUExecutionProvider")
 
-RECENT_WINDOWS = 4  # encoded windows kept (a few MB each), see Encoder.encode_mel
+RECENT_BYTES = 256 * 2**20  # encoded windows kept, newest first (2-3 MB each: a 10 min clip's all, ~40 min of
+# Whisper base's), see Encoder.encode_mel
 
 _FILTERS: dict[int, np.ndarray] = {}
 _RECENT: dict[tuple, np.ndarray] = {}  # (model, mel shape, mel hash) → features, oldest first
@@ -142,8 +143,9 @@ class Encoder:
     def encode_mel(self, mel: np.ndarray) -> np.ndarray:
         """(n_mels, T ≤ 3000) → (ceil(T/2), D) float32; one window, no padding added here.
 
-        The last few windows' features are kept: Phonetic + Whisper encodes a short clip's window twice,
-        for its words and for its closures, and the second costs only the mel's hash."""
+        The recent windows' features are kept (RECENT_BYTES): Phonetic + Whisper encodes a clip's windows twice,
+        for its words and then for its closures, and the second costs only the mel's hash. (Four were kept, so
+        a clip of more windows was encoded twice: 17 of the 21 windows of 10 min of French, 6 s of 47.)"""
         if mel.shape[0] != self.n_mels or mel.shape[1] > WINDOW_FRAMES:
             raise ValueError(f"mel must be ({self.n_mels}, ≤{WINDOW_FRAMES}), got {mel.shape}")
         mel = np.ascontiguousarray(mel, np.float32)
@@ -151,7 +153,7 @@ class Encoder:
         if key not in _RECENT:
             _RECENT[key] = self.session.run(None, {"mel": mel[None]})[0][0]
             _RECENT[key].setflags(write=False)  # shared by every caller of the same window
-            while len(_RECENT) > RECENT_WINDOWS:
+            while sum(f.nbytes for f in _RECENT.values()) > RECENT_BYTES:
                 _RECENT.pop(next(iter(_RECENT)))
         return _RECENT[key]
 
