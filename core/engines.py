@@ -93,16 +93,14 @@ def _whisper_words(audio: Audio, language: str, fps: float, n_frames: int, progr
     the closure)."""
     windows = transcribe.speech_windows(audio)
     with recognise.Aligner(audio, language, progress, sum(map(len, windows))) as aligner:
-        heard = []
-        for first, end, text in transcribe.hear(audio, language, windows, progress):
-            aligner.add(first, end, text)
-            heard.append((first, text))
+        for piece in transcribe.hear(audio, language, windows, progress):
+            aligner.add(*piece)
         closed = closure_heard(audio, fps, n_frames, progress, windows, transcribe.model_for(language))
         try:
             phones = aligner.phones()
         except recognise.AlignmentFailed:
             phones = None
-    return phones, " ".join(text for _, text in sorted(heard) if text), closed
+    return phones, aligner.text(), closed
 
 
 def resolve(engine: str, text: str | None, language: str) -> str:

@@ -416,6 +416,37 @@ def test_windows_align_in_workers_as_in_this_process():
     pool.shutdown()
 
 
+def test_pieces_align_in_any_order_and_a_later_piece_replaces_those_it_holds():
+    """recognise.Aligner: the same phones whatever order the pieces come in (windows Whisper decodes together
+    interleave theirs); a piece added over earlier ones (a window taken back whole, with "", when its text turns
+    out to repeat itself) replaces them: their words leave the text, and the phones there are the phone loop's
+    over the whole stretch."""
+    from core.speech.audio import Audio
+
+    texts = _transcripts()
+    clips = ("codetalker_man.wav", "faceformer_test.wav", "voca_test_sentence.wav")
+    parts = [load_audio(data_path("speech", c)).samples for c in clips]
+    gap = np.zeros(16000, np.float32)
+    audio = Audio(np.concatenate([x for p in parts for x in (p, gap)]))
+    pieces, at = [], 0
+    for clip, samples in zip(clips, parts):
+        pieces.append((at, at + len(samples), texts[clip]))
+        at += len(samples) + len(gap)
+    ordered = recognise.align_pieces(audio, pieces)
+    assert recognise.align_pieces(audio, [pieces[2], pieces[0], pieces[1]]) == ordered
+    whole = (pieces[1][0], pieces[2][1], "")
+    with recognise.Aligner(audio, "en", count=4) as aligner:
+        for piece in [*pieces, whole]:
+            aligner.add(*piece)
+        taken_back = aligner.phones()
+        assert aligner.text() == texts[clips[0]]
+    start = whole[0] / wf.SAMPLE_RATE
+    assert [p for p in taken_back if p.end <= start] == [p for p in ordered if p.end <= start]
+    loop = [(p.name, round(p.start + start, 3)) for p in recognise.phone_loop_pcm(audio.pcm16()[2 * whole[0]:2 * whole[1]])
+            if p.name != "SIL"]
+    assert [(p.name, round(p.start, 3)) for p in taken_back if p.start >= start and p.name != "SIL"] == loop
+
+
 def test_windows_are_aligned_while_the_next_is_heard_and_a_cancel_meanwhile_stops_the_workers():
     """recognise.Aligner sends each window to a worker as it is added, so it is aligned while the caller works
     (Whisper hearing the next window): its phones are those of align_pieces. Leaving the block by a cancel

@@ -238,12 +238,24 @@ def aligned_or_none(pcm: bytes, text: str, language: str) -> list[Phone] | None:
         return None
 
 
+def kept_pieces(pieces: list[tuple[int, int, str]]) -> list[int]:
+    """The indexes of (first sample, end sample, text) `pieces` that no later piece replaces (one whose stretch
+    holds theirs: see `Aligner`), by their place in the clip."""
+    kept: list[int] = []
+    for i, (a, b, _) in enumerate(pieces):
+        kept = [k for k in kept if not a <= pieces[k][0] <= pieces[k][1] <= b]
+        kept.append(i)
+    return sorted(kept, key=lambda k: pieces[k][0])
+
+
 class Aligner:
-    """Pieces of a clip force-aligned to their words as they come, in any order: each (first sample, end sample, text) over
-    its own stretch of the audio, silence between, so memory stays that of one piece however long the clip
-    (one alignment of ten minutes took 9 GB). A piece without text, or whose text does not fit, gets the phone
-    loop's phones (`phone_loop_pcm`), from the same worker straight after, so the pieces Whisper left without
-    words are decoded on every core while it hears on, not one after another at the end.
+    """Pieces of a clip force-aligned to their words as they come, in any order: each (first sample, end sample,
+    text) over its own stretch of the audio, silence between, so memory stays that of one piece however long the
+    clip (one alignment of ten minutes took 9 GB). A piece without text, or whose text does not fit, gets the
+    phone loop's phones (`phone_loop_pcm`), from the same worker straight after, so the pieces Whisper left
+    without words are decoded on every core while it hears on, not one after another at the end. A piece added
+    over earlier ones (its stretch holds theirs) replaces them: Whisper takes back the words of a window it
+    finds, at the window's end, to have repeated itself.
 
     With several pieces (`count`) on several cores, or a cancellable `progress`, each piece goes to a worker
     process (pool.py) as soon as it is added, so the caller keeps working meanwhile (Whisper hears the next
@@ -273,6 +285,10 @@ class Aligner:
             self.jobs.put(_pcm(self.audio, first, end), 0.0,
                           {"text": text, "language": self.language, "fallback": True})
 
+    def text(self) -> str:
+        """The words of the pieces kept, in the clip's order."""
+        return " ".join(self.pieces[k][2] for k in kept_pieces(self.pieces) if self.pieces[k][2])
+
     def phones(self) -> list[Phone]:
         """Every piece's phones, in the clip's time, pauses as SIL. AlignmentFailed when no piece's words fit
         (before any phone loop runs: the caller then decodes the whole clip its own way)."""
@@ -283,13 +299,16 @@ class Aligner:
                          for rows, text in self.jobs.wait()]
             except (OSError, RuntimeError):  # the workers failed: align here
                 pass
+        kept = kept_pieces(self.pieces)
         if found is None:
-            aligned = [aligned_or_none(_pcm(self.audio, a, b), text, self.language) for a, b, text in self.pieces]
-            found = [(phones, phones is not None) for phones in aligned]
-        if not any(fitted for _, fitted in found):
+            aligned = {k: aligned_or_none(_pcm(self.audio, *self.pieces[k][:2]), self.pieces[k][2], self.language)
+                       for k in kept}
+            found = [(aligned.get(k), aligned.get(k) is not None) for k in range(len(self.pieces))]
+        if not any(found[k][1] for k in kept):
             raise AlignmentFailed("Whisper's words could not be fitted to the audio.")
         phones = []
-        for (a, b, _), (piece, _) in sorted(zip(self.pieces, found), key=lambda pair: pair[0][0]):  # added in any order
+        for k in kept:
+            (a, b, _), piece = self.pieces[k], found[k][0]
             if piece is None:
                 piece = phone_loop_pcm(_pcm(self.audio, a, b))
             phones += [Phone(p.name, p.start + a / SAMPLE_RATE, p.end + a / SAMPLE_RATE)

@@ -30,7 +30,7 @@ from ..paths import asset
 from ..progress import Progress
 from .audio import SAMPLE_RATE, Audio
 from .languages import is_english
-from .recognise import speech_ranges
+from .recognise import kept_pieces, speech_ranges
 from .whisper import DEFAULT_MODEL, WINDOW_FRAMES, WINDOW_SECONDS, Encoder, log_mel, session
 
 ENGLISH_MODEL = "tiny.en"  # shipped: English words
@@ -337,11 +337,13 @@ class Transcriber:
              progress: Progress | None = None) -> Iterator[tuple[int, int, str]]:
         """The words of `audio` as they are decoded: (first sample, end sample, text) of each of `windows`
         (default `speech_windows`: its speech, pauses cut out, packed into ≤ 30 s), or of each piece of a window
-        split at its pauses (`split_at_pauses`); a window Whisper judges silent, or whose text repeats itself,
-        has "". Consecutive windows are decoded together (`_batches`, `decode_windows`), and a piece is yielded
-        as soon as later words cannot change it, so it is aligned while Whisper hears on: pieces of windows
-        decoded together come interleaved, not in the clip's order. A clip of one window is searched with
-        `beam` hypotheses (see BEAM). `progress` hears of each window (and may cancel)."""
+        split at its pauses (`split_at_pauses`); a window Whisper judges silent has "". Consecutive windows are
+        decoded together (`_batches`, `decode_windows`), and a piece is yielded as soon as later words cannot
+        change it, so it is aligned while Whisper hears on: pieces of windows decoded together come interleaved,
+        not in the clip's order. A window whose text turns out to repeat itself (a hallucination) is then yielded
+        whole with "", over the pieces of it already yielded (`recognise.Aligner` lets it replace them). A clip
+        of one window is searched with `beam` hypotheses (see BEAM).
+        `progress` hears of each window (and may cancel)."""
         progress = progress or Progress()
         windows = speech_windows(audio) if windows is None else windows
         done = 0
@@ -364,9 +366,7 @@ class Transcriber:
                     continue
                 pieces = self._pieces(ranges, pauses, heard.tokens, heard.no_speech, heard.logprob)
                 rest = _after(pieces, used[heard.window])
-                if rest is None:  # judged at its end to repeat itself: the rest of the window has no words
-                    rest = [(ranges[used[heard.window]:], "")]
-                for piece, text in rest:
+                for piece, text in pieces if rest is None else rest:  # None: its text repeats itself, now ""
                     yield piece[0][0], piece[-1][1], text
                 done += 1
                 progress.step(done / len(windows))
@@ -506,5 +506,6 @@ def hear(audio: Audio, language: str = "en", windows: list[list[tuple[int, int]]
 
 def transcribe(audio: Audio, language: str = "en", progress: Progress | None = None
                ) -> list[tuple[int, int, str]]:
-    """All of `hear`'s pieces, in the clip's order."""
-    return sorted(hear(audio, language, None, progress))
+    """`hear`'s pieces, in the clip's order, without those a later one replaced."""
+    pieces = list(hear(audio, language, None, progress))
+    return [pieces[k] for k in kept_pieces(pieces)]
