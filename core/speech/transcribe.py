@@ -155,9 +155,10 @@ class Transcriber:
 
     def _cross(self, features: list[np.ndarray]) -> dict[str, np.ndarray]:
         """The decoder's cross-attention keys and values of each window's features, one tensor per layer
-        ((B, ...), B = len(features)), read in place by every step."""
-        cross = self.cross.run(None, {"features": np.ascontiguousarray(np.stack(features), np.float32)})
-        return dict(zip(self.cross_names, cross))
+        ((B, ...), B = len(features)), read in place by every step; computed a window at a time, so the
+        session's intermediate buffers are one window's (10 min of French peaked 35 MB lower)."""
+        each = [self.cross.run(None, {"features": np.ascontiguousarray(f[None], np.float32)}) for f in features]
+        return {name: np.concatenate(layer) for name, *layer in zip(self.cross_names, *each)}
 
     def decode_windows(self, features: list[np.ndarray], language: str = "en", timestamps: bool = False
                        ) -> Iterator[Heard]:

@@ -121,6 +121,8 @@ def session(path: str, threads: int = 0) -> onnxruntime.InferenceSession:
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.enable_cpu_mem_arena = False  # its pool kept the largest batch's buffers: 10 min of French peaked
+    # 1208 MB with it, 860 MB without, as fast (60 s: 4.35 / 4.53 / 4.13 s with, 4.24 / 4.28 / 4.03 s without)
     return ort.InferenceSession(path, options, providers=choose_providers(ort.get_available_providers()))
 
 
