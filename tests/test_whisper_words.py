@@ -376,10 +376,9 @@ def test_real_prompts_in_another_language_are_heard_and_closed(language):
     assert closed / total >= 0.85, (language, closed, total)
 
 
-def test_windows_align_in_workers_as_in_this_process():
-    """Whisper's windows are aligned in the worker processes, one per core: the same phones as aligning them
-    here, and a window whose words do not fit gets the phone loop while the others keep their words."""
-    from core.speech import pool
+def _three_sentences():
+    """(each clip's samples, the clips joined with 1 s gaps as an Audio, (first, end, transcript) of each): three
+    real sentences to align as pieces."""
     from core.speech.audio import Audio
 
     texts = _transcripts()
@@ -391,6 +390,16 @@ def test_windows_align_in_workers_as_in_this_process():
     for clip, samples in zip(clips, parts):
         pieces.append((at, at + len(samples), texts[clip]))
         at += len(samples) + len(gap)
+    return parts, audio, pieces
+
+
+def test_windows_align_in_workers_as_in_this_process():
+    """Whisper's windows are aligned in the worker processes, one per core: the same phones as aligning them
+    here, and a window whose words do not fit gets the phone loop while the others keep their words."""
+    from core.speech import pool
+    from core.speech.audio import Audio
+
+    parts, audio, pieces = _three_sentences()
     in_workers = recognise.align_pieces(audio, pieces)
     assert pool._pool and all(p.poll() is None for p in pool._pool)  # the workers aligned them
     cores = pool.cpu_count
@@ -421,17 +430,7 @@ def test_pieces_align_in_any_order_and_a_later_piece_replaces_those_it_holds():
     interleave theirs); a piece added over earlier ones (a window taken back whole, with "", when its text turns
     out to repeat itself) replaces them: their words leave the text, and the phones there are the phone loop's
     over the whole stretch."""
-    from core.speech.audio import Audio
-
-    texts = _transcripts()
-    clips = ("codetalker_man.wav", "faceformer_test.wav", "voca_test_sentence.wav")
-    parts = [load_audio(data_path("speech", c)).samples for c in clips]
-    gap = np.zeros(16000, np.float32)
-    audio = Audio(np.concatenate([x for p in parts for x in (p, gap)]))
-    pieces, at = [], 0
-    for clip, samples in zip(clips, parts):
-        pieces.append((at, at + len(samples), texts[clip]))
-        at += len(samples) + len(gap)
+    _, audio, pieces = _three_sentences()
     ordered = recognise.align_pieces(audio, pieces)
     assert recognise.align_pieces(audio, [pieces[2], pieces[0], pieces[1]]) == ordered
     whole = (pieces[1][0], pieces[2][1], "")
@@ -439,7 +438,7 @@ def test_pieces_align_in_any_order_and_a_later_piece_replaces_those_it_holds():
         for piece in [*pieces, whole]:
             aligner.add(*piece)
         taken_back = aligner.phones()
-        assert aligner.text() == texts[clips[0]]
+        assert aligner.text() == pieces[0][2]
     start = whole[0] / wf.SAMPLE_RATE
     assert [p for p in taken_back if p.end <= start] == [p for p in ordered if p.end <= start]
     loop = [(p.name, round(p.start + start, 3)) for p in recognise.phone_loop_pcm(audio.pcm16()[2 * whole[0]:2 * whole[1]])
