@@ -175,8 +175,18 @@ def test_long_speech_is_heard_in_pieces_cut_in_its_pauses():
     pause = np.zeros(wf.SAMPLE_RATE, np.float32)
     audio = Audio(np.concatenate([x for p in parts * 2 for x in (p, pause)]))
     windows = transcribe.speech_windows(audio)
-    pieces = list(transcribe.hear(audio, "en", windows))
+    from core.progress import Progress
+
+    class Recorded(Progress):
+        def step(self, fraction: float) -> None:
+            fractions.append(fraction)
+            super().step(fraction)
+
+    fractions = []
+    pieces = list(transcribe.hear(audio, "en", windows, Recorded()))
     assert len(pieces) >= len(windows) + 4
+    # how far the segments went into the windows decoded together: rising, more often than windows end
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0 and len(fractions) > 2 * len(windows)
     quiet = 0.01 * np.abs(audio.samples).max()
     edge = wf.SAMPLE_RATE // 10  # 0.1 s, within the quiet kept around speech
     for first, end, text in pieces:
@@ -243,6 +253,12 @@ def test_windows_decoded_together_get_the_tokens_each_gets_alone(exported):
         assert bool(going) == timestamps
         for h in going:  # a segment's end: text, then a timestamp
             assert h.tokens == alone[h.window][0][:len(h.tokens)] and h.tokens[-2] < fp32.first_timestamp <= h.tokens[-1]
+    from core.progress import Cancelled, Progress
+
+    progress = Progress(cancellable=True)
+    progress.cancel()
+    with pytest.raises(Cancelled):  # checked at every step: a cancel stops the batch at once
+        next(fp32.decode_windows(features, progress=progress))
 
 
 def test_decoder_export_is_reproducible(exported):

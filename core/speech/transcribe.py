@@ -160,14 +160,16 @@ class Transcriber:
         each = [self.cross.run(None, {"features": np.ascontiguousarray(f[None], np.float32)}) for f in features]
         return {name: np.concatenate(layer) for name, *layer in zip(self.cross_names, *each)}
 
-    def decode_windows(self, features: list[np.ndarray], language: str = "en", timestamps: bool = False
-                       ) -> Iterator[Heard]:
+    def decode_windows(self, features: list[np.ndarray], language: str = "en", timestamps: bool = False,
+                       progress: Progress | None = None) -> Iterator[Heard]:
         """Greedy decoding of several windows (each (T ≤ 1500, D)) together: one batched step advances every
         window still going, and a window leaves the batch when it ends. Yields a `Heard` as each window ends,
         and with timestamps also each time one of its segments ends (logprob None: it goes on). Why: a step's
         cost is mostly reading the weights and running the graph's nodes, which a batch shares (Whisper base
         on 2 cores: one window 9.8 ms a step, two 15 ms, four 20 ms). Each window keeps its own timestamp
-        rules (the step's `mask` has one row per window)."""
+        rules (the step's `mask` has one row per window). `progress` is checked at every step (a cancel stops
+        it there)."""
+        progress = progress or Progress()
         cross = self._cross(features)
         live = list(range(len(features)))
         outs: list[list[int]] = [[] for _ in live]
@@ -177,6 +179,7 @@ class Transcriber:
         no_speech = [0.0] * len(live)
         stamp = self.first_timestamp
         for i in range(self.max_tokens // 2):
+            progress.check()
             base = self.begin_mask if i == 0 else self.mask
             masks = np.stack([self._timestamp_mask(base, outs[w]) if timestamps else base for w in live])
             logits, top_tokens, top_logits, self_kv = self.step.run(
@@ -343,8 +346,8 @@ class Transcriber:
         change it, so it is aligned while Whisper hears on: pieces of windows decoded together come interleaved,
         not in the clip's order. A window whose text turns out to repeat itself (a hallucination) is then yielded
         whole with "", over the pieces of it already yielded (`recognise.Aligner` lets it replace them). A clip
-        of one window is searched with `beam` hypotheses (see BEAM).
-        `progress` hears of each window (and may cancel)."""
+        of one window is searched with `beam` hypotheses (see BEAM). `progress` hears how far Whisper's
+        segments have gone into each window, and is checked at every decoder step (a cancel stops it there)."""
         progress = progress or Progress()
         windows = speech_windows(audio) if windows is None else windows
         done = 0
@@ -354,13 +357,17 @@ class Transcriber:
             if len(windows) == 1 and self.beam > 1:
                 results = iter([Heard(0, *self.decode(features[0], language, pauses, self.beam))])
             else:
-                results = self.decode_windows(features, language, pauses)
+                results = self.decode_windows(features, language, pauses, progress)
             used = [0] * len(batch)  # each window's ranges already yielded in settled pieces
+            heard_to = [0.0] * len(batch)  # how far into each window its segments have ended, 0..1
             for heard in results:
                 ranges = batch[heard.window]
                 if heard.logprob is None:  # a segment ended: the pieces it settled (a window sure of silence waits)
+                    segments = self.segments(heard.tokens)
+                    heard_to[heard.window] = min(1.0, segments[-1][1] * SAMPLE_RATE / sum(b - a for a, b in ranges))
+                    progress.step((done + sum(heard_to)) / len(windows))
                     if heard.no_speech <= NO_SPEECH:
-                        settled = split_at_pauses(ranges, self.segments(heard.tokens), settled=True)
+                        settled = split_at_pauses(ranges, segments, settled=True)
                         for piece, text in _after(settled, used[heard.window]) or []:
                             yield piece[0][0], piece[-1][1], text
                         used[heard.window] = sum(len(piece) for piece, _ in settled)
@@ -369,8 +376,8 @@ class Transcriber:
                 rest = _after(pieces, used[heard.window])
                 for piece, text in pieces if rest is None else rest:  # None: its text repeats itself, now ""
                     yield piece[0][0], piece[-1][1], text
-                done += 1
-                progress.step(done / len(windows))
+                done, heard_to[heard.window] = done + 1, 0.0
+                progress.step((done + sum(heard_to)) / len(windows))
 
     def _pieces(self, ranges: list[tuple[int, int]], pauses: bool, tokens: list[int], no_speech: float,
                 logprob: float) -> list[tuple[list[tuple[int, int]], str]]:
