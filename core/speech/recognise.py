@@ -292,18 +292,18 @@ class Aligner:
     def phones(self) -> list[Phone]:
         """Every piece's phones, in the clip's time, pauses as SIL. AlignmentFailed when no piece's words fit
         (before any phone loop runs: the caller then decodes the whole clip its own way)."""
-        found: list[tuple[list[Phone] | None, bool]] | None = None  # each piece's phones, and whether its words fit
+        found: dict[int, tuple[list[Phone] | None, bool]] | None = None  # each piece's phones, whether its words fit
         if self.jobs is not None:
             try:  # a worker answers a piece whose words do not fit with the phone loop's phones and no text
-                found = [(None if rows is None else [Phone(*row) for row in rows], text is not None)
-                         for rows, text in self.jobs.wait()]
+                found = {k: (None if rows is None else [Phone(*row) for row in rows], text is not None)
+                         for k, (rows, text) in enumerate(self.jobs.wait())}
             except (OSError, RuntimeError):  # the workers failed: align here
                 pass
         kept = kept_pieces(self.pieces)
         if found is None:
             aligned = {k: aligned_or_none(_pcm(self.audio, *self.pieces[k][:2]), self.pieces[k][2], self.language)
-                       for k in kept}
-            found = [(aligned.get(k), aligned.get(k) is not None) for k in range(len(self.pieces))]
+                       for k in kept}  # a replaced piece is not aligned here
+            found = {k: (phones, phones is not None) for k, phones in aligned.items()}
         if not any(found[k][1] for k in kept):
             raise AlignmentFailed("Whisper's words could not be fitted to the audio.")
         phones = []

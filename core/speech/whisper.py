@@ -147,7 +147,7 @@ class Encoder:
 
         The recent windows' features are kept (RECENT_BYTES): Phonetic + Whisper encodes a clip's windows twice,
         for its words and then for its closures, and the second costs only the mel's hash. (Four were kept, so
-        a clip of more windows was encoded twice: 17 of the 21 windows of 10 min of French, 6 s of 47.)"""
+        a clip of more windows was encoded twice: 17 of the 21 windows of 10 min of French.)"""
         if mel.shape[0] != self.n_mels or mel.shape[1] > WINDOW_FRAMES:
             raise ValueError(f"mel must be ({self.n_mels}, ≤{WINDOW_FRAMES}), got {mel.shape}")
         mel = np.ascontiguousarray(mel, np.float32)
