@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import time
 from collections import defaultdict
@@ -191,6 +192,8 @@ def main() -> None:
     ap.add_argument("--max-clips", type=int, default=MAX_CLIPS, help="per set and language")
     ap.add_argument("--out", default="", help="also write the tables to this markdown file")
     ap.add_argument("--no-docs", action="store_true", help="do not update docs/benchmarks.md")
+    ap.add_argument("--text-matches", default="", metavar="REGEX",
+                    help="only clips whose text matches this regular expression (e.g. '[0-9]': those with numbers)")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--joined", type=float, default=0.0, metavar="SECONDS",
                     help="score each language's clips joined into clips of at least this long")
@@ -200,6 +203,7 @@ def main() -> None:
     if unknown:
         sys.exit(f"unknown engine(s) {unknown}: choose from {', '.join(ENGINES + (TRANSCRIPT,))}")
     wanted = {lang.strip().lower() for lang in args.languages.split(",") if lang.strip()}
+    matches = re.compile(args.text_matches).search if args.text_matches else lambda _: True
     sections = []
     with ProcessPoolExecutor(args.jobs, initializer=_worker_init) as pool:
         for name in (s for s in args.sets.split(",") if s):
@@ -207,7 +211,7 @@ def main() -> None:
                 sys.exit(f"unknown set {name!r}: choose from {', '.join(SETS)}")
             by_lang = defaultdict(list)
             for clip in SETS[name]():
-                if not wanted or clip.language in wanted:
+                if (not wanted or clip.language in wanted) and matches(clip.text):
                     by_lang[clip.language].append(clip)
             clips = [c for lang in sorted(by_lang) for c in pick(by_lang[lang], args.max_clips)]
             if not clips:

@@ -39,6 +39,7 @@ _SCRIPTS = {
     "ja": ("CJK", "HIRAGANA", "KATAKANA"), "ko": ("HANGUL",),
 }
 _APOSTROPHES = "'’ʼ"
+_NUMBER_MARKS = ".,"  # between two digits, a number's own: "1,000", "2,5", "3.14" are read whole
 
 
 class _Voice(ctypes.Structure):
@@ -88,14 +89,18 @@ def is_english(language: str) -> bool:
 
 def words(text: str) -> list[str]:
     """Words of a transcript in any script: runs of letters, combining marks and digits (espeak
-    reads digits in the language), with apostrophes kept inside a word ("l'homme", "don't")."""
+    reads digits in the language), with apostrophes kept inside a word ("l'homme", "don't") and a point or
+    comma between two digits inside a number ("1,000", "2,5": espeak reads the number in the language's way,
+    where the digits apart would be read one by one)."""
     out, word = [], ""
     for i, ch in enumerate(text):
+        after = text[i + 1] if i + 1 < len(text) else ""
         if unicodedata.category(ch)[0] in "LMN":
             word += ch
-        elif (ch in _APOSTROPHES and word and i + 1 < len(text)
-              and unicodedata.category(text[i + 1])[0] in "LM"):
+        elif ch in _APOSTROPHES and word and after and unicodedata.category(after)[0] in "LM":
             word += "'"
+        elif ch in _NUMBER_MARKS and word[-1:].isdigit() and after.isdigit():
+            word += ch
         elif word:
             out.append(word)
             word = ""

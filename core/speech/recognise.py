@@ -12,6 +12,7 @@ or more are decoded without their pauses, in pieces shared out to every core.
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Self
 
 import numpy as np
@@ -164,10 +165,17 @@ def _recognise(audio: Audio, kind: str, parallel: bool, progress: Progress | Non
     return _decode_here(audio.samples, audio.pcm16(), spans, kind, progress)
 
 
+_ENGLISH_WORD = re.compile(r"(?:[a-z']|\d+(?:[.,]\d+)*)+")  # letters, apostrophes, numbers ("1,000", "1980s")
+
+
 def normalise_text(text: str) -> list[str]:
-    """Transcript → dictionary words: lower case, no punctuation, digits spelt out by the user."""
-    text = text.lower().replace("’", "'")
-    return [w for w in re.sub(r"[^a-z' ]+", " ", text).split() if w.strip("'")]
+    """Transcript → dictionary words: lower case, no punctuation. Numbers stay, whole ("25", "1,000", "3.5",
+    "1980s", "3rd"): the aligner gets their pronunciation from espeak-ng (`_add_word`). Why: Whisper writes
+    the numbers it hears in digits ("Press 1 to mute"), and a number dropped leaves its sounds to the words
+    around it. Accents go ("café" was cut to "caf")."""
+    text = "".join(ch for ch in unicodedata.normalize("NFKD", text.lower().replace("’", "'"))
+                   if not unicodedata.combining(ch))  # "café" → "cafe", the dictionary's spelling
+    return [w for w in _ENGLISH_WORD.findall(text) if w.strip("'")]
 
 
 
