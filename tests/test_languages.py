@@ -78,24 +78,28 @@ def test_words_of_any_script_keep_inner_apostrophes():
         "L'homme", "c'est", "bien", "n'est", "ce", "pas", "Привет", "мир", "quoted"]
 
 
-def test_numbers_keep_their_own_point_or_comma():
+def test_numbers_keep_their_own_point_or_comma_and_percent_sign():
     """A point or comma between two digits is the number's: espeak-ng reads "2,5" as "deux virgule cinq" in
-    French, where "2" and "5" apart are "deux cinq"."""
+    French, where "2" and "5" apart are "deux cinq". A percent sign after a number is said ("pour cent", with
+    its p); elsewhere ("%1", a placeholder in a game's script) it is not."""
     assert words("Il a 2,5 ans et 1,000 amis, 3. Fin.") == ["Il", "a", "2,5", "ans", "et", "1,000", "amis", "3", "Fin"]
-    assert recognise.normalise_text("In 1,000 years, 3.5 km, the 1980s. Café!") == [
-        "in", "1,000", "years", "3.5", "km", "the", "1980s", "cafe"]
+    assert words("50 % des gens, 20% du temps, %1 fois") == ["50", "%", "des", "gens", "20", "%", "du", "temps",
+                                                             "1", "fois"]
+    assert arpabet("%", "fr") == ["P", "UW", "G", "S", "AA"]
+    assert recognise.normalise_text("In 1,000 years, 3.5 km, the 1980s, 50% off. Café!") == [
+        "in", "1,000", "years", "3.5", "km", "the", "1980s", "50", "%", "off", "cafe"]
 
 
 def test_numbers_in_an_english_transcript_are_aligned_as_said(tmp_path):
     """Whisper writes the numbers it hears in digits ("Press 1 to mute"): they are aligned as the words said,
     the same phones at the same times as the text spelt out; the English path dropped them, and the words
     around each took its sounds."""
-    said = "Press one to mute, two to lock, or one thousand to exit."
+    said = "Press one to mute, two to lock, or one thousand to exit, fifty percent of the time."
     speech = synthesise(said, voice="en-us")
     path = str(tmp_path / "numbers.wav")
     write_wav(path, speech.samples, speech.sample_rate)
     audio = load_audio(path)
-    digits, unknown = recognise.align(audio, "Press 1 to mute, 2 to lock, or 1,000 to exit.", "en")
+    digits, unknown = recognise.align(audio, "Press 1 to mute, 2 to lock, or 1,000 to exit, 50% of the time.", "en")
     spelt, _ = recognise.align(audio, said, "en")
     assert unknown == []
     assert [(p.name, p.start, p.end) for p in digits] == [(p.name, p.start, p.end) for p in spelt]

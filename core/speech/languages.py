@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import re
 import unicodedata
 
 from ..errors import InputError
@@ -40,6 +41,7 @@ _SCRIPTS = {
 }
 _APOSTROPHES = "'’ʼ"
 _NUMBER_MARKS = ".,"  # between two digits, a number's own: "1,000", "2,5", "3.14" are read whole
+_PERCENT = re.compile(r"(?<=\d)[ \u00a0\u202f]?%")  # after a number ("50%", French "50 %"), a spoken word
 
 
 class _Voice(ctypes.Structure):
@@ -91,7 +93,10 @@ def words(text: str) -> list[str]:
     """Words of a transcript in any script: runs of letters, combining marks and digits (espeak
     reads digits in the language), with apostrophes kept inside a word ("l'homme", "don't") and a point or
     comma between two digits inside a number ("1,000", "2,5": espeak reads the number in the language's way,
-    where the digits apart would be read one by one)."""
+    where the digits apart would be read one by one). A percent sign after a number is a word of its own:
+    espeak says it in the language ("percent", "pour cent", "Prozent"), and Whisper writes it for what was said
+    (elsewhere, as in "%1", it is a placeholder, not speech)."""
+    percent = {m.end() - 1 for m in _PERCENT.finditer(text)}
     out, word = [], ""
     for i, ch in enumerate(text):
         after = text[i + 1] if i + 1 < len(text) else ""
@@ -101,8 +106,9 @@ def words(text: str) -> list[str]:
             word += "'"
         elif ch in _NUMBER_MARKS and word[-1:].isdigit() and after.isdigit():
             word += ch
-        elif word:
-            out.append(word)
+        else:
+            out += [word] if word else []
+            out += [ch] if i in percent else []
             word = ""
     return out + ([word] if word else [])
 

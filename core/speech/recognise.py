@@ -165,12 +165,14 @@ def _recognise(audio: Audio, kind: str, parallel: bool, progress: Progress | Non
     return _decode_here(audio.samples, audio.pcm16(), spans, kind, progress)
 
 
-_ENGLISH_WORD = re.compile(r"(?:[a-z']|\d+(?:[.,]\d+)*)+")  # letters, apostrophes, numbers ("1,000", "1980s")
+_ENGLISH_WORD = re.compile(r"(?:[a-z']|\d+(?:[.,]\d+)*)+|(?<=\d)%|(?<=\d )%")  # letters, apostrophes,
+# numbers ("1,000", "1980s") and a percent sign after a number ("50%": "percent")
 
 
 def normalise_text(text: str) -> list[str]:
     """Transcript → dictionary words: lower case, no punctuation. Numbers stay, whole ("25", "1,000", "3.5",
-    "1980s", "3rd"): the aligner gets their pronunciation from espeak-ng (`_add_word`). Why: Whisper writes
+    "1980s", "3rd"), and a percent sign after one: the aligner gets their pronunciation from espeak-ng
+    (`_add_word`). Why: Whisper writes
     the numbers it hears in digits ("Press 1 to mute"), and a number dropped leaves its sounds to the words
     around it. Accents go ("café" was cut to "caf")."""
     text = "".join(ch for ch in unicodedata.normalize("NFKD", text.lower().replace("’", "'"))
