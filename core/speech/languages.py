@@ -107,8 +107,10 @@ def words(text: str) -> list[str]:
         elif ch in _NUMBER_MARKS and word[-1:].isdigit() and after.isdigit():
             word += ch
         else:
-            out += [word] if word else []
-            out += [ch] if i in percent else []
+            if word:
+                out.append(word)
+            if i in percent:
+                out.append(ch)
             word = ""
     return out + ([word] if word else [])
 

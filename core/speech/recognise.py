@@ -165,16 +165,16 @@ def _recognise(audio: Audio, kind: str, parallel: bool, progress: Progress | Non
     return _decode_here(audio.samples, audio.pcm16(), spans, kind, progress)
 
 
-_ENGLISH_WORD = re.compile(r"(?:[a-z']|\d+(?:[.,]\d+)*)+|(?<=\d)%|(?<=\d )%")  # letters, apostrophes,
-# numbers ("1,000", "1980s") and a percent sign after a number ("50%": "percent")
+# letters and apostrophes, numbers with their own point or comma ("1,000", "1980s"), a percent sign after a number
+_ENGLISH_WORD = re.compile(r"(?:[a-z']|\d+(?:[.,]\d+)*)+|(?<=\d)%|(?<=\d )%")
 
 
 def normalise_text(text: str) -> list[str]:
     """Transcript → dictionary words: lower case, no punctuation. Numbers stay, whole ("25", "1,000", "3.5",
     "1980s", "3rd"), and a percent sign after one: the aligner gets their pronunciation from espeak-ng
-    (`_add_word`). Why: Whisper writes
-    the numbers it hears in digits ("Press 1 to mute"), and a number dropped leaves its sounds to the words
-    around it. Accents go ("café" was cut to "caf")."""
+    (`_add_word`). Why: Whisper writes the numbers it hears in digits ("Press 1 to mute"), and a number dropped
+    leaves its sounds to the words around it. Accents go ("café" was cut to "caf"). Unlike `languages.words`,
+    a word's leading apostrophe stays: the dictionary knows "'em" and "'cause"."""
     text = "".join(ch for ch in unicodedata.normalize("NFKD", text.lower().replace("’", "'"))
                    if not unicodedata.combining(ch))  # "café" → "cafe", the dictionary's spelling
     return [w for w in _ENGLISH_WORD.findall(text) if w.strip("'")]
