@@ -3,14 +3,18 @@
 1. Similarity fit (rotation, uniform scale, translation) by trimmed ICP from each of
    the 24 axis-aligned orientations, so Y-up/+Z data, Blender's Z-up/-Y and odd
    exports all land the right way, and from each of them tilted by 30° (scans and
-   sculpts come tilted); the best trimmed residual wins. A mesh shorter
-   than the head (a cropped scan) also starts at the head's top and bottom. When
-   another pose, far from the winner, fits almost as well, the fit says so.
-2. Non-rigid fit: the head's skin moves towards the target's skin (its small
+   sculpts come tilted); the best trimmed residual wins, and is settled by ICP with
+   soft matches both ways over a narrowing reach, which ends in the same pose from
+   any start near it. A mesh shorter than the head (a cropped scan) also starts at
+   the head's top and bottom. When another pose, far from the winner, fits almost
+   as well, the fit says so.
+2. Non-rigid fit: the head's skin moves towards the target's skin surface (its small
    separate pieces, eyeballs and teeth, left out) by closest points in both
-   directions, regularised by the head's own Laplacian (robust-laplacian), with
-   the stiffness lowered step by step. Where the target has no surface (a
-   front-only scan) the head just follows its smooth neighbours.
+   directions, faded out towards the edge of their reach, regularised by the head's
+   own Laplacian (robust-laplacian), with the stiffness lowered step by step. Where
+   the target has no surface (a front-only scan) the head just follows its smooth
+   neighbours. Every step varies smoothly with the target, so the same head turned
+   in its data gets the same fit, turned with it.
 Large meshes are fitted on a random proxy of their vertices; the result is used by
 the deformers (correspondence.py, learned.py) to carry the ARKit targets and landmarks onto the target's own vertices.
 """
@@ -39,7 +43,6 @@ NORMAL_REACH = 0.005  # m: closest points are sought in position + this × norma
 UNUSUAL_UP = 1.3  # pose-cost factor for orientations whose up is neither the mesh's +Y nor +Z
 SKIN_PIECE = 0.25  # a piece this big against the largest one is skin; smaller ones are eyes, teeth...
 CROP_ROOM = 0.02  # m: a mesh this much shorter than the head (each end) is also tried at its top and bottom
-ON_SURFACE = 0.1  # fit stages this supple or more match a head vertex to the target's surface, not its vertex
 POSE_SHARE = 0.4  # about this much of a fit's time goes to the pose (what progress reports; the rest: the shape)
 TILT_STEP = 30.0  # degrees: the pose search also starts this far off each axis-aligned orientation
 COARSE_POINTS = 400  # target points each start's short ICP is scored on
@@ -51,7 +54,11 @@ FINALISTS = 8  # the best starts, fitted again on all the points
 DISTINCT_POSE = 20.0  # degrees: a finalist turned this far from the winner is another pose, not the same one
 POSE_DOUBT = 1.05  # another pose costing less than this × the winner's makes the pose doubtful
 SETTLED = 1e-5  # m (head space): the pose is final once no point moves this much in a round
-SETTLE_ITERS = 200  # at most this many rounds to settle the final pose
+SOFT_REACH = (0.02, 0.01, 0.005, 0.0025)  # m (head space): the final pose's matches weigh exp(-d²/2σ²), σ narrowing
+SOFT_ITERS = 300  # at most this many rounds at each σ of SOFT_REACH but the last...
+SURFACE_ITERS = 150  # ...and at the last, where each round seeks the closest points on the head's surface
+SOFT_POINTS = 4000  # head skin points matched back to the target (the other way round) in the final pose
+FADE = 0.5  # a closest point's weight falls from 1 at this share of the reach to 0 at the reach (fit_nonrigid)
 
 
 @dataclass
@@ -125,16 +132,15 @@ def _umeyamas(src: np.ndarray, dst: np.ndarray, w: np.ndarray
 
 def _trimmed_icp(target: np.ndarray, head_tree: cKDTree, head_pts: np.ndarray, r0: np.ndarray, s0: float,
                  t0: np.ndarray, iters: int = 30, keep: float = KEEP,
-                 scale_range: tuple[float, float] = (0.6, 1.6), settle: bool = False) -> tuple[Similarity, float]:
-    """`iters` rounds of trimmed ICP from one start; with `settle`, up to `iters`, stopping once no point moves
-    SETTLED. See `_trimmed_icps`."""
+                 scale_range: tuple[float, float] = (0.6, 1.6)) -> tuple[Similarity, float]:
+    """`iters` rounds of trimmed ICP from one start. See `_trimmed_icps`."""
     r, s, t, residual = _trimmed_icps(target, head_tree, head_pts, r0[None], np.array([s0], float), t0[None],
-                                      iters, keep, scale_range, settle)
+                                      iters, keep, scale_range)
     return Similarity(r[0], float(s[0]), t[0]), float(residual[0])
 
 
 def _trimmed_icps(target: np.ndarray, head_tree: cKDTree, head_pts: np.ndarray, r0: np.ndarray, s0: np.ndarray,
-                  t0: np.ndarray, iters: int, keep: float, scale_range: tuple[float, float], settle: bool = False
+                  t0: np.ndarray, iters: int, keep: float, scale_range: tuple[float, float]
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Trimmed ICP of `target` (N×3) onto `head_pts` from K starts at once: rotations r0 (K×3×3), scales s0 (K,),
     translations t0 (K×3) → the fitted (K×3×3, K, K×3) and each fit's residual (the `keep` quantile of its
@@ -152,9 +158,7 @@ def _trimmed_icps(target: np.ndarray, head_tree: cKDTree, head_pts: np.ndarray, 
         # the translation for the scale kept: Umeyama's own is for its scale, and with another one it would
         # depend on where the mesh sits in its data (a mesh moved in its data was fitted elsewhere)
         t = mu_d - s[:, None] * np.einsum("kij,kj->ki", r, mu_s)
-        x, before = s[:, None, None] * target @ r.transpose(0, 2, 1) + t[:, None], x
-        if settle and np.abs(x - before).max() < SETTLED:
-            break
+        x = s[:, None, None] * target @ r.transpose(0, 2, 1) + t[:, None]
     dist, _ = head_tree.query(x, workers=-1)
     return r, s, t, np.quantile(dist, keep, axis=1)
 
@@ -240,10 +244,8 @@ def fit_similarity(target: np.ndarray, head: Head, rng: np.random.Generator,
               for (sim, residual), (_, r0) in zip(_similarities(*fits), finalists)]
     finals.sort(key=lambda t: t[0])
     best_cost, best = finals[0]
-    lo, hi = (s0 * k / best.scale for k in scale_range)
-    sim, _ = _trimmed_icp(pts, tree, skin, best.rotation, best.scale, best.translation, iters=SETTLE_ITERS,
-                          scale_range=(lo, hi), settle=True)
-    return _refine_on_surface(pts, head, sim), _pose_doubt(best, best_cost, finals[1:])
+    scales = (s0 * scale_range[0], s0 * scale_range[1])
+    return _soft_settle(pts, head, skin, tree, best, scales), _pose_doubt(best, best_cost, finals[1:])
 
 
 def _pose_doubt(best: Similarity, cost: float, others: list[tuple[float, Similarity]]) -> str:
@@ -256,29 +258,62 @@ def _pose_doubt(best: Similarity, cost: float, others: list[tuple[float, Similar
     return ""
 
 
-def _refine_on_surface(target: np.ndarray, head: Head, sim: Similarity, iters: int = SETTLE_ITERS,
-                       keep: float = KEEP) -> Similarity:
-    """The pose again, matching each point to the closest point on the head's skin instead of its closest
-    vertex: vertex matches leave an offset (about 1 mm on the head re-meshed finer) for the non-rigid fit
-    to take for shape. Up to `iters` rounds, until no point moves SETTLED."""
-    tris = head.skin_triangles()
-    hv = head.vertices.astype(np.float64)
-    x = sim.apply(target)
-    for _ in range(iters):
-        tri, w = closest_points(x, hv, tris)
-        q = (hv[tris[tri]] * w[..., None]).sum(1)
-        dist = np.linalg.norm(q - x, axis=1)
-        sel = dist <= np.quantile(dist, keep)
-        sim = Similarity(*_umeyama(target[sel], q[sel]))
-        x, before = sim.apply(target), x
-        if np.abs(x - before).max() < SETTLED:
-            break
+def _weighted_similarity(src: np.ndarray, dst: np.ndarray, w: np.ndarray, scales: tuple[float, float],
+                         sim: Similarity) -> Similarity:
+    """The similarity carrying `src` onto `dst` (N×3 each), each pair counted with weight `w` (N,), its scale held
+    within `scales`; `sim` itself where no pair weighs anything (nothing matches within reach)."""
+    if w.sum() <= 1e-12:
+        return sim
+    r, s, mu_s, mu_d = _umeyamas(src, dst[None], w[None])
+    scale = float(np.clip(s[0], *scales))
+    return Similarity(r[0], scale, mu_d[0] - scale * r[0] @ mu_s[0])
+
+
+def _soft_settle(target: np.ndarray, head: Head, skin: np.ndarray, tree: cKDTree, sim: Similarity,
+                 scales: tuple[float, float]) -> Similarity:
+    """The pose `sim` of `target` (N×3) settled on the head's `skin` points (`tree` over them) by ICP whose matches,
+    both ways (target → head, head → target), weigh exp(-d²/2σ²), σ narrowing through SOFT_REACH; at the last σ
+    each target point matches the closest point on the head's skin surface instead of its closest vertex (vertex
+    matches leave an offset, about 1 mm on the head re-meshed finer, for the non-rigid fit to take for shape), and
+    the scale is held: there it drifts slowly (FLAME's, free, was still shrinking after 30 rounds, 1.5 % smaller
+    after 200). Each σ's rounds go on until no point moves SETTLED (16–117 rounds on the real heads): stopped
+    after 15, the pose kept a memory of its start (BIWI's and a scan's tilted poses ended 0.4–6° apart).
+
+    Why: trimmed ICP (a hard share of the nearest matches) has stationary poses a few degrees apart on a head that
+    is not the built-in one's shape, and which one it stops in depends on where it starts: FLAME rotated in its
+    data by 10–45° settled 3.0–4.6° and up to 3 % of scale away from its upright fit. Soft matches at a wide σ
+    leave one minimum; narrowing σ then follows it, so every start near the pose ends in the same one. The head's
+    points matched back hold the pose where the target's matches alone leave it free to slide (one-way, FLAME's
+    surface step drifted 0.7° from one start's pose)."""
+    head_pts = skin[np.linspace(0, len(skin) - 1, min(SOFT_POINTS, len(skin))).astype(int)]
+    tris, hv = head.skin_triangles(), head.vertices.astype(np.float64)
+    for k, sigma in enumerate(SOFT_REACH):
+        last = k == len(SOFT_REACH) - 1
+        if last:
+            scales = (sim.scale, sim.scale)
+        for _ in range(SURFACE_ITERS if last else SOFT_ITERS):
+            x = sim.apply(target)
+            if last:
+                tri, w = closest_points(x, hv, tris)
+                on_head = (hv[tris[tri]] * w[..., None]).sum(1)
+            else:
+                on_head = skin[tree.query(x, workers=-1)[1]]
+            d_back, to_target = cKDTree(x).query(head_pts, workers=-1)
+            src = np.concatenate([target, target[to_target]])
+            dst = np.concatenate([on_head, head_pts])
+            d = np.concatenate([np.linalg.norm(on_head - x, axis=1), d_back])
+            sim = _weighted_similarity(src, dst, np.exp(-d ** 2 / (2 * sigma ** 2)), scales, sim)
+            if np.abs(sim.apply(target) - x).max() < SETTLED:
+                break
     return sim
 
 
+def _reach_weight(dist: np.ndarray, reach: float) -> np.ndarray:
+    """Weight of closest-point pairs `dist` apart (m): 1 within FADE × `reach`, falling linearly to 0 at `reach`.
 
-
-
+    Why not a hard cut at the reach: a pair then switches on or off as it crosses it, and a region with it:
+    FLAME turned by a tenth of a degree moved its fitted head's vertices by up to 27 mm (2 mm faded)."""
+    return np.clip((reach - dist) / ((1 - FADE) * reach), 0.0, 1.0)
 
 
 def _laplacian(head: Head) -> sp.csr_matrix:
@@ -294,7 +329,7 @@ def fit_nonrigid(target_in_head: np.ndarray, head: Head, target_normals: np.ndar
     """Deformed head vertices (V×3, head space) hugging the target's surface.
 
     `steps` lower the stiffness stage by stage; `reach` (m, per stage) is how far a closest point may
-    be. The stiff first stages reach further: after the similarity fit a face's features can sit a
+    be, its pull fading out over the farther half (`_reach_weight`). The stiff first stages reach further: after the similarity fit a face's features can sit a
     centimetre from their match (FaceTalk_170728_03272's mouth: 11 mm), and with a 1 cm reach the
     head's upper lip settled on the target's lower lip.
 
@@ -306,9 +341,11 @@ def fit_nonrigid(target_in_head: np.ndarray, head: Head, target_normals: np.ndar
     landmark vertices) are pinned to them: each landmark's triangle is moved as one onto its point.
 
     With the target's triangles (over `target_in_head`), target points pull the head only along its
-    normal, and the supple stages (ON_SURFACE) match a head vertex to the closest point on the triangles
-    around its matched target vertex: a fine target's many points around one head vertex, and a coarse
-    target's vertices (QuadriFlow's are 5 mm apart), would otherwise drag the head sideways.
+    normal, and a head vertex is matched to the closest point on the triangles around its matched target
+    vertex: a fine target's many points around one head vertex, and a coarse target's vertices (QuadriFlow's
+    are 5 mm apart), would otherwise drag the head sideways. In every stage: matched to vertices, the stiff
+    stages jumped a vertex's spacing as the nearest vertex changed, so 0.01 mm of noise on FLAME moved fitted
+    head vertices by up to 1.3 mm (0.11 mm on the surface).
 
     `progress` hears of each iteration (POSE_SHARE to 1) and may cancel between them.
     """
@@ -326,34 +363,34 @@ def fit_nonrigid(target_in_head: np.ndarray, head: Head, target_normals: np.ndar
     ring = None if target_tris is None or not len(target_tris) else incident_triangles(len(target_in_head),
                                                                                         target_tris)
     for stage, (stiffness, max_dist) in enumerate(zip(steps, reach)):
-        on_surface = ring is not None and stiffness <= ON_SURFACE
         for it in range(iters):
             progress.step(POSE_SHARE + (1 - POSE_SHARE) * (stage * iters + it) / (len(steps) * iters))
             nx = vertex_normals(X, tris)
             # head → target: each skin vertex pulled to its closest target point
             _, idx = tree_t.query(np.hstack([X, NORMAL_REACH * nx]) if oriented else X)
-            ok = np.linalg.norm(target_in_head[idx] - X, axis=1) < max_dist
+            w = skin * _reach_weight(np.linalg.norm(target_in_head[idx] - X, axis=1), max_dist)
             if target_normals is not None:
-                ok &= (nx * target_normals[idx]).sum(1) > 0.3
-            w = (skin & ok).astype(np.float64)
-            matched = onto_rings(X, idx, target_in_head, target_tris, ring) if on_surface else target_in_head[idx]
+                w *= (nx * target_normals[idx]).sum(1) > 0.3
+            matched = target_in_head[idx] if ring is None else onto_rings(X, idx, target_in_head, target_tris, ring)
             y = np.where(w[:, None] > 0, matched, X)
             # target → head: target points pull their closest head vertex (covers thin features: lips)
             d2, idx2 = cKDTree(X[skin]).query(target_in_head)
-            near = d2 < max_dist
+            pull_w = _reach_weight(d2, max_dist)
             if target_normals is not None:
-                near &= (nx[skin][idx2] * target_normals).sum(1) > 0.3
-            skin_ids = np.nonzero(skin)[0][idx2[near]]
+                pull_w *= (nx[skin][idx2] * target_normals).sum(1) > 0.3
+            skin_ids = np.nonzero(skin)[0][idx2]
             acc = np.zeros_like(X)
             cnt = np.zeros(len(X))
-            np.add.at(acc, skin_ids, target_in_head[near])
-            np.add.at(cnt, skin_ids, 1.0)
+            np.add.at(acc, skin_ids, pull_w[:, None] * target_in_head)
+            np.add.at(cnt, skin_ids, pull_w)
             has = cnt > 0
             pull = acc[has] / cnt[has, None]
             if ring is not None:
                 pull = X[has] + ((pull - X[has]) * nx[has]).sum(1, keepdims=True) * nx[has]
-            y[has] = 0.5 * y[has] + 0.5 * pull
-            w[has] = np.maximum(w[has], 1.0)
+            # a vertex pulled by target points blends their mean in as far as they are within reach
+            share = 0.5 * np.minimum(cnt[has], 1.0)
+            y[has] = (1 - share[:, None]) * y[has] + share[:, None] * pull
+            w[has] = np.maximum(w[has], np.minimum(cnt[has], 1.0))
             if landmarks_in_head is not None:
                 known = np.isfinite(landmarks_in_head).all(1)
                 ids = convention.vertices[known]
