@@ -33,7 +33,7 @@ from scipy.spatial.transform import Rotation
 from ..errors import InputError
 from ..face.head import Head
 from ..geometry.ops import laplacian, outward_normals, piece_labels, triangles, vertex_normals
-from ..geometry.surface import closest_points, incident_triangles, onto_rings
+from ..geometry.surface import Surface, incident_triangles, onto_rings
 from ..progress import Progress
 from .landmarks import Convention, builtin
 
@@ -287,6 +287,7 @@ def _soft_settle(target: np.ndarray, head: Head, skin: np.ndarray, tree: cKDTree
     surface step drifted 0.7° from one start's pose)."""
     head_pts = skin[np.linspace(0, len(skin) - 1, min(SOFT_POINTS, len(skin))).astype(int)]
     tris, hv = head.skin_triangles(), head.vertices.astype(np.float64)
+    surface = Surface(hv, tris)
     for k, sigma in enumerate(SOFT_REACH):
         last = k == len(SOFT_REACH) - 1
         if last:
@@ -294,7 +295,7 @@ def _soft_settle(target: np.ndarray, head: Head, skin: np.ndarray, tree: cKDTree
         for _ in range(SURFACE_ITERS if last else SOFT_ITERS):
             x = sim.apply(target)
             if last:
-                tri, w = closest_points(x, hv, tris)
+                tri, w = surface.closest(x)
                 on_head = (hv[tris[tri]] * w[..., None]).sum(1)
             else:
                 on_head = skin[tree.query(x, workers=-1)[1]]

@@ -84,53 +84,65 @@ def onto_rings(points: np.ndarray, ids: np.ndarray, vertices: np.ndarray, tris: 
     return out
 
 
+class Surface:
+    """A triangle surface (`vertices`, `tris`) indexed for closest-point queries: a fit that queries the same
+    surface round after round (registration's pose settle) indexes it once."""
+
+    def __init__(self, vertices: np.ndarray, tris: np.ndarray) -> None:
+        self.corners = vertices[tris]
+        face_n = np.cross(self.corners[:, 1] - self.corners[:, 0], self.corners[:, 2] - self.corners[:, 0])
+        self.face_n = face_n / np.maximum(np.linalg.norm(face_n, axis=1, keepdims=True), 1e-30)
+        self.used = np.unique(tris)
+        self.around = incident_triangles(len(vertices), tris)[self.used]
+        self.tree = cKDTree(vertices[self.used])
+
+    def closest(self, points: np.ndarray, normals: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """For each point (N×3), the triangle its closest surface point lies on (N) and its weights (N×3).
+
+        Candidates are the triangles around the point's nearest vertices: NEAREST of them, or WIDE where
+        the surface folds back near the point (lips, eyelids: some candidate faces the other way), so
+        that the right side of a thin feature is among them. With `normals` (N×3, the points' own unit surface
+        normals; zero where a point has none), triangles facing the other way are skipped, unless every candidate
+        does, and a triangle counts FACING × (1 − cos) farther for the angle between it and the point's surface:
+        at an eyelid's rim a candidate turned 90° away and one facing the point's way lie about as near, and a
+        bare sign test picked between them by a hair's difference in pose (FLAME's blink target moved 9 mm at
+        a vertex for 0.07° of pose).
+        """
+        corners, face_n, used, around, tree = self.corners, self.face_n, self.used, self.around, self.tree
+        tri_out = np.empty(len(points), np.int64)
+        bary_out = np.empty((len(points), 3))
+
+        def solve(ids: np.ndarray, k: int) -> np.ndarray:
+            """Fill the outputs at `ids`; return those whose candidates did not all face one way."""
+            p = points[ids]
+            k = min(k, len(used))
+            cand = around[tree.query(p, k=k)[1].reshape(len(p), k)].reshape(len(p), -1)
+            bary, _, d = _nearest_on(p, corners, cand)
+            mixed = np.zeros(len(p), bool)
+            if normals is not None:
+                n = normals[ids]
+                # a point without a normal (its faces cancel out or have no area) is matched by distance alone:
+                # the sign of a vanishing normal would pick either side of a thin feature at random
+                cos = np.where(np.linalg.norm(n, axis=1, keepdims=True) > 0.5,
+                               np.einsum("nd,nkd->nk", n, face_n[cand]), 1.0)
+                agree = cos > 0
+                mixed = ~agree.all(1)
+                d = np.where(agree.any(1, keepdims=True) & ~agree, np.inf, d + FACING * (1.0 - cos))
+            best = d.argmin(1)
+            rows = np.arange(len(p))
+            tri_out[ids] = cand[rows, best]
+            bary_out[ids] = bary[rows, best]
+            return ids[mixed]
+
+        for s in range(0, len(points), CHUNK):
+            folded = solve(np.arange(s, min(s + CHUNK, len(points))), NEAREST)
+            if len(folded):
+                solve(folded, WIDE)
+        return tri_out, bary_out
+
+
 def closest_points(points: np.ndarray, vertices: np.ndarray, tris: np.ndarray,
                    normals: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """For each point (N×3), the triangle its closest surface point lies on (N) and its weights (N×3).
-
-    Candidates are the triangles around the point's nearest vertices: NEAREST of them, or WIDE where
-    the surface folds back near the point (lips, eyelids: some candidate faces the other way), so
-    that the right side of a thin feature is among them. With `normals` (N×3, the points' own unit surface
-    normals; zero where a point has none), triangles facing the other way are skipped, unless every candidate
-    does, and a triangle counts FACING × (1 − cos) farther for the angle between it and the point's surface:
-    at an eyelid's rim a candidate turned 90° away and one facing the point's way lie about as near, and a
-    bare sign test picked between them by a hair's difference in pose (FLAME's blink target moved 9 mm at
-    a vertex for 0.07° of pose).
-    """
-    corners = vertices[tris]
-    face_n = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
-    face_n /= np.maximum(np.linalg.norm(face_n, axis=1, keepdims=True), 1e-30)
-    used = np.unique(tris)
-    around = incident_triangles(len(vertices), tris)[used]
-    tree = cKDTree(vertices[used])
-    tri_out = np.empty(len(points), np.int64)
-    bary_out = np.empty((len(points), 3))
-
-    def solve(ids: np.ndarray, k: int) -> np.ndarray:
-        """Fill the outputs at `ids`; return those whose candidates did not all face one way."""
-        p = points[ids]
-        k = min(k, len(used))
-        cand = around[tree.query(p, k=k)[1].reshape(len(p), k)].reshape(len(p), -1)
-        bary, _, d = _nearest_on(p, corners, cand)
-        mixed = np.zeros(len(p), bool)
-        if normals is not None:
-            n = normals[ids]
-            # a point without a normal (its faces cancel out or have no area) is matched by distance alone:
-            # the sign of a vanishing normal would pick either side of a thin feature at random
-            cos = np.where(np.linalg.norm(n, axis=1, keepdims=True) > 0.5,
-                           np.einsum("nd,nkd->nk", n, face_n[cand]), 1.0)
-            agree = cos > 0
-            mixed = ~agree.all(1)
-            d = np.where(agree.any(1, keepdims=True) & ~agree, np.inf, d + FACING * (1.0 - cos))
-        best = d.argmin(1)
-        rows = np.arange(len(p))
-        tri_out[ids] = cand[rows, best]
-        bary_out[ids] = bary[rows, best]
-        return ids[mixed]
-
-    for s in range(0, len(points), CHUNK):
-        folded = solve(np.arange(s, min(s + CHUNK, len(points))), NEAREST)
-        if len(folded):
-            solve(folded, WIDE)
-    return tri_out, bary_out
+    """`Surface(vertices, tris).closest(points, normals)`, for a surface queried once."""
+    return Surface(vertices, tris).closest(points, normals)
 
