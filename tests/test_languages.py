@@ -105,6 +105,25 @@ def test_numbers_in_an_english_transcript_are_aligned_as_said(tmp_path):
     assert [(p.name, p.start, p.end) for p in digits] == [(p.name, p.start, p.end) for p in spelt]
 
 
+def test_currency_amounts_are_aligned_as_said(tmp_path):
+    """Whisper writes amounts with their symbol ("$5", "2,50 €"): the symbol is a word said after the amount
+    ("five dollars", "deux euros cinquante"), so "£5" keeps the p of "pounds". Before, the symbol was dropped
+    and "$10.50" read "ten point five zero", a p that is not said."""
+    assert words("Ça coûte 2,50 € ou $5.") == ["Ça", "coûte", "2", "€", "50", "ou", "5", "$"]
+    assert recognise.normalise_text("It's £3.50, US$1,000 or 5 €.") == [
+        "it's", "3", "£", "50", "us", "1,000", "$", "or", "5", "€"]
+    said = "It costs five pounds, or ten dollars fifty."
+    speech = synthesise(said, voice="en-us")
+    path = str(tmp_path / "amounts.wav")
+    write_wav(path, speech.samples, speech.sample_rate)
+    audio = load_audio(path)
+    symbols, unknown = recognise.align(audio, "It costs £5, or $10.50.", "en")
+    spelt, _ = recognise.align(audio, said, "en")
+    assert unknown == []
+    at = lambda phones: [p.start for p in phones if p.name in BILABIALS]
+    assert len(at(symbols)) == len(at(spelt)) == 1 and abs(at(symbols)[0] - at(spelt)[0]) < 0.03
+
+
 def test_foreign_words_inside_a_language_are_not_spelt_out():
     """espeak marks "football" in French as English: '(en)fʊtbɔːl(fr)'; the marks are not phones."""
     assert arpabet("football", "fr") == ["F", "UH", "T", "B", "AO", "L"]

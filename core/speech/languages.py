@@ -42,6 +42,13 @@ _SCRIPTS = {
 _APOSTROPHES = "'’ʼ"
 _NUMBER_MARKS = ".,"  # between two digits, a number's own: "1,000", "2,5", "3.14" are read whole
 _PERCENT = re.compile(r"(?<=\d)[ \u00a0\u202f]?%")  # after a number ("50%", French "50 %"), a spoken word
+# Currency symbols ($ € £ ¥ ₽ ₹ …: Unicode's category Sc), each a word espeak-ng names in the language
+CURRENCY = "".join(chr(c) for c in range(0x10000) if unicodedata.category(chr(c)) == "Sc")
+_SPACE = "[ \u00a0\u202f]?"  # between an amount and its symbol: none, a space, a (narrow) no-break space
+_NUMBER = r"\d+(?:[.,]\d+)*"
+_AMOUNT = re.compile(rf"(?P<before>[{CURRENCY}]){_SPACE}(?P<number>{_NUMBER})|(?P<number_first>{_NUMBER}){_SPACE}"
+                     rf"(?P<after>[{CURRENCY}])")
+_CENTS = re.compile(r"(.*\d)[.,](\d\d)")  # "5.50", "2,50": the last two digits said after the currency
 
 
 class _Voice(ctypes.Structure):
@@ -89,13 +96,28 @@ def is_english(language: str) -> bool:
     return language.strip().lower().split("-")[0] == ENGLISH
 
 
+def spoken_amounts(text: str) -> str:
+    """Currency amounts in the order they are said: "$5" → "5 $", "£3.50" → "3 £ 50", "2,50 €" → "2 € 50"
+    ("five dollars", "three pounds fifty", "deux euros cinquante"), the symbol a word of its own. Why: Whisper
+    writes the amounts it hears with their symbol; the symbol, not a letter, was dropped, so "£5" lost the p
+    of "pounds", and espeak-ng reads "$5" in place as "dollar five"."""
+    def said(m: re.Match) -> str:
+        number, symbol = m["number"] or m["number_first"], m["before"] or m["after"]
+        cents = _CENTS.fullmatch(number)
+        return f" {cents[1]} {symbol} {cents[2]} " if cents else f" {number} {symbol} "
+
+    return _AMOUNT.sub(said, text)
+
+
 def words(text: str) -> list[str]:
     """Words of a transcript in any script: runs of letters, combining marks and digits (espeak
     reads digits in the language), with apostrophes kept inside a word ("l'homme", "don't") and a point or
     comma between two digits inside a number ("1,000", "2,5": espeak reads the number in the language's way,
     where the digits apart would be read one by one). A percent sign after a number is a word of its own:
     espeak says it in the language ("percent", "pour cent", "Prozent"), and Whisper writes it for what was said
-    (elsewhere, as in "%1", it is a placeholder, not speech)."""
+    (elsewhere, as in "%1", it is a placeholder, not speech). A currency symbol is a word, put after its amount
+    (`spoken_amounts`)."""
+    text = spoken_amounts(text)
     percent = {m.end() - 1 for m in _PERCENT.finditer(text)}
     out, word = [], ""
     for i, ch in enumerate(text):
@@ -109,7 +131,7 @@ def words(text: str) -> list[str]:
         else:
             if word:
                 out.append(word)
-            if i in percent:
+            if i in percent or ch in CURRENCY:
                 out.append(ch)
             word = ""
     return out + ([word] if word else [])

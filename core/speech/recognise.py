@@ -165,17 +165,18 @@ def _recognise(audio: Audio, kind: str, parallel: bool, progress: Progress | Non
     return _decode_here(audio.samples, audio.pcm16(), spans, kind, progress)
 
 
-# letters and apostrophes, numbers with their own point or comma ("1,000", "1980s"), a percent sign after a number
-_ENGLISH_WORD = re.compile(r"(?:[a-z']|\d+(?:[.,]\d+)*)+|(?<=\d)%|(?<=\d )%")
+# letters and apostrophes, numbers with their own point or comma ("1,000", "1980s"), a percent sign after a number,
+# a currency symbol
+_ENGLISH_WORD = re.compile(rf"(?:[a-z']|\d+(?:[.,]\d+)*)+|(?<=\d)%|(?<=\d )%|[{languages.CURRENCY}]")
 
 
 def normalise_text(text: str) -> list[str]:
     """Transcript → dictionary words: lower case, no punctuation. Numbers stay, whole ("25", "1,000", "3.5",
     "1980s", "3rd"), and a percent sign after one: the aligner gets their pronunciation from espeak-ng
-    (`_add_word`). Why: Whisper writes the numbers it hears in digits ("Press 1 to mute"), and a number dropped
+    (`_add_word`); so does a currency symbol, put after its amount ("$5" → "5", "$": `languages.spoken_amounts`). Why: Whisper writes the numbers it hears in digits ("Press 1 to mute"), and a number dropped
     leaves its sounds to the words around it. Accents go ("café" was cut to "caf"). Unlike `languages.words`,
     a word's leading apostrophe stays: the dictionary knows "'em" and "'cause"."""
-    text = "".join(ch for ch in unicodedata.normalize("NFKD", text.lower().replace("’", "'"))
+    text = "".join(ch for ch in unicodedata.normalize("NFKD", languages.spoken_amounts(text).lower().replace("’", "'"))
                    if not unicodedata.combining(ch))  # "café" → "cafe", the dictionary's spelling
     return [w for w in _ENGLISH_WORD.findall(text) if w.strip("'")]
 
