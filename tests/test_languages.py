@@ -90,17 +90,22 @@ def test_numbers_keep_their_own_point_or_comma_and_percent_sign():
         "in", "1,000", "years", "3.5", "km", "the", "1980s", "50", "%", "off", "cafe"]
 
 
+def _aligned_as_written_and_said(tmp_path, written: str, said: str) -> tuple[list, list, list]:
+    """English speech synthesised from `said`, aligned with `written` (phones, unknown words) and with `said`."""
+    speech = synthesise(said, voice="en-us")
+    path = str(tmp_path / "said.wav")
+    write_wav(path, speech.samples, speech.sample_rate)
+    audio = load_audio(path)
+    return *recognise.align(audio, written, "en"), recognise.align(audio, said, "en")[0]
+
+
 def test_numbers_in_an_english_transcript_are_aligned_as_said(tmp_path):
     """Whisper writes the numbers it hears in digits ("Press 1 to mute"): they are aligned as the words said,
     the same phones at the same times as the text spelt out; the English path dropped them, and the words
     around each took its sounds."""
-    said = "Press one to mute, two to lock, or one thousand to exit, fifty percent of the time."
-    speech = synthesise(said, voice="en-us")
-    path = str(tmp_path / "numbers.wav")
-    write_wav(path, speech.samples, speech.sample_rate)
-    audio = load_audio(path)
-    digits, unknown = recognise.align(audio, "Press 1 to mute, 2 to lock, or 1,000 to exit, 50% of the time.", "en")
-    spelt, _ = recognise.align(audio, said, "en")
+    digits, unknown, spelt = _aligned_as_written_and_said(
+        tmp_path, "Press 1 to mute, 2 to lock, or 1,000 to exit, 50% of the time.",
+        "Press one to mute, two to lock, or one thousand to exit, fifty percent of the time.")
     assert unknown == []
     assert [(p.name, p.start, p.end) for p in digits] == [(p.name, p.start, p.end) for p in spelt]
 
@@ -112,13 +117,8 @@ def test_currency_amounts_are_aligned_as_said(tmp_path):
     assert words("Ça coûte 2,50 € ou $5.") == ["Ça", "coûte", "2", "€", "50", "ou", "5", "$"]
     assert recognise.normalise_text("It's £3.50, US$1,000 or 5 €.") == [
         "it's", "3", "£", "50", "us", "1,000", "$", "or", "5", "€"]
-    said = "It costs five pounds, or ten dollars fifty."
-    speech = synthesise(said, voice="en-us")
-    path = str(tmp_path / "amounts.wav")
-    write_wav(path, speech.samples, speech.sample_rate)
-    audio = load_audio(path)
-    symbols, unknown = recognise.align(audio, "It costs £5, or $10.50.", "en")
-    spelt, _ = recognise.align(audio, said, "en")
+    symbols, unknown, spelt = _aligned_as_written_and_said(tmp_path, "It costs £5, or $10.50.",
+                                                           "It costs five pounds, or ten dollars fifty.")
     assert unknown == []
     at = lambda phones: [p.start for p in phones if p.name in BILABIALS]
     assert len(at(symbols)) == len(at(spelt)) == 1 and abs(at(symbols)[0] - at(spelt)[0]) < 0.03
