@@ -173,10 +173,12 @@ _ENGLISH_WORD = re.compile(rf"(?:[a-z']|\d+(?:[.,]\d+)*)+|(?<=\d)%|(?<=\d )%|[{l
 def normalise_text(text: str) -> list[str]:
     """Transcript → dictionary words: lower case, no punctuation. Numbers stay, whole ("25", "1,000", "3.5",
     "1980s", "3rd"), and a percent sign after one: the aligner gets their pronunciation from espeak-ng
-    (`_add_word`); so does a currency symbol, put after its amount ("$5" → "5", "$": `languages.spoken_amounts`). Why: Whisper writes the numbers it hears in digits ("Press 1 to mute"), and a number dropped
-    leaves its sounds to the words around it. Accents go ("café" was cut to "caf"). Unlike `languages.words`,
+    (`_add_word`); so does a currency symbol, put after its amount ("$5" → "5", "$": `languages.spoken_amounts`).
+    Why: Whisper writes the numbers it hears in digits ("Press 1 to mute"), and a number dropped leaves its sounds
+    to the words around it. Accents go ("café" was cut to "caf"). Unlike `languages.words`,
     a word's leading apostrophe stays: the dictionary knows "'em" and "'cause"."""
-    text = "".join(ch for ch in unicodedata.normalize("NFKD", languages.spoken_amounts(text).lower().replace("’", "'"))
+    text = languages.spoken_amounts(text).lower().replace("’", "'")
+    text = "".join(ch for ch in unicodedata.normalize("NFKD", text)
                    if not unicodedata.combining(ch))  # "café" → "cafe", the dictionary's spelling
     return [w for w in _ENGLISH_WORD.findall(text) if w.strip("'")]
 
