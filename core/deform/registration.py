@@ -32,7 +32,7 @@ from scipy.spatial.transform import Rotation
 
 from ..errors import InputError
 from ..face.head import Head
-from ..geometry.ops import laplacian, outward_normals, piece_labels, triangles, vertex_normals
+from ..geometry.ops import laplacian, outward_normals, piece_labels, triangles, unit, vertex_normals
 from ..geometry.surface import Surface, incident_triangles, onto_rings
 from ..progress import Progress
 from .landmarks import Convention, builtin
@@ -303,7 +303,7 @@ def _soft_settle(target: np.ndarray, head: Head, skin: np.ndarray, tree: cKDTree
                 on_head = (hv[tris[tri]] * w[..., None]).sum(1)
                 d = np.concatenate([np.linalg.norm(on_head - x, axis=1), d_back])
                 weight = np.exp(-d ** 2 / (2 * sigma ** 2))
-                normals = _unit((smooth[tris[tri]] * w[..., None]).sum(1))
+                normals = unit((smooth[tris[tri]] * w[..., None]).sum(1))
                 sim = _surface_step(x, on_head, normals, weight[:len(x)], x[to_target], head_pts, weight[len(x):], sim)
             else:
                 on_head = skin[tree.query(x, workers=-1)[1]]
@@ -314,10 +314,6 @@ def _soft_settle(target: np.ndarray, head: Head, skin: np.ndarray, tree: cKDTree
             if np.abs(sim.apply(target) - x).max() < SETTLED:
                 break
     return sim
-
-
-def _unit(v: np.ndarray) -> np.ndarray:
-    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-30)
 
 
 def _surface_step(points: np.ndarray, on_surface: np.ndarray, normals: np.ndarray, w: np.ndarray,

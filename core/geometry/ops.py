@@ -22,6 +22,11 @@ def piece_labels(n: int, tris: np.ndarray) -> tuple[int, np.ndarray]:
     return sp.csgraph.connected_components(graph, directed=False)
 
 
+def unit(v: np.ndarray) -> np.ndarray:
+    """`v` (…×3) scaled to unit length along its last axis; a zero vector stays zero."""
+    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-30)
+
+
 def vertex_normals(vertices: np.ndarray, tris: np.ndarray) -> np.ndarray:
     """Area-weighted unit vertex normals."""
     fn = np.cross(vertices[tris[:, 1]] - vertices[tris[:, 0]], vertices[tris[:, 2]] - vertices[tris[:, 0]])

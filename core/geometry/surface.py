@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial import cKDTree
 
+from .ops import unit
+
 NEAREST = 2  # the triangles around this many nearest vertices are tried per point
 WIDE = 8  # … and around this many where the surface folds back nearby
 CHUNK = 100_000  # points per batch: bounds the memory of the candidate arrays
@@ -90,8 +92,7 @@ class Surface:
 
     def __init__(self, vertices: np.ndarray, tris: np.ndarray) -> None:
         self.corners = vertices[tris]
-        face_n = np.cross(self.corners[:, 1] - self.corners[:, 0], self.corners[:, 2] - self.corners[:, 0])
-        self.face_n = face_n / np.maximum(np.linalg.norm(face_n, axis=1, keepdims=True), 1e-30)
+        self.face_n = unit(np.cross(self.corners[:, 1] - self.corners[:, 0], self.corners[:, 2] - self.corners[:, 0]))
         self.used = np.unique(tris)
         self.around = incident_triangles(len(vertices), tris)[self.used]
         self.tree = cKDTree(vertices[self.used])
