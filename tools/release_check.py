@@ -1,14 +1,17 @@
 """The built zip, installed the way a user does, in every Blender we support: what CI runs before the tests.
 
-Builds the extension zip for this platform with cp311 and cp313 wheels (tools/build_extension.py),
+Builds the extension zip for this platform with cp311 and cp313 wheels, and the models extension's zip
+(tools/build_extension.py),
 makes (once; cached) one virtual environment per supported Blender holding only what that Blender
 ships (its bpy module and its numpy, nothing of ours, no PyTorch), and in each runs
-tools/check_install.py: install through Blender's extension machinery, animate the built-in head
+tools/check_install.py: install through Blender's extension machinery (the extension alone first: Automatic
+animates with the Phonetic engine, Neural (Whisper) asks for the models extension; then the models extension
+beside it, in the same session), animate the built-in head
 with every engine that runs without PyTorch and, told French, with Automatic from a French sentence
 (Whisper must hear and align its words), then a FLAME head and the scan with the correspondence
 deformer (the learned one must refuse cleanly: it needs PyTorch, which no Blender ships).
 
-    python tools/release_check.py [--envs DIR] [--zip ZIP | --out DIR] [--only bpy-5.0.1-py3.11 ...]
+    python tools/release_check.py [--envs DIR] [--zip ZIP --models-zip ZIP | --out DIR] [--only bpy-5.0.1-py3.11 ...]
 
 An environment that cannot be made here (no Python 3.13, no network for pip) is skipped with its
 reason; a zip that fails in an environment that exists is a failure (exit status 1).
@@ -84,21 +87,23 @@ def ensure_env(blender: Blender, root: str) -> tuple[str | None, str]:
     return python, ""
 
 
-def build_zip(out: str) -> str:
-    """The zip for this platform with both Pythons' wheels (tools/build_extension.py)."""
+def build_zips(out: str) -> tuple[str, str]:
+    """The zip for this platform with both Pythons' wheels, and the models extension's (tools/build_extension.py)."""
     plat = {("Linux", "x86_64"): "linux-x64", ("Windows", "AMD64"): "windows-x64",
             ("Darwin", "arm64"): "macos-arm64", ("Darwin", "x86_64"): "macos-x64"}[(platform.system(),
                                                                                    platform.machine())]
     subprocess.run([sys.executable, os.path.join(ROOT, "tools", "build_extension.py"), "--platforms", plat,
                     "--pythons", "3.11", "3.13", "--out", out], check=True, cwd=ROOT)
-    (path,) = glob.glob(os.path.join(out, "*.zip"))
-    return path
+    (models,) = glob.glob(os.path.join(out, "talkinghead_models-*.zip"))
+    (path,) = set(glob.glob(os.path.join(out, "*.zip"))) - {models}
+    return path, models
 
 
-def check(python: str, zip_path: str) -> tuple[bool, str]:
+def check(python: str, zip_path: str, models_zip: str) -> tuple[bool, str]:
     """check_install.py in that environment: (passed, its last lines)."""
     meshes = [os.path.join(DATA, m) for m in MESHES if os.path.exists(os.path.join(DATA, m))]
-    cmd = [python, os.path.join(ROOT, "tools", "check_install.py"), "--zip", zip_path, "--smoke",
+    cmd = [python, os.path.join(ROOT, "tools", "check_install.py"), "--zip", zip_path, "--models-zip", models_zip,
+           "--smoke",
            "--engines", *ENGINES, "--deformers", *DEFORMERS, "--also-language", "fr"]
     for mesh in meshes:
         cmd += ["--mesh", mesh]
@@ -118,6 +123,7 @@ def main() -> int:
                                                    "talkinghead", "blender-envs"),
                     help="where the bpy-only environments are kept (made once)")
     ap.add_argument("--zip", help="a zip built already (default: build one now)")
+    ap.add_argument("--models-zip", help="the models extension's zip built already (with --zip)")
     ap.add_argument("--out", help="keep the zip built here (default: a temporary folder)")
     ap.add_argument("--only", nargs="+", choices=[b.name for b in BLENDERS], help="these environments only")
     args = ap.parse_args()
@@ -125,9 +131,12 @@ def main() -> int:
         print(f"[release] {DATA} is absent: only the built-in head is animated", flush=True)
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="th-release-") as tmp:
-        zip_path = args.zip or build_zip(args.out or tmp)
-        print(f"[release] {os.path.basename(zip_path)}: {os.path.getsize(zip_path) / 1e6:.1f} MB "
-              f"({time.perf_counter() - t0:.0f} s)", flush=True)
+        if bool(args.zip) != bool(args.models_zip):
+            ap.error("--zip and --models-zip go together")
+        zip_path, models_zip = (args.zip, args.models_zip) if args.zip else build_zips(args.out or tmp)
+        for path in (zip_path, models_zip):
+            print(f"[release] {os.path.basename(path)}: {os.path.getsize(path) / 1e6:.1f} MB "
+                  f"({time.perf_counter() - t0:.0f} s)", flush=True)
         failed = False
         for blender in BLENDERS:
             if args.only and blender.name not in args.only:
@@ -137,7 +146,7 @@ def main() -> int:
             if python is None:
                 print(f"[release] SKIP {blender.name}: {why}", flush=True)
                 continue
-            ok, tail = check(python, zip_path)
+            ok, tail = check(python, zip_path, models_zip)
             failed |= not ok
             print(f"[release] {'PASS' if ok else 'FAIL'} {blender.name} ({time.perf_counter() - t:.0f} s)\n{tail}",
                   flush=True)

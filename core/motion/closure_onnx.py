@@ -15,7 +15,7 @@ import os
 
 import numpy as np
 
-from ..paths import asset
+from ..paths import MODELS_HINT, asset, installed
 from ..speech import whisper
 
 MODEL = asset("closure_base.onnx")
@@ -24,14 +24,16 @@ FRAME_RATE = float(whisper.FEATURE_RATE)  # one probability per encoder frame (2
 
 def available() -> bool:
     """Whether the detector can run here: onnxruntime and its ONNX file."""
-    return importlib.util.find_spec("onnxruntime") is not None and os.path.exists(MODEL)
+    return importlib.util.find_spec("onnxruntime") is not None and os.path.exists(installed(MODEL))
 
 
 @functools.lru_cache(maxsize=1)
 def _session():
-    if not os.path.exists(MODEL):
-        raise FileNotFoundError(f"{MODEL} not found: make it with `python tools/export_closure_onnx.py`.")
-    return whisper.session(MODEL)
+    path = installed(MODEL)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path} not found: {MODELS_HINT} (in a source checkout, make it with "
+                                "`python tools/export_closure_onnx.py`).")
+    return whisper.session(path)
 
 
 def closure_probability(features: np.ndarray) -> np.ndarray:

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..face.ibug import N_LANDMARKS
+from ..paths import installed
 from ..progress import Progress
 from ..speech import transcribe, whisper
 from ..speech.audio import Audio
@@ -77,8 +78,8 @@ def neural_weights(audio: Audio, fps: float, n_frames: int, emotions: dict[str, 
 
 def whisper_available() -> bool:
     """Whether the Whisper-feature network can run here: onnxruntime and both ONNX files present."""
-    return (importlib.util.find_spec("onnxruntime") is not None and os.path.exists(s2l_onnx.MODEL)
-            and os.path.exists(whisper.DEFAULT_MODEL))
+    return (importlib.util.find_spec("onnxruntime") is not None and os.path.exists(installed(s2l_onnx.MODEL))
+            and os.path.exists(installed(whisper.DEFAULT_MODEL)))
 
 
 def closure_heard(audio: Audio, fps: float, n_frames: int, progress: Progress | None = None,

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from ..face.emotions import EMOTION_NAMES
-from ..paths import asset
+from ..paths import MODELS_HINT, asset, installed
 from ..speech import whisper
 from ..speech.audio import Audio
 
@@ -42,10 +42,12 @@ class WhisperS2L:
     """The two ONNX sessions: Whisper's encoder and the S2L network trained on its features."""
 
     def __init__(self, model: str = MODEL, encoder: str = whisper.DEFAULT_MODEL):
+        model, encoder = installed(model), installed(encoder)
         for path, how in ((model, "python -m core train s2l --features whisper (or tools/export_s2l_onnx.py)"),
                           (encoder, "python tools/convert_whisper.py --model tiny.en")):
             if not os.path.exists(path):
-                raise FileNotFoundError(f"{path} not found: make it with `{how}`.")
+                raise FileNotFoundError(f"{path} not found: {MODELS_HINT} (in a source checkout, make it with "
+                                        f"`{how}`).")
         self.encoder = whisper.Encoder(encoder, pad=True)
         self.session = whisper.session(model)
         meta = self.session.get_modelmeta().custom_metadata_map

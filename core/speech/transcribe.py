@@ -26,7 +26,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..paths import asset
+from ..paths import MODELS_HINT, asset
 from ..progress import Progress
 from .audio import SAMPLE_RATE, Audio
 from .languages import is_english
@@ -107,7 +107,8 @@ class Transcriber:
     def __init__(self, step: str, cross: str, encoder: Encoder | str = DEFAULT_MODEL, beam: int = 1):
         for path in (step, cross):
             if not os.path.exists(path):
-                raise FileNotFoundError(f"{path} not found: run tools/convert_whisper.py --part decoder")
+                raise FileNotFoundError(f"{path} not found: {MODELS_HINT} (in a source checkout, run "
+                                        "tools/convert_whisper.py --part decoder)")
         self.step, self.cross = session(step), session(cross)
         self.cross_names = [o.name for o in self.cross.get_outputs()]
         if [len(i.shape) for i in self.step.get_inputs() if i.name == "mask"] != [2]:  # a row per sequence

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..paths import asset
+from ..paths import MODELS_HINT, asset, installed
 
 if TYPE_CHECKING:
     import onnxruntime
@@ -118,6 +118,8 @@ def session(path: str, threads: int = 0) -> onnxruntime.InferenceSession:
     speech 0.09 → 0.05 s, on 60 s 0.30 → 0.20 s; Phonetic + Whisper on 140 s about 12 % faster)."""
     import onnxruntime as ort  # imported here: only the Whisper engines pay its start-up
 
+    path = installed(path)
+
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
@@ -133,8 +135,10 @@ class Encoder:
     pad=False feeds only the needed frames (faster on short clips, features differ slightly)."""
 
     def __init__(self, path: str = DEFAULT_MODEL, pad: bool = True, threads: int = 0):
+        path = installed(path)
         if not os.path.exists(path):
-            raise FileNotFoundError(f"{path} not found: run tools/convert_whisper.py to create it")
+            raise FileNotFoundError(f"{path} not found: {MODELS_HINT} (in a source checkout, run "
+                                    "tools/convert_whisper.py)")
         self.session = session(path, threads)
         self.path = os.path.abspath(path)
         meta = self.session.get_modelmeta().custom_metadata_map
