@@ -52,7 +52,7 @@ KEEP = 0.8  # trimmed ICP matches this nearest share of the points
 FINAL_ITERS = 12  # ICP iterations per finalist, on all the points
 FINALISTS = 8  # the best starts, fitted again on all the points
 DISTINCT_POSE = 20.0  # degrees: a finalist turned this far from the winner is another pose, not the same one
-POSE_DOUBT = 1.05  # another pose costing less than this × the winner's makes the pose doubtful
+POSE_DOUBT = 1.05  # another pose, settled, costing less than this × the winner's makes the pose doubtful
 SETTLED = 1e-5  # m (head space): the pose is final once no point moves this much in a round
 SOFT_REACH = (0.02, 0.01, 0.005, 0.0025)  # m (head space): the final pose's matches weigh exp(-d²/2σ²), σ narrowing
 SOFT_ITERS = 300  # at most this many rounds at each σ of SOFT_REACH but the last...
@@ -195,7 +195,10 @@ def fit_similarity(target: np.ndarray, head: Head, rng: np.random.Generator,
 
     Every start (`_starts`) is scored by a short ICP on COARSE_POINTS points; the FINALISTS best are fitted on
     all the points. Centre and extent are taken in each start's own frame, so a tilted mesh is searched exactly
-    as its upright self."""
+    as its upright self. The best is settled (`_soft_settle`); where another pose of the finalists costs within
+    POSE_DOUBT of it, that one is settled too and the two are judged settled: the finalists' short fits are a few %
+    from where they settle, and on them the scan tilted 10° doubted its right pose (a face-down one 3 % worse,
+    43 % settled) and BIWI M1 at (-40, 45, 45) took the face-down one."""
     progress = progress or Progress()
     skin = head.vertices[head.parts == 0]
     pts = target if len(target) <= 4000 else target[rng.choice(len(target), 4000, replace=False)]
@@ -240,12 +243,27 @@ def fit_similarity(target: np.ndarray, head: Head, rng: np.random.Generator,
     fits = _trimmed_icps(pts, tree, skin, np.array([f.rotation for f, _ in finalists]),
                          np.array([f.scale for f, _ in finalists]), np.array([f.translation for f, _ in finalists]),
                          FINAL_ITERS, KEEP, scale_range)
-    finals = [(cost_of(sim, pts, residual, r0), sim)
+    finals = [(cost_of(sim, pts, residual, r0), sim, r0)
               for (sim, residual), (_, r0) in zip(_similarities(*fits), finalists)]
     finals.sort(key=lambda t: t[0])
-    best_cost, best = finals[0]
+    best_cost, best, best_r0 = finals[0]
     scales = (s0 * scale_range[0], s0 * scale_range[1])
-    return _soft_settle(pts, head, skin, tree, best, scales), _pose_doubt(best, best_cost, finals[1:])
+    settled = _soft_settle(pts, head, skin, tree, best, scales)
+    rivals = [(sim, r0) for cost, sim, r0 in finals[1:]
+              if cost < best_cost * POSE_DOUBT and turn_degrees(sim.rotation @ best.rotation.T) > DISTINCT_POSE]
+    if not rivals:
+        return settled, ""
+
+    def settled_cost(sim: Similarity, r0: np.ndarray) -> float:
+        return cost_of(sim, pts, float(np.quantile(tree.query(sim.apply(pts))[0], KEEP)), r0)
+
+    # the finalists' costs are of short fits, a few % from where they settle: the best other pose is settled too,
+    # the two are compared settled, and the better one is kept
+    rival = _soft_settle(pts, head, skin, tree, rivals[0][0], scales)
+    poses = sorted([(settled_cost(settled, best_r0), 0, settled), (settled_cost(rival, rivals[0][1]), 1, rival)],
+                   key=lambda t: t[:2])
+    (cost, _, kept), (other_cost, _, other) = poses
+    return kept, _pose_doubt(kept, cost, [(other_cost, other)])
 
 
 def _pose_doubt(best: Similarity, cost: float, others: list[tuple[float, Similarity]]) -> str:
