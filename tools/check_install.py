@@ -65,6 +65,23 @@ def whisper_installed() -> bool:
     return importlib.import_module(MODULE + ".core.motion.neural").whisper_available()
 
 
+def press_refused(obj, says: str) -> set[str]:
+    """Press Animate on `obj` where it must refuse: its result, {"CANCELLED"} where its error message says `says`
+    (in background mode an operator's error report arrives as a RuntimeError; any other error is raised)."""
+    import bpy
+
+    for other in bpy.context.view_layer.objects:
+        other.select_set(False)
+    obj.select_set(True)
+    bpy.context.view_layer.objects.active = obj
+    try:
+        return bpy.ops.talkinghead.animate()
+    except RuntimeError as exc:
+        if says not in str(exc):
+            raise
+        return {"CANCELLED"}
+
+
 def without_models(head, audio: str) -> str:
     """The extension alone: Automatic must animate with the Phonetic engine, and Neural (Whisper) must be
     refused with a message naming the models extension, writing nothing."""
@@ -77,12 +94,7 @@ def without_models(head, audio: str) -> str:
     line = animate(head, audio)
     settings.engine = "neural-whisper"
     before = {name: len(fc.keyframe_points) for name, fc in key_curves(head).items()}
-    try:  # in background mode an operator's error report arrives as a RuntimeError
-        result = bpy.ops.talkinghead.animate()
-    except RuntimeError as exc:
-        if "Talking Head Models" not in str(exc):
-            raise
-        result = {"CANCELLED"}
+    result = press_refused(head, "Talking Head Models")
     after = {name: len(fc.keyframe_points) for name, fc in key_curves(head).items()}
     settings.property_unset("engine")
     if result != {"CANCELLED"} or after != before:
@@ -268,17 +280,8 @@ def animate_or_refused(obj, audio: str) -> str:
     deformer = bpy.context.scene.talkinghead.deformer
     if deformer != "learned" or torch_present():
         return animate(obj, audio)
-    for other in bpy.context.view_layer.objects:
-        other.select_set(False)
-    obj.select_set(True)
-    bpy.context.view_layer.objects.active = obj
     before = curve_count(obj)
-    try:  # in background mode an operator's error report arrives as a RuntimeError
-        result = bpy.ops.talkinghead.animate()
-    except RuntimeError as exc:
-        if "PyTorch" not in str(exc):
-            raise
-        result = {"CANCELLED"}
+    result = press_refused(obj, "PyTorch")
     if result != {"CANCELLED"} or curve_count(obj) != before:
         raise RuntimeError(f"the learned deformer without PyTorch gave {result} or changed the curves")
     return f"'{obj.name}' (deformer learned): refused without PyTorch (says so), nothing written"
