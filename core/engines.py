@@ -38,6 +38,8 @@ from .speech.languages import ENGLISH
 ENGINES = ("auto", "phonetic", "phonetic-fast", "neural", "neural-whisper", "phonetic-whisper")
 DEFAULT_ENGINE = "auto"
 NEURAL = {"neural": "log-mel", "neural-whisper": "whisper"}  # engine → the S2L network's input features
+WITHOUT_MODELS = ("Automatic used the Phonetic engine: the Whisper models are not installed (the Talking Head Models "
+                  "extension, talkinghead_models-<version>.zip, brings them: better lip sync, other languages).")
 
 
 def read_text(text: str | None) -> str | None:
@@ -140,6 +142,8 @@ def animate(audio: Audio | str, text: str | None = None, engine: str = DEFAULT_E
         t2 = time.perf_counter()
     else:
         phones, note, heard = phones_for(audio, text, engine, language, progress, fps)
+        if chosen == "auto" and engine == "phonetic" and not (text and text.strip()) and not whisper_available():
+            note = {**note, "warning": WITHOUT_MODELS}
         progress.stage(MOTION)
         t2 = time.perf_counter()
         w = articulate(phones, fps, n, layered=emotions, closed=heard)

@@ -23,6 +23,7 @@ PROBE = textwrap.dedent("""
     print("AUTO", engines.resolve("auto", None, "en"))
     speech = espeak.synthesise("Bob made a map.", voice="en-us")
     espeak.write_wav("clip.wav", speech.samples, speech.sample_rate)
+    print("WARNING", engines.animate("clip.wav").metadata.get("warning"))
     try:
         engines.animate("clip.wav", engine="neural-whisper")
         print("ANIMATED")
@@ -59,6 +60,7 @@ def _models_folder(folder) -> None:
 def test_without_the_models_automatic_is_phonetic_and_neural_whisper_names_the_models_extension(tmp_path):
     out = _probe(_installed_copy(tmp_path))
     assert "AUTO phonetic\n" in out
+    assert "WARNING Automatic used the Phonetic engine" in out, out  # said with the result, not only in the panel
     assert "REFUSED" in out and "Talking Head Models" in out, out
 
 
@@ -67,7 +69,7 @@ def test_the_models_are_found_beside_the_extension_and_where_the_models_extensio
     elsewhere = tmp_path / "studio_share" / "models"
     _models_folder(elsewhere)  # another place, named by the models extension when it is enabled
     out = _probe(extension, {"TALKINGHEAD_MODELS": str(elsewhere)})
-    assert "AUTO phonetic-whisper\n" in out and "ANIMATED" in out, out
+    assert "AUTO phonetic-whisper\n" in out and "WARNING None" in out and "ANIMATED" in out, out
     _models_folder(tmp_path / "user_default" / "talkinghead_models" / "models")  # installed beside it
     out = _probe(extension)
     assert "AUTO phonetic-whisper\n" in out and "ANIMATED" in out, out
