@@ -23,7 +23,7 @@ which Python's zipfile (Blender's wheel installer, pip) reads: pocketsphinx's wo
 model, which word recognition reads, shrinks 23.5 -> 20.1 MB. `--no-trim` builds with the
 wheels as downloaded. `tools/check_install.py --smoke --modules` checks what the trimming kept.
 
-    python tools/build_extension.py [--platforms linux-x64 windows-x64 macos-arm64 macos-x64] [--pythons 3.11 3.13]
+    python tools/build_extension.py [--platforms linux-x64 windows-x64 macos-arm64] [--pythons 3.11 3.13]
                                     [--out dist] [--no-trim] [--without-torch-weights] [--english-only]
 
 writes dist/talkinghead-<version>-<platform>.zip (one per platform) and dist/talkinghead_models-<version>.zip.
@@ -74,6 +74,7 @@ PIP_PLATFORMS = {
                   "linux_x86_64"],
     "windows-x64": ["win_amd64"],
     "macos-arm64": ["macosx_11_0_arm64", "macosx_12_0_arm64", "macosx_14_0_arm64"],
+    # no build: onnxruntime 1.32 has no wheel for Intel Macs, so its download fails (kept for a later onnxruntime)
     "macos-x64": ["macosx_10_9_x86_64", "macosx_10_13_x86_64", "macosx_11_0_x86_64"],
 }
 
