@@ -49,6 +49,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import tomllib
 import zipfile
 from typing import Callable
 
@@ -232,8 +233,8 @@ def make_models(folder: str, multilingual: bool = True, torch_weights: bool = Tr
 
 def version() -> str:
     """Talking Head's version, from its manifest (the models extension takes the same)."""
-    with open(os.path.join(ROOT, "blender_manifest.toml"), encoding="utf-8") as fh:
-        return re.search(r'^version = "([^"]+)"', fh.read(), re.MULTILINE).group(1)
+    with open(os.path.join(ROOT, "blender_manifest.toml"), "rb") as fh:
+        return tomllib.load(fh)["version"]
 
 
 def build_models(tmp: str, out: str, multilingual: bool, torch_weights: bool) -> str:

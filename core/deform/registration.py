@@ -249,9 +249,10 @@ def fit_similarity(target: np.ndarray, head: Head, rng: np.random.Generator,
     best_cost, best, best_r0 = finals[0]
     scales = (s0 * scale_range[0], s0 * scale_range[1])
     settled = _soft_settle(pts, head, skin, tree, best, scales)
-    rivals = [(sim, r0) for cost, sim, r0 in finals[1:]
-              if cost < best_cost * POSE_DOUBT and turn_degrees(sim.rotation @ best.rotation.T) > DISTINCT_POSE]
-    if not rivals:
+    rival = next(((sim, r0) for cost, sim, r0 in finals[1:]
+                  if cost < best_cost * POSE_DOUBT and turn_degrees(sim.rotation @ best.rotation.T) > DISTINCT_POSE),
+                 None)
+    if rival is None:
         return settled, ""
 
     def settled_cost(sim: Similarity, r0: np.ndarray) -> float:
@@ -259,11 +260,11 @@ def fit_similarity(target: np.ndarray, head: Head, rng: np.random.Generator,
 
     # the finalists' costs are of short fits, a few % from where they settle: the best other pose is settled too,
     # the two are compared settled, and the better one is kept
-    rival = _soft_settle(pts, head, skin, tree, rivals[0][0], scales)
-    poses = sorted([(settled_cost(settled, best_r0), 0, settled), (settled_cost(rival, rivals[0][1]), 1, rival)],
-                   key=lambda t: t[:2])
-    (cost, _, kept), (other_cost, _, other) = poses
-    return kept, _pose_doubt(kept, cost, [(other_cost, other)])
+    other = _soft_settle(pts, head, skin, tree, rival[0], scales)
+    cost, other_cost = settled_cost(settled, best_r0), settled_cost(other, rival[1])
+    if other_cost < cost:
+        settled, other, cost, other_cost = other, settled, other_cost, cost
+    return settled, _pose_doubt(settled, cost, [(other_cost, other)])
 
 
 def _pose_doubt(best: Similarity, cost: float, others: list[tuple[float, Similarity]]) -> str:

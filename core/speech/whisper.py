@@ -118,8 +118,6 @@ def session(path: str, threads: int = 0) -> onnxruntime.InferenceSession:
     speech 0.09 → 0.05 s, on 60 s 0.30 → 0.20 s; Phonetic + Whisper on 140 s about 12 % faster)."""
     import onnxruntime as ort  # imported here: only the Whisper engines pay its start-up
 
-    path = installed(path)
-
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
