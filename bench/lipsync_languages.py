@@ -36,6 +36,7 @@ from core.motion.articulation import articulate
 from core.speech.audio import SAMPLE_RATE, Audio, load_audio
 from core.speech.phones import Phone
 from core.speech.recognise import AlignmentFailed, align
+from core.training.asterisk import evenly
 from core.training.evaluation import score
 
 SETS_TEXT = """The sets (real human speech, none tuned on; each read from where its package installs it, never copied):
@@ -72,10 +73,7 @@ JOIN_PAUSE = (0.3, 1.2)  # s: the pause between joined clips, drawn evenly in th
 
 def pick(clips: list[Clip], limit: int) -> list[Clip]:
     """At most `limit` clips, evenly spread over the sorted list (letters and syllables, every theme)."""
-    clips = sorted(clips, key=lambda c: c.path)
-    if len(clips) <= limit:
-        return clips
-    return [clips[i] for i in np.linspace(0, len(clips) - 1, limit).round().astype(int)]
+    return evenly(sorted(clips, key=lambda c: c.path), limit)
 
 
 def _worker_init() -> None:

@@ -14,7 +14,9 @@ Sets:
   written in ASCII (accents dropped: "fusee" for "fusée"), so it is only approximate;
 - asterisk: asterisk-core-sounds-{en,es,fr,it,ru}-wav, telephone prompts (8 kHz) read by
   professional speakers, words to sentences; the text is in the documentation of the
-  packages without -wav (core-sounds-<lang>.txt.gz);
+  packages without -wav (core-sounds-<lang>.txt.gz). `train closure --recorded asterisk` trains on these
+  speakers' other prompts, never on those the benchmarks score (core/training/corpus_recorded.py; not the
+  shipped detector);
 - fillets: fillets-ng-data-cs and -nl (with fillets-ng-data), the spoken dialogue of the
   game Fish Fillets NG: sentences acted by several voices in Czech (the original cast) and Dutch
   (its "en" folder holds the lines every language shares: noises, German and Russian); the
@@ -32,7 +34,6 @@ from __future__ import annotations
 
 import csv
 import glob
-import gzip
 import os
 import re
 import sys
@@ -41,14 +42,12 @@ from dataclasses import dataclass
 
 from common import DATA
 
-from core.speech.languages import languages
+from core.speech.languages import from_locale
+from core.training.asterisk import INSTALL, SOUNDS, prompts
 
 ALSA = "/usr/share/sounds/alsa"
 KLETTRES = "/usr/share/klettres"
 KTUBERLING = "/usr/share/ktuberling/sounds"
-ASTERISK = "/usr/share/asterisk/sounds"
-ASTERISK_TEXT = "/usr/share/doc/asterisk-core-sounds-{lang}/core-sounds-{lang}.txt.gz"
-ASTERISK_PACKAGE_FILES = "/var/lib/dpkg/info/asterisk-core-sounds-*-wav.list"  # what each package installed
 FILLETS = "/usr/share/games/fillets-ng"
 TUXPAINT = "/usr/share/tuxpaint/stamps"
 ENGLISH = "en-us"  # pocketsphinx's own model and dictionary
@@ -57,7 +56,6 @@ _THEME_PREFIXES = {"patate", "patata"}
 # A language with few files not named by their English keys has only misspelt keys among them
 # ("shoes" for shoe): none of its texts is known. (Danish: 39 %, Catalan 28 %, German 3 %.)
 MIN_NAMED_SHARE = 0.2
-_PROMPT_KEY = re.compile(r"\w[-/]\w+(-\w+)*:")  # 'vm-review-nonurgent:' inside a line
 _LUA_STRING = r'"((?:[^"\\]|\\.)*)"'
 # fillets: dialogId("id", "font", "English subtitle") then, in a translation, dialogStr("its text")
 _DIALOG = re.compile(r'dialogId\(\s*' + _LUA_STRING + r'\s*,\s*' + _LUA_STRING + r'\s*,\s*' + _LUA_STRING
@@ -71,17 +69,6 @@ class Clip:
     text: str
     set: str
     exactness: str  # "exact": the words said; "approx": spelling or wording may differ
-
-
-def espeak_code(folder: str) -> str | None:
-    """A data folder's language ('pt_BR', 'en', 'sr@latin') as an espeak-ng code; None if espeak lacks it."""
-    code = folder.split("@")[0].replace("_", "-").lower()
-    if code.split("-")[0] == "en" and code != "en-gb":
-        return ENGLISH
-    for candidate in (code, code.split("-")[0]):  # 'fr-ca' → 'fr' where espeak lacks the variant
-        if candidate in languages():
-            return candidate
-    return None
 
 
 def _skip(name: str, why: str) -> list[Clip]:
@@ -115,7 +102,7 @@ def klettres() -> list[Clip]:
     clips = []
     for table in tables:
         folder = os.path.basename(os.path.dirname(table))
-        code = espeak_code(folder)
+        code = from_locale(folder)
         if code is None:
             _skip("klettres", f"{folder}: espeak-ng has no such language")
             continue
@@ -149,7 +136,7 @@ def ktuberling() -> list[Clip]:
         folder = os.path.basename(theme)[: -len(".soundtheme")]
         if "@" in folder:
             continue  # sr@latin etc.: the same recordings as sr
-        code = espeak_code(folder)
+        code = from_locale(folder)
         if code is None:
             _skip("ktuberling", f"{folder}: espeak-ng has no such language")
             continue
@@ -165,59 +152,16 @@ def ktuberling() -> list[Clip]:
     return clips
 
 
-def _asterisk_lines(path: str) -> dict[str, str]:
-    """'name: text' lines of an Asterisk core-sounds-<lang>.txt.gz; comments (';'), notes ('[beep]',
-    '(4 seconds of silence)') and lines holding two prompts (a lost line break: 'dièse.vm-review: …')
-    are left out."""
-    out = {}
-    with gzip.open(path, "rt", encoding="utf-8-sig", errors="replace") as fh:
-        for line in fh:
-            key, sep, text = line.partition(":")
-            text = re.sub(r"\[[^]]*\]|\([^)]*\)", " ", text).strip()
-            if (sep and key.strip() and not key.startswith(";") and re.search(r"\w", text)
-                    and not _PROMPT_KEY.search(text)):
-                out[key.strip()] = text
-    return out
-
-
-def _core_folders() -> set[str] | None:
-    """The speaker folders that the asterisk-core-sounds-*-wav packages install (None: dpkg cannot say)."""
-    lists = glob.glob(ASTERISK_PACKAGE_FILES)
-    if not lists:
-        return None
-    folders = set()
-    for path in lists:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            folders.update(os.path.dirname(line.strip()) for line in fh if line.strip().endswith(".wav"))
-    return folders
-
-
 def asterisk(voices: bool = False) -> list[Clip]:
     """The core sounds' speakers' prompts, or with `voices` every other speaker's (see the module doc)."""
-    folders = sorted(glob.glob(os.path.join(ASTERISK, "??_??_?_*")))  # en_US_f_Allison: language, speaker
-    core = _core_folders()
-    if core is not None:
-        folders = [f for f in folders if (f in core) != voices]
-    elif voices:
-        folders = []
     name = "voices" if voices else "asterisk"
-    clips = []
-    for folder in folders:
-        lang = os.path.basename(folder)[:5]
-        table = ASTERISK_TEXT.format(lang=lang[:2])
-        code = espeak_code(lang)
-        if not os.path.isfile(table) or code is None:
-            _skip(name, f"{lang}: no transcripts {table} (apt-get install asterisk-core-sounds-{lang[:2]})"
-                  if code else f"{lang}: espeak-ng has no such language")
-            continue
-        for key, text in sorted(_asterisk_lines(table).items()):
-            path = os.path.join(folder, key + ".wav")
-            if os.path.isfile(path):
-                clips.append(Clip(path, code, text, name, "approx" if voices else "exact"))
+    found, skipped = prompts(voices)
+    for note in skipped:
+        _skip(name, note)
+    clips = [Clip(p.path, p.language, p.text, name, "approx" if voices else "exact") for p in found]
     if not clips:
-        return _skip(name, f"no prompts with text under {ASTERISK} (apt-get install " + (
-            "asterisk-prompt-it-menardi-wav asterisk-core-sounds-it)" if voices else
-            "asterisk-core-sounds-{en,es,fr,it,ru}-wav asterisk-core-sounds-{en,es,fr,it,ru})"))
+        return _skip(name, f"no prompts with text under {SOUNDS} (apt-get install " + (
+            "asterisk-prompt-it-menardi-wav asterisk-core-sounds-it)" if voices else INSTALL + ")"))
     return clips
 
 
@@ -246,7 +190,7 @@ def fillets() -> list[Clip]:
         level, lang = folder.split(os.sep)[-2:]
         if lang == "en":
             continue  # every language's lines said in none ("Jawohl, mein Herr!", a virus's hex digits)
-        code = espeak_code(lang)
+        code = from_locale(lang)
         lines = _fillets_lines(level, lang) if code else {}
         for path in sorted(glob.glob(os.path.join(folder, "*.ogg"))):
             text = lines.get(os.path.basename(path)[: -len(".ogg")])
@@ -263,7 +207,7 @@ def tuxpaint() -> list[Clip]:
     for path in descriptions:
         stem, _, lang = path[: -len(".ogg")].rpartition("_desc")
         lang = lang.lstrip("_") or "en"
-        code = espeak_code(lang)
+        code = from_locale(lang)
         if code is None or not os.path.isfile(stem + ".txt"):
             continue
         with open(stem + ".txt", encoding="utf-8", errors="replace") as fh:

@@ -99,6 +99,11 @@ def build_parser() -> argparse.ArgumentParser:
                     help="mbrola (the shipped detector's): a quarter of the corpus from MBROLA's voices recorded "
                          "from people, in 14 languages (Debian packages, training only); synthetic: espeak-ng "
                          "and flite alone, as before")
+    tc.add_argument("--recorded", choices=("none", "asterisk"), default="none",
+                    help="none (the shipped detector's): the synthetic corpus alone; asterisk: also Asterisk's "
+                         "prompts read by four professional speakers in five languages (Debian packages, training "
+                         "only; the prompts the benchmarks score are left out). Measured, not shipped: "
+                         "docs/benchmarks.md")
     tc.add_argument("--out", default=None, help="weights (default: the shipped core/assets/closure_base.pt, "
                                                 "and its .onnx)")
     td = tsub.add_parser("s2d", help="Sparse2Dense: landmark motion → dense motion of a template")

@@ -92,6 +92,16 @@ def voice_of(language: str) -> str:
     return found[0]
 
 
+def from_locale(name: str) -> str | None:
+    """A data folder's locale ('pt_BR', 'en', 'sr@latin', 'fr_CA') as an espeak-ng code, or None where espeak-ng
+    lacks the language. English other than British is pocketsphinx's own en-us; a variant espeak-ng lacks
+    ('fr-ca') falls back to its language ('fr')."""
+    code = name.split("@")[0].replace("_", "-").lower()
+    if code.split("-")[0] == ENGLISH and code != "en-gb":
+        return "en-us"
+    return next((c for c in (code, code.split("-")[0]) if c in languages()), None)
+
+
 def is_english(language: str) -> bool:
     return language.strip().lower().split("-")[0] == ENGLISH
 

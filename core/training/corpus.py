@@ -242,7 +242,12 @@ def load(folder: str, features: str = "mel") -> list[tuple[np.ndarray, np.ndarra
     return items
 
 
+def cache_folder(name: str) -> str:
+    """A training corpus's folder in the cache (~/.cache/talkinghead/NAME)."""
+    root = os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache"))
+    return os.path.join(root, "talkinghead", name)
+
+
 def default_folder(seed: int, utterances: int, name: str = "corpus-v4") -> str:
     """The corpus cache folder (~/.cache/talkinghead/NAME-seedS-nU)."""
-    root = os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache"))
-    return os.path.join(root, "talkinghead", f"{name}-seed{seed}-n{utterances}")
+    return cache_folder(f"{name}-seed{seed}-n{utterances}")
