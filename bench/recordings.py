@@ -109,6 +109,8 @@ def as_mp3(x: np.ndarray) -> Audio:
 
 
 def degrade(condition: str, audio: Audio, clip: Clip, others: list[str]) -> Audio:
+    """`audio` (of `clip`) as recorded under `condition`: the same length and timing, at most full scale; `others`
+    are the babble's talkers."""
     x = audio.samples.astype(np.float64)
     rng = _rng(clip)
     make: dict[str, Callable[[], np.ndarray | Audio]] = {
