@@ -41,18 +41,19 @@ from core.training.evaluation import score
 ROOM_SIZE = (5.0, 4.0, 2.7)  # m: a living room or small office
 # (RT60 s, talker-to-microphone distance range m): a laptop on a furnished desk; the same room bare, from across it
 ROOMS = {"desk": (0.3, (0.3, 0.6)), "room": (0.6, (1.0, 4.0))}
-SNR_DB = 10.0  # signal-to-noise ratio of the noisy conditions, over the whole clip's RMS
+NOISE_SNR_DB = {"noise-20": 20.0, "noise-10": 10.0}  # pink noise: a quiet fan; a loud one (over the clip's RMS)
+BABBLE_SNR_DB = 10.0
 BABBLE_TALKERS = 4  # other clips of the set spoken at once (a café)
 TRANSCRIPT = "with transcript"  # Automatic given the clip's text (its forced alignment on the worse audio)
 MP3_COMPRESSION = 0.9  # libsndfile's MP3 compression level: ~23 kbit/s VBR at 16 kHz
 ENGINES = ("phonetic-whisper", TRANSCRIPT)  # what Automatic runs here without a transcript, and with one
-CONDITIONS = ("clean", *ROOMS, "noise", "babble", "mp3")
+CONDITIONS = ("clean", *ROOMS, *NOISE_SNR_DB, "babble", "mp3")
 CONDITION_TEXT = {
     "clean": "as recorded",
     **{name: f"in a {'×'.join(f'{s:g}' for s in ROOM_SIZE)} m room, RT60 {rt60} s, talker and microphone placed at "
              f"random {near:g}-{far:g} m apart (pyroomacoustics)" for name, (rt60, (near, far)) in ROOMS.items()},
-    "noise": f"pink noise at {SNR_DB:g} dB SNR",
-    "babble": f"{BABBLE_TALKERS} other clips of the set at once, {SNR_DB:g} dB SNR",
+    **{name: f"pink noise at {snr:g} dB SNR" for name, snr in NOISE_SNR_DB.items()},
+    "babble": f"{BABBLE_TALKERS} other clips of the set at once, {BABBLE_SNR_DB:g} dB SNR",
     "mp3": f"written as MP3 (libsndfile, compression {MP3_COMPRESSION}: ~23 kbit/s) and read back by load_audio",
 }
 
@@ -62,8 +63,8 @@ def _rng(clip: Clip) -> np.random.Generator:
     return np.random.default_rng(zlib.crc32(os.path.basename(clip.path).encode()))
 
 
-def _at_snr(x: np.ndarray, noise: np.ndarray) -> np.ndarray:
-    gain = np.sqrt(np.mean(x ** 2) / (np.mean(noise ** 2) + 1e-12)) * 10 ** (-SNR_DB / 20)
+def _at_snr(x: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarray:
+    gain = np.sqrt(np.mean(x ** 2) / (np.mean(noise ** 2) + 1e-12)) * 10 ** (-snr_db / 20)
     return x + gain * noise
 
 
@@ -117,8 +118,8 @@ def degrade(condition: str, audio: Audio, clip: Clip, others: list[str]) -> Audi
         "clean": lambda: audio,
         **{name: (lambda rt60=rt60, distance=distance: room(x, rng, rt60, distance))
            for name, (rt60, distance) in ROOMS.items()},
-        "noise": lambda: _at_snr(x, pink_noise(len(x), rng)),
-        "babble": lambda: _at_snr(x, babble(len(x), others)),
+        **{name: (lambda snr=snr: _at_snr(x, pink_noise(len(x), rng), snr)) for name, snr in NOISE_SNR_DB.items()},
+        "babble": lambda: _at_snr(x, babble(len(x), others), BABBLE_SNR_DB),
         "mp3": lambda: as_mp3(x),
     }
     out = make[condition]()
