@@ -20,7 +20,6 @@ import tempfile
 import time
 import zlib
 from collections import defaultdict
-from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
@@ -112,19 +111,17 @@ def as_mp3(x: np.ndarray) -> Audio:
 def degrade(condition: str, audio: Audio, clip: Clip, others: list[str]) -> Audio:
     """`audio` (of `clip`) as recorded under `condition`: the same length and timing, at most full scale; `others`
     are the babble's talkers."""
+    if condition == "clean":
+        return audio
     x = audio.samples.astype(np.float64)
-    rng = _rng(clip)
-    make: dict[str, Callable[[], np.ndarray | Audio]] = {
-        "clean": lambda: audio,
-        **{name: (lambda rt60=rt60, distance=distance: room(x, rng, rt60, distance))
-           for name, (rt60, distance) in ROOMS.items()},
-        **{name: (lambda snr=snr: _at_snr(x, pink_noise(len(x), rng), snr)) for name, snr in NOISE_SNR_DB.items()},
-        "babble": lambda: _at_snr(x, babble(len(x), others), BABBLE_SNR_DB),
-        "mp3": lambda: as_mp3(x),
-    }
-    out = make[condition]()
-    if isinstance(out, Audio):
-        return out
+    if condition == "mp3":
+        return as_mp3(x)
+    if condition in ROOMS:
+        out = room(x, _rng(clip), *ROOMS[condition])
+    elif condition in NOISE_SNR_DB:
+        out = _at_snr(x, pink_noise(len(x), _rng(clip)), NOISE_SNR_DB[condition])
+    else:
+        out = _at_snr(x, babble(len(x), others), BABBLE_SNR_DB)
     peak = np.abs(out).max()
     return Audio((out * min(1.0, 0.99 / peak) if peak > 0 else out).astype(np.float32))
 
