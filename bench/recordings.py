@@ -43,6 +43,7 @@ ROOMS = {"desk": (0.3, (0.3, 0.6)), "room": (0.6, (1.0, 4.0))}
 NOISE_SNR_DB = {"noise-20": 20.0, "noise-10": 10.0}  # pink noise: a quiet fan; a loud one (over the clip's RMS)
 BABBLE_SNR_DB = 10.0
 BABBLE_TALKERS = 4  # other clips of the set spoken at once (a café)
+BABBLE_STRIDE = 7  # clips between one talker and the next in the set's sorted list: other speakers, other languages
 TRANSCRIPT = "with transcript"  # Automatic given the clip's text (its forced alignment on the worse audio)
 MP3_COMPRESSION = 0.9  # libsndfile's MP3 compression level: ~23 kbit/s VBR at 16 kHz
 ENGINES = ("phonetic-whisper", TRANSCRIPT)  # what Automatic runs here without a transcript, and with one
@@ -99,6 +100,13 @@ def babble(n: int, others: list[str]) -> np.ndarray:
         y = np.tile(y, n // max(1, len(y)) + 1)[:n]
         out += y / (np.sqrt(np.mean(y ** 2)) + 1e-9)
     return out
+
+
+def babble_talkers(paths: list[str], i: int) -> list[str]:
+    """The clips talking over clip `i` of a set: BABBLE_TALKERS others, BABBLE_STRIDE apart, never clip `i` itself."""
+    n = len(paths)
+    offsets = dict.fromkeys([(1 + BABBLE_STRIDE * k) % n for k in range(n)] + list(range(1, n)))
+    return [paths[(i + o) % n] for o in offsets if o][:BABBLE_TALKERS]
 
 
 def as_mp3(x: np.ndarray) -> Audio:
@@ -167,8 +175,7 @@ def main() -> None:
                 by_lang[clip.language].append(clip)
             clips = [c for lang in sorted(by_lang) for c in pick(by_lang[lang], args.max_clips)]
             paths = [c.path for c in clips]
-            others = [[paths[(i + k * 7 + 1) % len(paths)] for k in range(BABBLE_TALKERS)]
-                      if len(paths) > BABBLE_TALKERS else [] for i in range(len(paths))]
+            others = [babble_talkers(paths, i) for i in range(len(paths))]
             for clip, r in zip(clips, pool.map(run_clip, clips, others, [conditions] * len(clips),
                                                [engines] * len(clips), chunksize=2)):
                 if "error" in r:
