@@ -31,7 +31,7 @@ from .motion.articulation import articulate, blinks
 from .motion.neural import closure_heard, neural_weights, whisper_available
 from .output.animation import Animation
 from .progress import LOADING, MOTION, TIMING, Progress
-from .speech import languages, recognise, transcribe
+from .speech import languages, noise, recognise, transcribe
 from .speech.audio import Audio, load_audio
 from .speech.languages import ENGLISH
 
@@ -66,7 +66,7 @@ def phones_for(audio: Audio, text: str | None, engine: str, language: str = ENGL
     warning = {}
     if text and text.strip():
         try:
-            phones, unknown = recognise.align(audio, text, language)
+            phones, unknown = recognise.align(_to_align(audio), text, language)
             return phones, {"timing": "forced alignment", "unknown_words": unknown}, None
         except recognise.AlignmentFailed as exc:  # heard from the audio alone instead, as without a transcript
             warning = {"warning": f"{exc} The phones were recognised from the audio instead."}
@@ -85,6 +85,12 @@ def phones_for(audio: Audio, text: str | None, engine: str, language: str = ENGL
     return phones, {"timing": "word recognition", "recognised_text": words, **warning}, closed
 
 
+def _to_align(audio: Audio) -> Audio:
+    """What pocketsphinx force-aligns words on: `audio`, or in steady noise `audio` with the noise gated out (Whisper
+    and the closure detector hear `audio` itself: they learned from noisy speech)."""
+    return noise.denoised(audio) if noise.is_noisy(audio) else audio
+
+
 def _whisper_words(audio: Audio, language: str, fps: float, n_frames: int, progress: Progress | None
                    ) -> tuple[list | None, str, np.ndarray]:
     """Whisper's words force-aligned, piece by piece: each window, split at its pauses where Whisper's
@@ -94,7 +100,7 @@ def _whisper_words(audio: Audio, language: str, fps: float, n_frames: int, progr
     tiny.en's or base's). (phones, or None where no piece's words fit or none were heard; the words heard;
     the closure)."""
     windows = transcribe.speech_windows(audio)
-    with recognise.Aligner(audio, language, progress, sum(map(len, windows))) as aligner:
+    with recognise.Aligner(_to_align(audio), language, progress, sum(map(len, windows))) as aligner:
         for piece in transcribe.hear(audio, language, windows, progress):
             aligner.add(*piece)
         closed = closure_heard(audio, fps, n_frames, progress, windows, transcribe.model_for(language))
