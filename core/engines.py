@@ -66,7 +66,7 @@ def phones_for(audio: Audio, text: str | None, engine: str, language: str = ENGL
     warning = {}
     if text and text.strip():
         try:
-            phones, unknown = recognise.align(_to_align(audio), text, language)
+            phones, unknown = _align(audio, text, language)
             return phones, {"timing": "forced alignment", "unknown_words": unknown}, None
         except recognise.AlignmentFailed as exc:  # heard from the audio alone instead, as without a transcript
             warning = {"warning": f"{exc} The phones were recognised from the audio instead."}
@@ -85,10 +85,17 @@ def phones_for(audio: Audio, text: str | None, engine: str, language: str = ENGL
     return phones, {"timing": "word recognition", "recognised_text": words, **warning}, closed
 
 
-def _to_align(audio: Audio) -> Audio:
-    """What pocketsphinx force-aligns words on: `audio`, or in steady noise `audio` with the noise gated out (Whisper
-    and the closure detector hear `audio` itself: they learned from noisy speech)."""
-    return noise.denoised(audio) if noise.is_noisy(audio) else audio
+def _align(audio: Audio, text: str, language: str) -> tuple[list, list[str]]:
+    """recognise.align of `text`, in steady noise on `audio` with the noise gated out (noise.denoised), else, or where
+    that fails (a held vowel is steady too, and gates out with the noise), on `audio` itself. Whisper's words are
+    aligned on `audio` itself: gated, they kept fewer of the closures the detector hears (docs/benchmarks.md, *Worse
+    recordings*)."""
+    if noise.is_noisy(audio):
+        try:
+            return recognise.align(noise.denoised(audio), text, language)
+        except recognise.AlignmentFailed:
+            pass
+    return recognise.align(audio, text, language)
 
 
 def _whisper_words(audio: Audio, language: str, fps: float, n_frames: int, progress: Progress | None
@@ -100,7 +107,7 @@ def _whisper_words(audio: Audio, language: str, fps: float, n_frames: int, progr
     tiny.en's or base's). (phones, or None where no piece's words fit or none were heard; the words heard;
     the closure)."""
     windows = transcribe.speech_windows(audio)
-    with recognise.Aligner(_to_align(audio), language, progress, sum(map(len, windows))) as aligner:
+    with recognise.Aligner(audio, language, progress, sum(map(len, windows))) as aligner:
         for piece in transcribe.hear(audio, language, windows, progress):
             aligner.add(*piece)
         closed = closure_heard(audio, fps, n_frames, progress, windows, transcribe.model_for(language))

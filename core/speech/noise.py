@@ -14,7 +14,7 @@ import dataclasses
 
 import numpy as np
 
-from .audio import SAMPLE_RATE, Audio
+from .audio import SAMPLE_RATE, SILENCE_PEAK, Audio
 
 FRAME = 512  # samples (32 ms at 16 kHz) per spectrum
 HOP = 160  # samples (10 ms) between spectra
@@ -22,6 +22,7 @@ BAND_EDGES_HZ = np.geomspace(100.0, 7600.0, 17)  # 16 bands, evenly spaced in lo
 LOUD, QUIET = 90.0, 5.0  # percentiles of a band's level over the clip: its loud moments, its quiet ones
 NOISY_SPREAD_DB = 18.0  # a median band spread below this is steady noise (below it: 274 of 329 clips in pink
 # noise at 10 dB SNR, 8 of 977 clean clips of eight real-speech sets; docs/benchmarks.md)
+MIN_SPECTRA = 50  # spectra (0.5 s) below which a clip is too short to judge
 MAX_SPECTRA = 6000  # spectra judged (a minute's worth), evenly spread over a longer clip: its cost stays flat
 BLOCK = 4096  # spectra computed at once (memory stays flat for an hour of audio)
 FLOOR = 1e-12  # power added before the logarithm: digital silence reads as very quiet, not -inf
@@ -62,16 +63,16 @@ def band_levels(samples: np.ndarray) -> np.ndarray:
 
 def band_spread_db(audio: Audio) -> float:
     """The median over bands of how far each band's loud moments (LOUD percentile) stand above its quiet
-    ones (QUIET percentile), in dB; inf for audio shorter than a frame (nothing to judge)."""
+    ones (QUIET percentile), in dB; inf for audio of fewer than MIN_SPECTRA spectra (too short to judge)."""
     levels = band_levels(audio.samples)
-    if levels.shape[1] < 2:
+    if levels.shape[1] < MIN_SPECTRA:
         return float("inf")
     return float(np.median(np.percentile(levels, LOUD, axis=1) - np.percentile(levels, QUIET, axis=1)))
 
 
 def is_noisy(audio: Audio) -> bool:
-    """Whether `audio` is speech in steady noise (see the module doc)."""
-    return band_spread_db(audio) < NOISY_SPREAD_DB
+    """Whether `audio` is speech in steady noise (see the module doc); digital silence is not."""
+    return bool(np.abs(audio.samples).max(initial=0.0) > SILENCE_PEAK) and band_spread_db(audio) < NOISY_SPREAD_DB
 
 
 def _triangle(half: int) -> np.ndarray:
