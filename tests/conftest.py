@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -35,6 +36,28 @@ def fresh_speech(path: str, text: str, voice: str = "en-us", rate_wpm: int = 160
     made = subprocess.run([sys.executable, "-c", _SYNTHESISE, text, voice, str(rate_wpm), path], cwd=ROOT,
                           capture_output=True, text=True, check=True)
     return [Phone(*p) for p in json.loads(made.stdout)]
+
+
+def real_prompts(language: str, every: int = 1, limit: int | None = None) -> Iterator[tuple]:
+    """(clip, its Audio, its text force-aligned on it) for Asterisk's real read prompts in `language` (Debian's
+    asterisk-core-sounds, bench/speechsets.py), every `every`-th up to `limit` of them; a prompt whose text does
+    not align is passed over. Skips the test where the packages are absent."""
+    sys.path.insert(0, os.path.join(ROOT, "bench"))
+    from speechsets import asterisk
+
+    from core.errors import InputError
+    from core.speech import recognise
+    from core.speech.audio import load_audio
+
+    clips = [c for c in asterisk() if c.language == language][::every][:limit]
+    if not clips:
+        pytest.skip(f"asterisk-core-sounds for {language} are not installed (Debian packages)")
+    for clip in clips:
+        audio = load_audio(clip.path)
+        try:
+            yield clip, audio, recognise.align(audio, clip.text, language)[0]
+        except (recognise.AlignmentFailed, InputError):
+            continue
 
 
 def data_path(*parts: str) -> str:

@@ -3,15 +3,12 @@ speech with pink noise added, no mocks)."""
 from __future__ import annotations
 
 import csv
-import os
-import sys
 
 import numpy as np
 import pytest
-from conftest import ROOT, data_path
+from conftest import data_path, real_prompts
 
 from core.engines import phones_for
-from core.errors import InputError
 from core.face.head import load_head
 from core.motion.articulation import articulate
 from core.speech import noise, recognise
@@ -75,19 +72,8 @@ def test_real_prompts_in_loud_noise_keep_their_bilabials_with_the_transcript(lan
     """Asterisk's real prompts in loud pink noise, with their text: pocketsphinx's alignment on the noisy audio
     loses its place and with it the p/b/m of the clean alignment; Automatic's, on the gated audio, keeps them
     (measured: fr 20 → 36 of 43, ru 13 → 47 of 51)."""
-    sys.path.insert(0, os.path.join(ROOT, "bench"))
-    from speechsets import asterisk
-
-    clips = [c for c in asterisk() if c.language == language][::7][:12]
-    if not clips:
-        pytest.skip(f"asterisk-core-sounds for {language} are not installed (Debian packages)")
     head, totals = load_head(), {"gated": 0.0, "noisy": 0.0, "bilabials": 0}
-    for clip in clips:
-        audio = load_audio(clip.path)
-        try:
-            reference = recognise.align(audio, clip.text, language)[0]
-        except (recognise.AlignmentFailed, InputError):
-            continue
+    for clip, audio, reference in real_prompts(language, every=7, limit=12):
         noisy = _in_noise(audio)
         assert noise.is_noisy(noisy)
         n = max(1, round(noisy.duration * FPS))

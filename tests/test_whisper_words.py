@@ -11,10 +11,9 @@ import time
 
 import numpy as np
 import pytest
-from conftest import ROOT, data_path
+from conftest import ROOT, data_path, real_prompts
 
 from core.engines import animate
-from core.errors import InputError
 from core.speech import recognise, transcribe
 from core.speech import whisper as wf
 from core.speech.audio import load_audio
@@ -361,24 +360,13 @@ def test_whisper_codes_and_an_unheard_language():
 def test_real_prompts_in_another_language_are_heard_and_closed(language):
     """Real read speech (Asterisk's prompts, the first with p/b/m in their text): Automatic hears the words
     in the clip's language and shuts the lips at the transcript's own aligned p/b/m."""
-    sys.path.insert(0, os.path.join(ROOT, "bench"))
-    from speechsets import asterisk
-
     from core.face.head import load_head
     from core.training.evaluation import score
 
-    clips = [c for c in asterisk() if c.language == language]
-    if not clips:
-        pytest.skip(f"asterisk-core-sounds for {language} are not installed (Debian packages)")
     if not transcribe.available(language):
         pytest.skip("Whisper base's ONNX files are absent: ./dev.sh makes them")
     head, closed, total, heard = load_head(), 0.0, 0, 0
-    for clip in clips:
-        audio = load_audio(clip.path)
-        try:
-            reference = recognise.align(audio, clip.text, language)[0]
-        except (recognise.AlignmentFailed, InputError):
-            continue
+    for _, audio, reference in real_prompts(language):
         n_bilabial = sum(p.name in BILABIAL for p in reference)
         if n_bilabial < 2:
             continue
