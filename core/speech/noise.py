@@ -103,12 +103,12 @@ def denoised(audio: Audio) -> Audio:
     """`audio` with steady noise gated out: each time-frequency bin is kept where it stands N_STD standard
     deviations above its frequency's mean level over the clip (the noise sets the mean; speech stands above
     it), through a mask smoothed over SMOOTH_HZ and SMOOTH_S, then resynthesised (weighted overlap-add). Two
-    passes over BLOCK spectra at a time, so memory stays flat for an hour. Audio too short to pad is returned
-    as it is."""
+    passes over BLOCK spectra at a time: beyond a padded copy of the audio and the result (float32), memory stays
+    flat for an hour. Audio too short to pad is returned as it is."""
     n = len(audio.samples)
     if n <= 2 * GATE_FRAME:
         return audio
-    x = np.pad(audio.samples.astype(np.float64), (GATE_FRAME // 2, GATE_FRAME // 2 + GATE_FRAME), mode="reflect")
+    x = np.pad(np.asarray(audio.samples, np.float32), (GATE_FRAME // 2, GATE_FRAME // 2 + GATE_FRAME), mode="reflect")
     frames = (len(x) - GATE_FRAME) // GATE_HOP + 1
     window = np.hanning(GATE_FRAME + 1)[:-1]  # periodic Hann: its squares at a quarter-frame hop sum to 1.5
     total = np.zeros(GATE_FRAME // 2 + 1)
@@ -122,7 +122,7 @@ def denoised(audio: Audio) -> Audio:
     along_freq = _triangle(int(SMOOTH_HZ / (SAMPLE_RATE / GATE_FRAME)))
     along_time = _triangle(max(1, int(SMOOTH_S * SAMPLE_RATE / GATE_HOP)))
     context = len(along_time) // 2  # frames each side that the time smoothing reads
-    out = np.zeros(len(x))
+    out = np.zeros(len(x), np.float32)
     for first in range(0, frames, BLOCK):
         last = min(frames, first + BLOCK)
         lo, hi = max(0, first - context), min(frames, last + context)
@@ -134,4 +134,4 @@ def denoised(audio: Audio) -> Audio:
             start = (first + k) * GATE_HOP
             out[start:start + GATE_FRAME] += frame
     out /= np.sum(window ** 2) / GATE_HOP  # the overlapping windows' squares, the same at every sample
-    return dataclasses.replace(audio, samples=out[GATE_FRAME // 2:GATE_FRAME // 2 + n].astype(np.float32))
+    return dataclasses.replace(audio, samples=out[GATE_FRAME // 2:GATE_FRAME // 2 + n].copy())
