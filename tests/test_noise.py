@@ -78,18 +78,11 @@ def test_real_prompts_in_loud_noise_keep_their_bilabials_with_the_transcript(lan
         assert noise.is_noisy(noisy)
         n = max(1, round(noisy.duration * FPS))
         for key, phones in (("gated", phones_for(noisy, clip.text, "auto", language, fps=FPS)[0]),
-                            ("noisy", _aligned_or_none(noisy, clip.text, language))):
+                            ("noisy", recognise.aligned_or_none(noisy.pcm16(), clip.text, language) or [])):
             s = score(head.landmark_positions(articulate(phones, FPS, n)), FPS, reference)
             totals[key] += s.bilabial_closure * s.n_bilabial if s.n_bilabial else 0.0
         totals["bilabials"] += s.n_bilabial
     assert totals["bilabials"] >= 10
     gated, noisy = totals["gated"] / totals["bilabials"], totals["noisy"] / totals["bilabials"]
     assert gated >= 0.75 and noisy <= gated - 0.2, totals
-
-
-def _aligned_or_none(audio: Audio, text: str, language: str) -> list:
-    try:
-        return recognise.align(audio, text, language)[0]
-    except recognise.AlignmentFailed:
-        return []
 

@@ -42,22 +42,18 @@ def band_levels(samples: np.ndarray) -> np.ndarray:
     """(16, frames) dB: the mean power in each band of BAND_EDGES_HZ, every HOP samples, over Hann-windowed
     FRAME-sample spectra of `samples` (16 kHz, zero-padded by half a frame at both ends and to a whole last
     spectrum); at most MAX_SPECTRA of them, evenly spread."""
-    x = np.pad(np.asarray(samples, np.float64), FRAME // 2)
-    x = np.pad(x, (0, (HOP - (len(x) - FRAME) % HOP) % HOP))
+    x = np.pad(np.asarray(samples, np.float32), (FRAME // 2, FRAME // 2 + (-len(samples)) % HOP))
     n = max(0, (len(x) - FRAME) // HOP + 1)
     starts = np.unique(np.linspace(0, n - 1, min(n, MAX_SPECTRA)).round().astype(int)) * HOP
-    freqs = np.fft.rfftfreq(FRAME, 1.0 / SAMPLE_RATE)
-    band = np.searchsorted(BAND_EDGES_HZ, freqs, side="right") - 1  # each bin's band (-1 or 16: outside)
-    inside = (band >= 0) & (band < len(BAND_EDGES_HZ) - 1)
-    counts = np.bincount(band[inside], minlength=len(BAND_EDGES_HZ) - 1)
+    band = np.searchsorted(BAND_EDGES_HZ, np.fft.rfftfreq(FRAME, 1.0 / SAMPLE_RATE), side="right") - 1
+    member = band == np.arange(len(BAND_EDGES_HZ) - 1)[:, None]  # (16, bins): the bins each band averages
+    mean_of_band = member / member.sum(1, keepdims=True)
     window = np.hanning(FRAME + 1)[:-1]  # periodic Hann
-    out = np.empty((len(counts), len(starts)))
+    out = np.empty((len(mean_of_band), len(starts)))
     for first in range(0, len(starts), BLOCK):
         idx = starts[first:first + BLOCK, None] + np.arange(FRAME)
         power = np.abs(np.fft.rfft(x[idx] * window, axis=1) / window.sum()) ** 2  # a sinusoid's power, whatever FRAME
-        summed = np.zeros((len(counts), len(idx)))
-        np.add.at(summed, band[inside], power[:, inside].T)
-        out[:, first:first + len(idx)] = 10.0 * np.log10(summed / counts[:, None] + FLOOR)
+        out[:, first:first + len(idx)] = 10.0 * np.log10(mean_of_band @ power.T + FLOOR)
     return out
 
 
@@ -80,17 +76,16 @@ def _triangle(half: int) -> np.ndarray:
     return 1.0 - np.abs(np.arange(-half, half + 1)) / (half + 1)
 
 
-def _smooth(mask: np.ndarray, along_freq: np.ndarray, along_time: np.ndarray) -> np.ndarray:
-    """(F, T) `mask` convolved with the two kernels (zero beyond its edges), normalised to keep a full mask 1."""
-    out = np.zeros_like(mask)
-    for axis, kernel in ((0, along_freq), (1, along_time)):
-        half = len(kernel) // 2
-        padded = np.pad(mask if axis == 0 else out, [(half, half) if a == axis else (0, 0) for a in (0, 1)])
-        acc = np.zeros_like(mask)
-        for k, w in enumerate(kernel):
-            acc += w * (padded[k:k + mask.shape[0]] if axis == 0 else padded[:, k:k + mask.shape[1]])
-        out = acc / kernel.sum()
-    return out
+def _convolve(x: np.ndarray, kernel: np.ndarray, axis: int) -> np.ndarray:
+    """`x` convolved with the symmetric `kernel` along `axis` (zero beyond its edges, the same size), divided by the
+    kernel's sum so a full mask stays 1."""
+    x = np.moveaxis(x, axis, 0)
+    half = len(kernel) // 2
+    padded = np.pad(x, [(half, half)] + [(0, 0)] * (x.ndim - 1))
+    out = np.zeros_like(x)
+    for k, w in enumerate(kernel):
+        out += w * padded[k:k + len(x)]
+    return np.moveaxis(out / kernel.sum(), 0, axis)
 
 
 def _spectra(x: np.ndarray, first: int, last: int, window: np.ndarray) -> np.ndarray:
@@ -128,7 +123,7 @@ def denoised(audio: Audio) -> Audio:
         lo, hi = max(0, first - context), min(frames, last + context)
         spectra = _spectra(x, lo, hi, window)
         level = 20.0 * np.log10(np.abs(spectra) + AMPLITUDE_FLOOR)
-        mask = _smooth((level > threshold[:, None]).astype(np.float64), along_freq, along_time)
+        mask = _convolve(_convolve((level > threshold[:, None]).astype(np.float64), along_freq, 0), along_time, 1)
         kept = np.fft.irfft((spectra * mask)[:, first - lo:last - lo], GATE_FRAME, axis=0).T * window
         for k, frame in enumerate(kept):
             start = (first + k) * GATE_HOP
